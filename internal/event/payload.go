@@ -1,0 +1,44 @@
+package event
+
+import "time"
+
+// Order is the payload of every order.* event: the order as it stands after the transition.
+type Order struct {
+	OrderID      string    `json:"order_id"`
+	CustomerID   string    `json:"customer_id"`
+	RestaurantID string    `json:"restaurant_id"`
+	Status       string    `json:"status"`
+	PrevStatus   string    `json:"prev_status,omitempty"`
+	Total        int64     `json:"total"`
+	Currency     string    `json:"currency"`
+	Reason       string    `json:"reason,omitempty"`
+	At           time.Time `json:"at"`
+}
+
+// Version of the Order payload.
+func (Order) Version() int { return 1 }
+
+// Delivery is the payload of every delivery.* event.
+type Delivery struct {
+	OrderID        string    `json:"order_id"`
+	OfferID        string    `json:"offer_id,omitempty"`
+	CourierID      string    `json:"courier_id,omitempty"`
+	OfferExpiresAt time.Time `json:"offer_expires_at,omitzero"`
+	At             time.Time `json:"at"`
+}
+
+// Version of the Delivery payload.
+func (Delivery) Version() int { return 1 }
+
+// Location is one courier GPS fix, published on core NATS as courier.location.
+type Location struct {
+	CourierID string    `json:"courier_id"`
+	Lat       float64   `json:"lat"`
+	Lng       float64   `json:"lng"`
+	SpeedMPS  float64   `json:"speed_mps,omitempty"`
+	Heading   float64   `json:"heading,omitempty"`
+	At        time.Time `json:"at"`
+}
+
+// Version of the Location payload.
+func (Location) Version() int { return 1 }

@@ -1,0 +1,37 @@
+// Package fault names the kinds of failure that callers branch on across tiffin's services:
+// not found, conflict, invalid input and so on. Domain packages wrap these in their own
+// sentinels (order.ErrNotFound wraps NotFound); httpapi maps each kind to one HTTP status.
+package fault
+
+import (
+	"errors"
+	"fmt"
+)
+
+// The kinds. Messages of errors wrapping them are written for clients and are safe to show.
+var (
+	NotFound    = errors.New("not found")
+	Conflict    = errors.New("conflict")
+	Invalid     = errors.New("invalid")
+	Forbidden   = errors.New("forbidden")
+	Gone        = errors.New("gone")
+	Unavailable = errors.New("unavailable")
+)
+
+// FieldError is invalid input in one field of a request. Location follows huma's convention:
+// "body.items[1].quantity", "path.id", "query.lat".
+type FieldError struct {
+	Location string
+	Message  string
+	Value    any
+}
+
+func (e *FieldError) Error() string { return e.Location + ": " + e.Message }
+
+// Unwrap makes a FieldError an Invalid error.
+func (e *FieldError) Unwrap() error { return Invalid }
+
+// Field returns a FieldError for location.
+func Field(location string, value any, format string, args ...any) *FieldError {
+	return &FieldError{Location: location, Message: fmt.Sprintf(format, args...), Value: value}
+}

@@ -1,0 +1,117 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/tiffin-dev/tiffin/internal/auth"
+	"github.com/tiffin-dev/tiffin/internal/fault"
+)
+
+// WriteProblem writes an RFC 9457 problem+json response, for handlers outside huma.
+func WriteProblem(w http.ResponseWriter, status int, detail string) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(&huma.ErrorModel{
+		Title:  http.StatusText(status),
+		Status: status,
+		Detail: detail,
+	})
+}
+
+// Status maps an error to its HTTP status and client-safe message: the one place where
+// failure kinds (package fault) become status codes. Unknown errors are 500 "internal error".
+func Status(err error) (int, string) {
+	var se huma.StatusError
+	switch {
+	case errors.As(err, &se):
+		return se.GetStatus(), err.Error()
+	case errors.Is(err, fault.NotFound):
+		return http.StatusNotFound, err.Error()
+	case errors.Is(err, fault.Conflict):
+		return http.StatusConflict, err.Error()
+	case errors.Is(err, fault.Invalid):
+		return http.StatusUnprocessableEntity, err.Error()
+	case errors.Is(err, fault.Forbidden):
+		return http.StatusForbidden, err.Error()
+	case errors.Is(err, fault.Gone):
+		return http.StatusGone, err.Error()
+	case errors.Is(err, fault.Unavailable):
+		return http.StatusServiceUnavailable, err.Error()
+	case errors.Is(err, context.DeadlineExceeded):
+		return http.StatusServiceUnavailable, "request timed out"
+	}
+	return http.StatusInternalServerError, "internal error"
+}
+
+// toHuma converts a handler error to a huma status error, keeping field locations so the
+// problem names the field at fault.
+func (s *Server) toHuma(ctx context.Context, err error) error {
+	var se huma.StatusError
+	if errors.As(err, &se) {
+		return err
+	}
+	status, msg := Status(err)
+	if status >= 500 {
+		s.logger.ErrorContext(ctx, "request failed", "err", err)
+	}
+	var fe *fault.FieldError
+	if errors.As(err, &fe) {
+		return huma.NewError(status, "validation failed", &huma.ErrorDetail{
+			Message: fe.Message, Location: fe.Location, Value: fe.Value,
+		})
+	}
+	return huma.NewError(status, msg)
+}
+
+// Public marks a route that needs no token.
+var Public []auth.Role
+
+// Handle registers op on the server's API. When roles is non-empty the caller must hold a token
+// for one of them (401 without a valid token, 403 with the wrong role); the handler receives the
+// principal. Errors are mapped by Status, with field errors kept as problem details.
+func Handle[I, O any](s *Server, op huma.Operation, roles []auth.Role,
+	h func(ctx context.Context, p auth.Principal, in *I) (*O, error)) {
+	if len(roles) > 0 {
+		op.Security = []map[string][]string{{"bearer": {}}}
+		if op.Metadata == nil {
+			op.Metadata = map[string]any{}
+		}
+		op.Metadata["roles"] = roles
+		op.Errors = append(op.Errors, http.StatusUnauthorized, http.StatusForbidden)
+	}
+	huma.Register(s.api, op, func(ctx context.Context, in *I) (*O, error) {
+		var p auth.Principal
+		if len(roles) > 0 {
+			var ok bool
+			p, ok = auth.FromContext(ctx)
+			if !ok {
+				return nil, huma.Error401Unauthorized("a bearer token is required")
+			}
+			if !p.Is(roles...) {
+				return nil, huma.Error403Forbidden("role " + string(p.Role) + " may not " + op.Summary)
+			}
+		}
+		out, err := h(ctx, p, in)
+		if err != nil {
+			return nil, s.toHuma(ctx, err)
+		}
+		return out, nil
+	})
+}
+
+// Require checks the principal in ctx for handlers outside huma (event streams).
+func Require(ctx context.Context, roles ...auth.Role) (auth.Principal, int, string) {
+	p, ok := auth.FromContext(ctx)
+	if !ok {
+		return p, http.StatusUnauthorized, "a bearer token is required"
+	}
+	if !p.Is(roles...) {
+		return p, http.StatusForbidden, "role " + string(p.Role) + " may not use this route"
+	}
+	return p, 0, ""
+}

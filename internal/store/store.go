@@ -1,0 +1,150 @@
+// Package store opens tiffin's SQL store (SQLite by default, PostgreSQL for clusters), applies
+// the embedded migrations, and runs transactions that carry the outbox: a state change and the
+// events announcing it are committed together or not at all.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// Dialect names the SQL engine behind a DB.
+type Dialect string
+
+// The two supported dialects.
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// DB is the store. Reads go through the embedded *sql.DB; writes go through InTx. On SQLite the
+// writer is a separate single-connection pool, so writers queue in Go instead of spinning on
+// SQLITE_BUSY, while readers keep using WAL snapshots concurrently.
+type DB struct {
+	*sql.DB
+	writer  *sql.DB
+	dialect Dialect
+	pool    *pgxpool.Pool
+	outbox  chan struct{}
+}
+
+// Dialect reports which engine this store runs on.
+func (db *DB) Dialect() Dialect { return db.dialect }
+
+// OutboxSignal is signalled (without blocking) after every commit that wrote outbox rows, so the
+// relay can publish at once instead of waiting for its next poll.
+func (db *DB) OutboxSignal() <-chan struct{} { return db.outbox }
+
+// Open connects to dsn and migrates the schema to the newest version. A dsn starting with
+// postgres:// or postgresql:// selects PostgreSQL; anything else is a SQLite file path
+// (optionally prefixed with sqlite:// or file:).
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	db, err := connect(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func connect(ctx context.Context, dsn string) (*DB, error) {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		pool, err := pgxpool.New(ctx, dsn)
+		if err != nil {
+			return nil, fmt.Errorf("store: open postgres: %w", err)
+		}
+		if err := pool.Ping(ctx); err != nil {
+			pool.Close()
+			return nil, fmt.Errorf("store: ping postgres: %w", err)
+		}
+		sdb := stdlib.OpenDBFromPool(pool)
+		return &DB{DB: sdb, writer: sdb, dialect: Postgres, pool: pool, outbox: make(chan struct{}, 1)}, nil
+	}
+	path := strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite://"), "file:")
+	if path == "" {
+		return nil, errors.New("store: empty database path")
+	}
+	if i := strings.IndexByte(path, '?'); i >= 0 {
+		path = path[:i]
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("store: create data directory: %w", err)
+	}
+	base := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)" +
+		"&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)"
+	reader, err := sql.Open("sqlite", base)
+	if err != nil {
+		return nil, fmt.Errorf("store: open sqlite: %w", err)
+	}
+	reader.SetMaxOpenConns(8)
+	writer, err := sql.Open("sqlite", base+"&_txlock=immediate")
+	if err != nil {
+		reader.Close()
+		return nil, fmt.Errorf("store: open sqlite: %w", err)
+	}
+	writer.SetMaxOpenConns(1)
+	writer.SetConnMaxIdleTime(0)
+	if err := writer.PingContext(ctx); err != nil {
+		reader.Close()
+		writer.Close()
+		return nil, fmt.Errorf("store: ping sqlite %s: %w", path, err)
+	}
+	return &DB{DB: reader, writer: writer, dialect: SQLite, outbox: make(chan struct{}, 1)}, nil
+}
+
+// Migrate applies every embedded migration not yet applied.
+func (db *DB) Migrate(ctx context.Context) error {
+	sub, err := fs.Sub(migrations, "migrations/"+string(db.dialect))
+	if err != nil {
+		return fmt.Errorf("store: migrations: %w", err)
+	}
+	gd := goose.DialectPostgres
+	if db.dialect == SQLite {
+		gd = goose.DialectSQLite3
+	}
+	p, err := goose.NewProvider(gd, db.writer, sub)
+	if err != nil {
+		return fmt.Errorf("store: migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("store: migrate %s: %w", db.dialect, err)
+	}
+	return nil
+}
+
+// Close releases every connection.
+func (db *DB) Close() error {
+	err := db.DB.Close()
+	if db.writer != db.DB {
+		err = errors.Join(err, db.writer.Close())
+	}
+	if db.pool != nil {
+		db.pool.Close()
+	}
+	return err
+}
+
+// Now is the store's time format: unix milliseconds, the same on both dialects.
+func Now(t time.Time) int64 { return t.UnixMilli() }
+
+// Time converts a stored unix-millisecond value back to a time.
+func Time(ms int64) time.Time { return time.UnixMilli(ms).UTC() }

@@ -1,0 +1,98 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tiffin-dev/tiffin/internal/event"
+)
+
+// Tx is one write transaction. Besides the usual query methods it takes outbox events (Emit),
+// processed-event records (Processed) and functions to run once it has committed (AfterCommit).
+type Tx struct {
+	*sql.Tx
+	dialect     Dialect
+	emitted     int
+	afterCommit []func()
+}
+
+// InTx runs fn in a write transaction and commits it when fn returns nil. Everything fn wrote,
+// outbox rows included, becomes visible at once or not at all.
+func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
+	sqlTx, err := db.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	tx := &Tx{Tx: sqlTx, dialect: db.dialect}
+	if err := fn(tx); err != nil {
+		if rbErr := sqlTx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) {
+			return errors.Join(err, fmt.Errorf("store: rollback: %w", rbErr))
+		}
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	if tx.emitted > 0 {
+		select {
+		case db.outbox <- struct{}{}:
+		default:
+		}
+	}
+	for _, f := range tx.afterCommit {
+		f()
+	}
+	return nil
+}
+
+// Dialect reports which engine the transaction runs on.
+func (tx *Tx) Dialect() Dialect { return tx.dialect }
+
+// AfterCommit registers f to run after the transaction commits; it never runs on rollback.
+func (tx *Tx) AfterCommit(f func()) { tx.afterCommit = append(tx.afterCommit, f) }
+
+// Emit writes e to the outbox in this transaction. The relay publishes it after commit.
+func (tx *Tx) Emit(ctx context.Context, e event.Envelope) error {
+	payload, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("store: encode event %s: %w", e.Type, err)
+	}
+	_, err = tx.ExecContext(ctx,
+		`INSERT INTO outbox (id, subject, payload, created_at) VALUES ($1, $2, $3, $4)`,
+		e.ID, e.Subject(), string(payload), Now(time.Now()))
+	if err != nil {
+		return fmt.Errorf("store: outbox insert %s: %w", e.Type, err)
+	}
+	tx.emitted++
+	return nil
+}
+
+// EmitNew builds an event from payload and writes it to the outbox.
+func (tx *Tx) EmitNew(ctx context.Context, t event.Type, region string, at time.Time, payload any) error {
+	e, err := event.New(t, region, at, payload)
+	if err != nil {
+		return err
+	}
+	return tx.Emit(ctx, e)
+}
+
+// Processed records that consumer has handled eventID. It reports false when the record was
+// already there: the event is a redelivery and the caller should do nothing.
+func (tx *Tx) Processed(ctx context.Context, consumer, eventID string) (bool, error) {
+	res, err := tx.ExecContext(ctx,
+		`INSERT INTO processed_events (consumer, event_id, processed_at) VALUES ($1, $2, $3)
+		 ON CONFLICT (consumer, event_id) DO NOTHING`,
+		consumer, eventID, Now(time.Now()))
+	if err != nil {
+		return false, fmt.Errorf("store: record processed %s/%s: %w", consumer, eventID, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("store: record processed: %w", err)
+	}
+	return n == 1, nil
+}

@@ -1,0 +1,98 @@
+// Package telemetry builds tiffin's logger and its Prometheus metrics. Metrics live on one
+// registry owned by the app (no global default registry), served at /metrics.
+package telemetry
+
+import (
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// NewLogger returns a JSON logger, or a text logger when format is "text" or when format is
+// "auto" and w is a terminal.
+func NewLogger(w io.Writer, format string, level slog.Level) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	text := format == "text"
+	if format == "auto" || format == "" {
+		if f, ok := w.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
+			text = true
+		}
+	}
+	if text {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// Metrics are the instruments every service records into.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	// HTTPRequests counts requests by route pattern, method and status code.
+	HTTPRequests *prometheus.CounterVec
+	// HTTPDuration observes request latency by route pattern and method.
+	HTTPDuration *prometheus.HistogramVec
+	// Orders counts transitions into each order status.
+	Orders *prometheus.CounterVec
+	// ClickToDoor observes the time from placement to delivery.
+	ClickToDoor prometheus.Histogram
+	// Offers counts dispatch offers by outcome (offered, accepted, declined, expired).
+	Offers *prometheus.CounterVec
+	// Consumed counts bus events handled, by consumer and result.
+	Consumed *prometheus.CounterVec
+	// Reconciled counts rows a reconciler moved on, by what it did.
+	Reconciled *prometheus.CounterVec
+	// LocationFixes counts courier GPS fixes ingested.
+	LocationFixes prometheus.Counter
+}
+
+// NewMetrics registers the instruments on a fresh registry, with Go and process collectors.
+func NewMetrics() *Metrics {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := &Metrics{
+		Registry: reg,
+		HTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tiffin_http_requests_total", Help: "HTTP requests by route, method and status code.",
+		}, []string{"route", "method", "code"}),
+		HTTPDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "tiffin_http_request_duration_seconds", Help: "HTTP request latency by route and method.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}, []string{"route", "method"}),
+		Orders: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tiffin_orders_total", Help: "Order transitions into each status.",
+		}, []string{"status"}),
+		ClickToDoor: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "tiffin_click_to_door_seconds", Help: "Time from order placement to delivery.",
+			Buckets: prometheus.ExponentialBuckets(60, 1.5, 12),
+		}),
+		Offers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tiffin_dispatch_offers_total", Help: "Dispatch offers by outcome.",
+		}, []string{"outcome"}),
+		Consumed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tiffin_events_consumed_total", Help: "Bus events handled by consumer and result.",
+		}, []string{"consumer", "result"}),
+		Reconciled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tiffin_reconciled_total", Help: "Rows moved on by a reconciler, by action.",
+		}, []string{"action"}),
+		LocationFixes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tiffin_location_fixes_total", Help: "Courier GPS fixes ingested.",
+		}),
+	}
+	reg.MustRegister(m.HTTPRequests, m.HTTPDuration, m.Orders, m.ClickToDoor, m.Offers, m.Consumed,
+		m.Reconciled, m.LocationFixes)
+	return m
+}
+
+// GaugeFunc registers a gauge whose value is computed at scrape time, e.g. the outbox age.
+func (m *Metrics) GaugeFunc(name, help string, f func() float64) {
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
+}
+
+// Since is a small helper for observing durations in seconds.
+func Since(t time.Time) float64 { return time.Since(t).Seconds() }
