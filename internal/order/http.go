@@ -1,0 +1,219 @@
+package order
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/tiffin-dev/tiffin/internal/auth"
+	"github.com/tiffin-dev/tiffin/internal/geo"
+	"github.com/tiffin-dev/tiffin/internal/httpapi"
+)
+
+// OrderJSON is an order as clients see it.
+type OrderJSON struct {
+	ID           string           `json:"id"`
+	Status       Status           `json:"status"`
+	CustomerID   string           `json:"customer_id"`
+	RestaurantID string           `json:"restaurant_id"`
+	Items        []ItemJSON       `json:"items"`
+	Subtotal     int64            `json:"subtotal"`
+	DeliveryFee  int64            `json:"delivery_fee"`
+	Total        int64            `json:"total"`
+	Currency     string           `json:"currency"`
+	Delivery     LatLngJSON       `json:"delivery"`
+	CourierID    string           `json:"courier_id,omitempty"`
+	Reason       string           `json:"reason,omitempty"`
+	PlacedBy     string           `json:"placed_by"`
+	CreatedAt    time.Time        `json:"created_at"`
+	UpdatedAt    time.Time        `json:"updated_at"`
+	History      []TransitionJSON `json:"history"`
+}
+
+// ItemJSON is one order line.
+type ItemJSON struct {
+	MenuItemID string `json:"menu_item_id"`
+	Name       string `json:"name"`
+	UnitPrice  int64  `json:"unit_price"`
+	Quantity   int    `json:"quantity"`
+}
+
+// LatLngJSON is a position.
+type LatLngJSON struct {
+	Lat float64 `json:"lat" minimum:"-90" maximum:"90"`
+	Lng float64 `json:"lng" minimum:"-180" maximum:"180"`
+}
+
+// TransitionJSON is one history entry.
+type TransitionJSON struct {
+	Status Status    `json:"status"`
+	At     time.Time `json:"at"`
+}
+
+func toJSON(o Order) OrderJSON {
+	j := OrderJSON{
+		ID: o.ID, Status: o.Status, CustomerID: o.CustomerID, RestaurantID: o.RestaurantID,
+		Subtotal: o.Subtotal, DeliveryFee: o.DeliveryFee, Total: o.Total, Currency: o.Currency,
+		Delivery: LatLngJSON{o.Delivery.Lat, o.Delivery.Lng}, CourierID: o.CourierID, Reason: o.Reason,
+		PlacedBy: o.PlacedBy, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt,
+		Items: []ItemJSON{}, History: []TransitionJSON{},
+	}
+	for _, it := range o.Items {
+		j.Items = append(j.Items, ItemJSON{it.MenuItemID, it.Name, it.UnitPrice, it.Quantity})
+	}
+	for _, t := range o.History {
+		j.History = append(j.History, TransitionJSON{t.Status, t.At})
+	}
+	return j
+}
+
+type placeInput struct {
+	IdempotencyKey string `header:"Idempotency-Key" required:"true" minLength:"1" maxLength:"255" doc:"Makes the request safe to retry: the same key replays the first answer."`
+	Body           struct {
+		RestaurantID string `json:"restaurant_id" minLength:"1" maxLength:"64"`
+		CustomerID   string `json:"customer_id,omitempty" maxLength:"64" doc:"Ops only: the customer the order is placed for."`
+		Items        []struct {
+			MenuItemID string `json:"menu_item_id" minLength:"1" maxLength:"64"`
+			Quantity   int    `json:"quantity" minimum:"1" maximum:"99"`
+		} `json:"items" minItems:"1" maxItems:"50"`
+		Delivery LatLngJSON `json:"delivery"`
+	}
+}
+
+type orderOutput struct {
+	Status   int
+	Location string `header:"Location"`
+	Replayed string `header:"Idempotent-Replayed"`
+	Body     OrderJSON
+}
+
+type idInput struct {
+	ID string `path:"id" maxLength:"64"`
+}
+
+type reasonInput struct {
+	ID   string `path:"id" maxLength:"64"`
+	Body *struct {
+		Reason string `json:"reason,omitempty" maxLength:"500"`
+	}
+}
+
+type listInput struct {
+	Status       string `query:"status" enum:"placed,paid,accepted,preparing,ready,picked_up,delivered,rejected,cancelled,failed"`
+	RestaurantID string `query:"restaurant_id" maxLength:"64"`
+	Cursor       string `query:"cursor" maxLength:"64"`
+	Limit        int    `query:"limit" minimum:"0" maximum:"100"`
+}
+
+type listOutput struct {
+	Body struct {
+		Orders     []OrderJSON `json:"orders"`
+		NextCursor string      `json:"next_cursor,omitempty"`
+	}
+}
+
+// Register adds the order routes to srv.
+func (s *Service) Register(srv *httpapi.Server) {
+	all := []auth.Role{auth.Customer, auth.Restaurant, auth.Courier, auth.Ops}
+	tags := []string{"orders"}
+
+	httpapi.Handle(srv, huma.Operation{
+		OperationID: "place-order", Method: http.MethodPost, Path: "/v1/orders", Tags: tags,
+		Summary: "place an order", DefaultStatus: http.StatusCreated,
+		Errors: []int{http.StatusConflict, http.StatusUnprocessableEntity},
+	}, []auth.Role{auth.Customer, auth.Ops}, func(ctx context.Context, p auth.Principal, in *placeInput) (*orderOutput, error) {
+		req := PlaceRequest{RestaurantID: in.Body.RestaurantID, CustomerID: in.Body.CustomerID,
+			Delivery: geo.LatLng{Lat: in.Body.Delivery.Lat, Lng: in.Body.Delivery.Lng}}
+		for _, l := range in.Body.Items {
+			req.Items = append(req.Items, LineInput{MenuItemID: l.MenuItemID, Quantity: l.Quantity})
+		}
+		res, err := s.Place(ctx, p, in.IdempotencyKey, req, func(o Order) ([]byte, error) { return json.Marshal(toJSON(o)) })
+		if err != nil {
+			return nil, err
+		}
+		out := &orderOutput{Status: http.StatusCreated}
+		if err := json.Unmarshal(res.Body, &out.Body); err != nil {
+			return nil, fmt.Errorf("decode stored response: %w", err)
+		}
+		out.Location = "/v1/orders/" + out.Body.ID
+		if res.Replayed {
+			out.Replayed = "true"
+		}
+		return out, nil
+	})
+
+	httpapi.Handle(srv, huma.Operation{
+		OperationID: "get-order", Method: http.MethodGet, Path: "/v1/orders/{id}", Tags: tags, Summary: "read an order",
+	}, all, func(ctx context.Context, p auth.Principal, in *idInput) (*orderOutput, error) {
+		o, err := s.Get(ctx, p, in.ID)
+		if err != nil {
+			return nil, err
+		}
+		return &orderOutput{Status: http.StatusOK, Body: toJSON(o)}, nil
+	})
+
+	httpapi.Handle(srv, huma.Operation{
+		OperationID: "list-orders", Method: http.MethodGet, Path: "/v1/orders", Tags: tags,
+		Summary: "list orders: a customer's own, a restaurant's, a courier's, or all for ops",
+	}, all, func(ctx context.Context, p auth.Principal, in *listInput) (*listOutput, error) {
+		orders, next, err := s.List(ctx, p, ListQuery{Status: Status(in.Status), RestaurantID: in.RestaurantID, Cursor: in.Cursor, Limit: in.Limit})
+		if err != nil {
+			return nil, err
+		}
+		out := &listOutput{}
+		out.Body.Orders = make([]OrderJSON, 0, len(orders))
+		for _, o := range orders {
+			out.Body.Orders = append(out.Body.Orders, toJSON(o))
+		}
+		out.Body.NextCursor = next
+		return out, nil
+	})
+
+	httpapi.Handle(srv, huma.Operation{
+		OperationID: "cancel-order", Method: http.MethodPost, Path: "/v1/orders/{id}/cancel", Tags: tags,
+		Summary: "cancel an order before pickup", Errors: []int{http.StatusConflict},
+	}, []auth.Role{auth.Customer, auth.Ops}, func(ctx context.Context, p auth.Principal, in *reasonInput) (*orderOutput, error) {
+		o, err := s.Cancel(ctx, p, in.ID, reasonOf(in))
+		if err != nil {
+			return nil, err
+		}
+		return &orderOutput{Status: http.StatusOK, Body: toJSON(o)}, nil
+	})
+
+	for _, a := range []RestaurantAction{Accept, Reject, MarkPreparing, MarkReady} {
+		httpapi.Handle(srv, huma.Operation{
+			OperationID: string(a) + "-order", Method: http.MethodPost, Path: "/v1/orders/{id}/" + string(a), Tags: tags,
+			Summary: "restaurant: " + string(a), Errors: []int{http.StatusConflict},
+		}, []auth.Role{auth.Restaurant, auth.Ops}, func(ctx context.Context, p auth.Principal, in *reasonInput) (*orderOutput, error) {
+			o, err := s.Restaurant(ctx, p, in.ID, a, reasonOf(in))
+			if err != nil {
+				return nil, err
+			}
+			return &orderOutput{Status: http.StatusOK, Body: toJSON(o)}, nil
+		})
+	}
+
+	for _, a := range []CourierAction{PickUp, Deliver} {
+		httpapi.Handle(srv, huma.Operation{
+			OperationID: string(a) + "-order", Method: http.MethodPost, Path: "/v1/orders/{id}/" + string(a), Tags: tags,
+			Summary: "courier: " + string(a), Errors: []int{http.StatusConflict},
+		}, []auth.Role{auth.Courier, auth.Ops}, func(ctx context.Context, p auth.Principal, in *idInput) (*orderOutput, error) {
+			o, err := s.Courier(ctx, p, in.ID, a)
+			if err != nil {
+				return nil, err
+			}
+			return &orderOutput{Status: http.StatusOK, Body: toJSON(o)}, nil
+		})
+	}
+}
+
+func reasonOf(in *reasonInput) string {
+	if in.Body == nil {
+		return ""
+	}
+	return in.Body.Reason
+}

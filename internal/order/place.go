@@ -1,0 +1,282 @@
+package order
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/tiffin-dev/tiffin/internal/auth"
+	"github.com/tiffin-dev/tiffin/internal/event"
+	"github.com/tiffin-dev/tiffin/internal/fault"
+	"github.com/tiffin-dev/tiffin/internal/geo"
+	"github.com/tiffin-dev/tiffin/internal/hours"
+	"github.com/tiffin-dev/tiffin/internal/store"
+)
+
+// PlaceRequest is a checkout: what to order, from where, delivered where.
+type PlaceRequest struct {
+	RestaurantID string      `json:"restaurant_id"`
+	CustomerID   string      `json:"customer_id,omitempty"`
+	Items        []LineInput `json:"items"`
+	Delivery     geo.LatLng  `json:"delivery"`
+}
+
+// LineInput is one requested line.
+type LineInput struct {
+	MenuItemID string `json:"menu_item_id"`
+	Quantity   int    `json:"quantity"`
+}
+
+// PlaceResult is the outcome of Place: the order as first answered, and whether this call replayed
+// an earlier answer for the same Idempotency-Key.
+type PlaceResult struct {
+	Order    Order
+	Body     []byte
+	Replayed bool
+}
+
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,64}$`)
+
+// Limits on one order.
+const (
+	MaxLines    = 50
+	MaxQuantity = 99
+)
+
+// Place checks out req for p under Idempotency-Key key. The same key with the same request
+// replays the first answer; with a different request it is ErrIdempotencyMismatch; while the
+// first request is still running it is ErrInProgress. Invalid requests write nothing.
+// encode renders the order as the client sees it; its bytes are what a replay returns.
+func (s *Service) Place(ctx context.Context, p auth.Principal, key string, req PlaceRequest, encode func(Order) ([]byte, error)) (PlaceResult, error) {
+	customer, err := s.validatePlace(p, key, req)
+	if err != nil {
+		return PlaceResult{}, err
+	}
+	scope := string(p.Role) + ":" + p.Subject
+	canon, _ := json.Marshal(struct {
+		C string
+		R PlaceRequest
+	}{customer, req})
+	sum := sha256.Sum256(canon)
+	hash := hex.EncodeToString(sum[:])
+
+	replay, err := s.claimKey(ctx, scope, key, hash)
+	if err != nil || replay != nil {
+		return PlaceResult{Body: replay, Replayed: replay != nil}, err
+	}
+	var res PlaceResult
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
+		o, err := s.insertOrder(ctx, tx, p, customer, req)
+		if err != nil {
+			return err
+		}
+		body, err := encode(o)
+		if err != nil {
+			return fmt.Errorf("encode order %s: %w", o.ID, err)
+		}
+		if _, err := tx.ExecContext(ctx,
+			`UPDATE idempotency_keys SET state = 'done', response_code = 201, response_body = $1 WHERE principal = $2 AND key = $3`,
+			string(body), scope, key); err != nil {
+			return fmt.Errorf("record idempotent response: %w", err)
+		}
+		res = PlaceResult{Order: o, Body: body}
+		return nil
+	})
+	if err != nil {
+		// Nothing was written but the claim: release it so a corrected retry can use the key.
+		if _, derr := s.db.ExecContext(context.WithoutCancel(ctx),
+			`DELETE FROM idempotency_keys WHERE principal = $1 AND key = $2 AND state = 'pending'`, scope, key); derr != nil {
+			s.logger.WarnContext(ctx, "release idempotency key", "key", key, "err", derr)
+		}
+		return PlaceResult{}, err
+	}
+	return res, nil
+}
+
+func (s *Service) validatePlace(p auth.Principal, key string, req PlaceRequest) (string, error) {
+	if strings.TrimSpace(key) == "" || len(key) > 255 {
+		return "", fault.Field("header.Idempotency-Key", key, "an Idempotency-Key of 1 to 255 characters is required")
+	}
+	customer := p.Subject
+	switch p.Role {
+	case auth.Customer:
+		if req.CustomerID != "" && req.CustomerID != p.Subject {
+			return "", fault.Field("body.customer_id", req.CustomerID, "customers order for themselves; leave customer_id out")
+		}
+	case auth.Ops:
+		if req.CustomerID == "" {
+			return "", fault.Field("body.customer_id", nil, "ops must name the customer the order is for")
+		}
+		customer = req.CustomerID
+	default:
+		return "", ErrForbidden
+	}
+	if !idPattern.MatchString(customer) {
+		return "", fault.Field("body.customer_id", customer, "malformed customer id")
+	}
+	if !idPattern.MatchString(req.RestaurantID) {
+		return "", fault.Field("body.restaurant_id", req.RestaurantID, "malformed restaurant id")
+	}
+	if len(req.Items) == 0 || len(req.Items) > MaxLines {
+		return "", fault.Field("body.items", len(req.Items), "an order has 1 to %d lines", MaxLines)
+	}
+	for i, l := range req.Items {
+		if l.Quantity < 1 || l.Quantity > MaxQuantity {
+			return "", fault.Field(fmt.Sprintf("body.items[%d].quantity", i), l.Quantity, "quantity must be between 1 and %d", MaxQuantity)
+		}
+		if !idPattern.MatchString(l.MenuItemID) {
+			return "", fault.Field(fmt.Sprintf("body.items[%d].menu_item_id", i), l.MenuItemID, "malformed menu item id")
+		}
+	}
+	if !req.Delivery.Valid() || (req.Delivery.Lat == 0 && req.Delivery.Lng == 0) {
+		return "", fault.Field("body.delivery", req.Delivery, "delivery needs a valid lat and lng")
+	}
+	return customer, nil
+}
+
+// claimKey records key as in progress, or returns the stored answer of a finished request.
+func (s *Service) claimKey(ctx context.Context, scope, key, hash string) (replay []byte, err error) {
+	now := s.cfg.Now()
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
+		var state, storedHash, body string
+		err := tx.QueryRowContext(ctx,
+			`SELECT state, request_hash, response_body FROM idempotency_keys WHERE principal = $1 AND key = $2`,
+			scope, key).Scan(&state, &storedHash, &body)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			_, err = tx.ExecContext(ctx,
+				`INSERT INTO idempotency_keys (principal, key, request_hash, state, created_at) VALUES ($1, $2, $3, 'pending', $4)
+				 ON CONFLICT (principal, key) DO NOTHING`, scope, key, hash, store.Now(now))
+			if err != nil {
+				return fmt.Errorf("claim idempotency key: %w", err)
+			}
+			return nil
+		case err != nil:
+			return fmt.Errorf("read idempotency key: %w", err)
+		case storedHash != hash:
+			return ErrIdempotencyMismatch
+		case state == "done":
+			replay = []byte(body)
+			return nil
+		}
+		// Pending: another request holds it, unless that request died long ago.
+		res, err := tx.ExecContext(ctx,
+			`UPDATE idempotency_keys SET created_at = $1 WHERE principal = $2 AND key = $3 AND state = 'pending' AND created_at < $4`,
+			store.Now(now), scope, key, store.Now(now.Add(-s.cfg.IdempotencyStale)))
+		if err != nil {
+			return fmt.Errorf("take over idempotency key: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrInProgress
+		}
+		return nil
+	})
+	return replay, err
+}
+
+type restaurantRow struct {
+	location geo.LatLng
+	region   string
+	hours    hours.Daily
+}
+
+// insertOrder prices req against the menu, takes stock, and writes the order, its lines, its
+// first history row, its pending payment and the order.placed event.
+func (s *Service) insertOrder(ctx context.Context, tx *store.Tx, p auth.Principal, customer string, req PlaceRequest) (Order, error) {
+	now := s.cfg.Now()
+	var r restaurantRow
+	err := tx.QueryRowContext(ctx,
+		`SELECT lat, lng, region, timezone, opens_minute, closes_minute FROM restaurants WHERE id = $1`, req.RestaurantID).
+		Scan(&r.location.Lat, &r.location.Lng, &r.region, &r.hours.Timezone, &r.hours.Opens, &r.hours.Closes)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Order{}, fault.Field("body.restaurant_id", req.RestaurantID, "no such restaurant")
+	}
+	if err != nil {
+		return Order{}, fmt.Errorf("read restaurant %s: %w", req.RestaurantID, err)
+	}
+	if !r.hours.OpenAt(now) {
+		return Order{}, fault.Field("body.restaurant_id", req.RestaurantID, "the restaurant is closed now")
+	}
+	if d := geo.Distance(r.location, req.Delivery); d > s.cfg.MaxDeliveryM {
+		return Order{}, fault.Field("body.delivery", req.Delivery, "too far: %.1f km from the restaurant, the limit is %.1f km", d/1000, s.cfg.MaxDeliveryM/1000)
+	}
+	o := Order{
+		ID: event.NewID("ord"), CustomerID: customer, RestaurantID: req.RestaurantID, Region: r.region,
+		Status: Placed, Currency: s.cfg.Currency, Delivery: req.Delivery, PlacedBy: actorOf(p), Version: 1,
+		CreatedAt: now, UpdatedAt: now, DeadlineAt: now.Add(s.cfg.PaymentRetryAfter), DeliveryFee: s.cfg.DeliveryFee,
+	}
+	for i, l := range req.Items {
+		loc := fmt.Sprintf("body.items[%d].menu_item_id", i)
+		var name string
+		var price int64
+		var available bool
+		var stock sql.NullInt64
+		err := tx.QueryRowContext(ctx,
+			`SELECT name, price, available, stock FROM menu_items WHERE id = $1 AND restaurant_id = $2`,
+			l.MenuItemID, req.RestaurantID).Scan(&name, &price, &available, &stock)
+		if errors.Is(err, sql.ErrNoRows) {
+			return Order{}, fault.Field(loc, l.MenuItemID, "no such item on this restaurant's menu")
+		}
+		if err != nil {
+			return Order{}, fmt.Errorf("read menu item %s: %w", l.MenuItemID, err)
+		}
+		if !available {
+			return Order{}, fault.Field(loc, l.MenuItemID, "%s is not available", name)
+		}
+		if stock.Valid {
+			res, err := tx.ExecContext(ctx,
+				`UPDATE menu_items SET stock = stock - $1, updated_at = $2 WHERE id = $3 AND stock >= $4`,
+				l.Quantity, store.Now(now), l.MenuItemID, l.Quantity)
+			if err != nil {
+				return Order{}, fmt.Errorf("take stock of %s: %w", l.MenuItemID, err)
+			}
+			if n, _ := res.RowsAffected(); n != 1 {
+				return Order{}, fault.Field(fmt.Sprintf("body.items[%d].quantity", i), l.Quantity, "only %d of %s left", stock.Int64, name)
+			}
+		}
+		o.Items = append(o.Items, Item{MenuItemID: l.MenuItemID, Name: name, UnitPrice: price, Quantity: l.Quantity})
+		o.Subtotal += price * int64(l.Quantity)
+	}
+	o.Total = o.Subtotal + o.DeliveryFee
+	if _, err := tx.ExecContext(ctx, `INSERT INTO customers (id, created_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`,
+		customer, store.Now(now)); err != nil {
+		return Order{}, fmt.Errorf("record customer: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx,
+		`INSERT INTO orders (id, customer_id, restaurant_id, region, status, subtotal, delivery_fee, total, currency,
+		  delivery_lat, delivery_lng, placed_by, version, created_at, updated_at, deadline_at)
+		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1, $13, $14, $15)`,
+		o.ID, o.CustomerID, o.RestaurantID, o.Region, string(o.Status), o.Subtotal, o.DeliveryFee, o.Total, o.Currency,
+		o.Delivery.Lat, o.Delivery.Lng, o.PlacedBy, store.Now(now), store.Now(now), store.Now(o.DeadlineAt)); err != nil {
+		return Order{}, fmt.Errorf("insert order: %w", err)
+	}
+	for i, it := range o.Items {
+		if _, err := tx.ExecContext(ctx,
+			`INSERT INTO order_items (order_id, line, menu_item_id, name, unit_price, quantity) VALUES ($1, $2, $3, $4, $5, $6)`,
+			o.ID, i+1, it.MenuItemID, it.Name, it.UnitPrice, it.Quantity); err != nil {
+			return Order{}, fmt.Errorf("insert order line: %w", err)
+		}
+	}
+	if err := appendHistory(ctx, tx, o.ID, Placed, o.PlacedBy, now); err != nil {
+		return Order{}, err
+	}
+	o.History = []Transition{{Status: Placed, Actor: o.PlacedBy, At: now}}
+	if _, err := tx.ExecContext(ctx,
+		`INSERT INTO payments (order_id, amount, currency, status, updated_at) VALUES ($1, $2, $3, $4, $5)`,
+		o.ID, o.Total, o.Currency, payPending, store.Now(now)); err != nil {
+		return Order{}, fmt.Errorf("insert payment: %w", err)
+	}
+	payload := event.Order{OrderID: o.ID, CustomerID: o.CustomerID, RestaurantID: o.RestaurantID,
+		Status: string(Placed), Total: o.Total, Currency: o.Currency, At: now}
+	if err := tx.EmitNew(ctx, event.OrderPlaced, o.Region, now, payload); err != nil {
+		return Order{}, err
+	}
+	tx.AfterCommit(func() { s.cfg.Metrics.Orders.WithLabelValues(string(Placed)).Inc() })
+	return o, nil
+}

@@ -1,0 +1,201 @@
+package order
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tiffin-dev/tiffin/internal/event"
+	"github.com/tiffin-dev/tiffin/internal/store"
+)
+
+// Run consumes order.placed events to charge payments and runs the reconciler until ctx ends.
+func (s *Service) Run(ctx context.Context) error {
+	errc := make(chan error, 1)
+	if s.bus != nil {
+		go func() {
+			errc <- s.bus.Consume(ctx, "orders-payments", []string{event.SubjectAll(event.OrderPlaced)}, s.handlePlaced)
+		}()
+	} else {
+		close(errc)
+	}
+	t := time.NewTicker(s.cfg.SweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			if err, ok := <-errc; ok && err != nil && !errors.Is(err, context.Canceled) {
+				return fmt.Errorf("orders consumer: %w", err)
+			}
+			return nil
+		case err := <-errc:
+			if err != nil && ctx.Err() == nil {
+				return fmt.Errorf("orders consumer: %w", err)
+			}
+		case <-t.C:
+			if err := s.Reconcile(ctx); err != nil && ctx.Err() == nil {
+				s.logger.WarnContext(ctx, "reconcile", "err", err)
+			}
+		}
+	}
+}
+
+func (s *Service) handlePlaced(ctx context.Context, e event.Envelope) error {
+	var p event.Order
+	if err := e.Payload(&p); err != nil {
+		return err
+	}
+	err := s.Pay(ctx, p.OrderID)
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	s.cfg.Metrics.Consumed.WithLabelValues("orders-payments", result).Inc()
+	return err
+}
+
+// Reconcile moves on every order whose state outlived its deadline: it charges placed orders
+// whose payment outcome never came (failing them after PaymentGiveUp), escalates and then
+// cancels and refunds paid orders no restaurant accepted, and retries pending refunds. It is
+// what makes a lost event or a crash cost seconds instead of an order.
+func (s *Service) Reconcile(ctx context.Context) error {
+	now := s.cfg.Now()
+	due, err := s.due(ctx, now)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, d := range due {
+		switch Status(d.status) {
+		case Placed:
+			if now.Sub(d.created) > s.cfg.PaymentGiveUp {
+				_, err := s.Update(ctx, d.id, "reconciler", func(tx *store.Tx, o *Order) error {
+					if err := moveTo(o, Failed); err != nil {
+						return err
+					}
+					o.Reason = "payment timed out"
+					return s.startRefund(ctx, tx, o.ID)
+				})
+				s.count("payment_timeout", err)
+				errs = append(errs, err)
+				continue
+			}
+			err := s.Pay(ctx, d.id)
+			if err == nil {
+				s.count("payment_retried", nil)
+			} else {
+				// Try again later, not on every sweep.
+				_ = s.db.InTx(ctx, func(tx *store.Tx) error {
+					_, err := tx.ExecContext(ctx, `UPDATE orders SET deadline_at = $1 WHERE id = $2 AND status = $3`,
+						store.Now(now.Add(s.cfg.PaymentRetryAfter)), d.id, string(Placed))
+					return err
+				})
+			}
+		case Paid:
+			_, err := s.Update(ctx, d.id, "reconciler", func(tx *store.Tx, o *Order) error {
+				if err := moveTo(o, Cancelled); err != nil {
+					return err
+				}
+				o.Reason = "the restaurant did not respond in time"
+				return s.startRefund(ctx, tx, o.ID)
+			})
+			s.count("restaurant_timeout", err)
+			if err == nil {
+				s.refund(ctx, d.id)
+				s.forgetEscalation(d.id)
+			}
+			errs = append(errs, err)
+		}
+	}
+	s.escalate(ctx, now)
+	errs = append(errs, s.retryRefunds(ctx, now))
+	return errors.Join(errs...)
+}
+
+type dueOrder struct {
+	id, status string
+	created    time.Time
+}
+
+func (s *Service) due(ctx context.Context, now time.Time) ([]dueOrder, error) {
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT id, status, created_at FROM orders WHERE status IN ($1, $2) AND deadline_at < $3 ORDER BY deadline_at LIMIT 500`,
+		string(Placed), string(Paid), store.Now(now))
+	if err != nil {
+		return nil, fmt.Errorf("find due orders: %w", err)
+	}
+	defer rows.Close()
+	var out []dueOrder
+	for rows.Next() {
+		var d dueOrder
+		var created int64
+		if err := rows.Scan(&d.id, &d.status, &created); err != nil {
+			return nil, fmt.Errorf("scan due order: %w", err)
+		}
+		d.created = store.Time(created)
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// escalate logs and counts, once, each paid order that has waited half the restaurant timeout.
+func (s *Service) escalate(ctx context.Context, now time.Time) {
+	half := s.cfg.RestaurantTimeout / 2
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT id, restaurant_id FROM orders WHERE status = $1 AND deadline_at < $2 LIMIT 500`,
+		string(Paid), store.Now(now.Add(half)))
+	if err != nil {
+		s.logger.WarnContext(ctx, "find orders to escalate", "err", err)
+		return
+	}
+	defer rows.Close()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for rows.Next() {
+		var id, restaurant string
+		if rows.Scan(&id, &restaurant) != nil || s.escalated[id] {
+			continue
+		}
+		s.escalated[id] = true
+		s.cfg.Metrics.Reconciled.WithLabelValues("restaurant_escalated").Inc()
+		s.logger.WarnContext(ctx, "restaurant has not answered a paid order", "order", id, "restaurant", restaurant)
+	}
+	if len(s.escalated) > 10000 {
+		clear(s.escalated)
+	}
+}
+
+func (s *Service) forgetEscalation(id string) {
+	s.mu.Lock()
+	delete(s.escalated, id)
+	s.mu.Unlock()
+}
+
+func (s *Service) retryRefunds(ctx context.Context, now time.Time) error {
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT order_id FROM payments WHERE status = $1 AND updated_at < $2 LIMIT 100`,
+		payRefundPending, store.Now(now.Add(-2*time.Second)))
+	if err != nil {
+		return fmt.Errorf("find pending refunds: %w", err)
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err == nil {
+			ids = append(ids, id)
+		}
+	}
+	rows.Close()
+	for _, id := range ids {
+		s.refund(ctx, id)
+	}
+	return rows.Err()
+}
+
+func (s *Service) count(action string, err error) {
+	if err == nil {
+		s.cfg.Metrics.Reconciled.WithLabelValues(action).Inc()
+	}
+}
+

@@ -1,0 +1,100 @@
+package order
+
+import (
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/tiffin-dev/tiffin/internal/bus"
+	"github.com/tiffin-dev/tiffin/internal/geo"
+	"github.com/tiffin-dev/tiffin/internal/store"
+	"github.com/tiffin-dev/tiffin/internal/telemetry"
+)
+
+// Config tunes the order service. The zero value works.
+type Config struct {
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// Metrics defaults to a private registry.
+	Metrics *telemetry.Metrics
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// Regions assigns orders to regions. Default H3 resolution 5.
+	Regions geo.Regioner
+	// Payments charges and refunds. Default: a FakeProvider that always succeeds.
+	Payments PaymentProvider
+	// Currency of every price. Default "INR".
+	Currency string
+	// DeliveryFee in minor units added to every order. Default 3000.
+	DeliveryFee int64
+	// MaxDeliveryM is the farthest drop-off from the restaurant. Default 15 km.
+	MaxDeliveryM float64
+	// PaymentRetryAfter is how long a placed order waits for its payment outcome before the
+	// reconciler charges again. Default 10s.
+	PaymentRetryAfter time.Duration
+	// PaymentGiveUp fails an order still unpaid this long after placement. Default 10m.
+	PaymentGiveUp time.Duration
+	// RestaurantTimeout cancels and refunds a paid order no restaurant accepted in time; the
+	// order is escalated (logged, counted) at half of it. Default 5m.
+	RestaurantTimeout time.Duration
+	// SweepInterval is how often the reconciler runs. Default 1s.
+	SweepInterval time.Duration
+	// IdempotencyStale is when a pending Idempotency-Key may be taken over. Default 30s.
+	IdempotencyStale time.Duration
+}
+
+func (c *Config) defaults() {
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Metrics == nil {
+		c.Metrics = telemetry.NewMetrics()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Payments == nil {
+		c.Payments = NewFakeProvider(FakeConfig{})
+	}
+	if c.Currency == "" {
+		c.Currency = "INR"
+	}
+	if c.DeliveryFee == 0 {
+		c.DeliveryFee = 3000
+	}
+	if c.MaxDeliveryM == 0 {
+		c.MaxDeliveryM = 15000
+	}
+	if c.PaymentRetryAfter == 0 {
+		c.PaymentRetryAfter = 10 * time.Second
+	}
+	if c.PaymentGiveUp == 0 {
+		c.PaymentGiveUp = 10 * time.Minute
+	}
+	if c.RestaurantTimeout == 0 {
+		c.RestaurantTimeout = 5 * time.Minute
+	}
+	if c.SweepInterval == 0 {
+		c.SweepInterval = time.Second
+	}
+	if c.IdempotencyStale == 0 {
+		c.IdempotencyStale = 30 * time.Second
+	}
+}
+
+// Service runs checkout and the order lifecycle.
+type Service struct {
+	db     *store.DB
+	bus    *bus.Bus
+	cfg    Config
+	logger *slog.Logger
+
+	mu        sync.Mutex
+	escalated map[string]bool
+}
+
+// New returns the order service. b may be nil in tests that drive payments by hand.
+func New(db *store.DB, b *bus.Bus, cfg Config) *Service {
+	cfg.defaults()
+	return &Service{db: db, bus: b, cfg: cfg, logger: cfg.Logger.With("svc", "orders"), escalated: map[string]bool{}}
+}

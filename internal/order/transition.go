@@ -1,0 +1,172 @@
+package order
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/tiffin-dev/tiffin/internal/auth"
+	"github.com/tiffin-dev/tiffin/internal/store"
+)
+
+// Update loads order id in a write transaction, lets change move it (through checkMove) and
+// saves the result with its history row and event. change returns errNoChange when the order
+// is already where the caller wanted it, which makes retried requests harmless.
+func (s *Service) Update(ctx context.Context, id, actor string, change func(tx *store.Tx, o *Order) error) (Order, error) {
+	var out Order
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		o, err := load(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		from := o.Status
+		if err := change(tx, &o); err != nil {
+			if errors.Is(err, errNoChange) {
+				out = o
+				return nil
+			}
+			return err
+		}
+		if err := checkMove(from, o.Status); err != nil {
+			return err
+		}
+		if err := s.save(ctx, tx, &o, from, actor, s.cfg.Now()); err != nil {
+			return err
+		}
+		o.History = append(o.History, Transition{Status: o.Status, Actor: actor, At: o.UpdatedAt})
+		out = o
+		return nil
+	})
+	return out, err
+}
+
+var errNoChange = errors.New("order already in the wanted status")
+
+// moveTo is a change that moves to status to, or is a no-op if the order is already there.
+func moveTo(o *Order, to Status) error {
+	if o.Status == to {
+		return errNoChange
+	}
+	o.Status = to
+	o.DeadlineAt = timeZero
+	return nil
+}
+
+// RestaurantAction is what a restaurant does to an order.
+type RestaurantAction string
+
+// The restaurant's actions.
+const (
+	Accept        RestaurantAction = "accept"
+	Reject        RestaurantAction = "reject"
+	MarkPreparing RestaurantAction = "preparing"
+	MarkReady     RestaurantAction = "ready"
+)
+
+var restaurantTarget = map[RestaurantAction]Status{
+	Accept: Accepted, Reject: Rejected, MarkPreparing: Preparing, MarkReady: Ready,
+}
+
+// Restaurant applies a restaurant's action to order id. Only the owner of the order's
+// restaurant (or ops) may act. A rejection refunds the customer.
+func (s *Service) Restaurant(ctx context.Context, p auth.Principal, id string, action RestaurantAction, reason string) (Order, error) {
+	to, ok := restaurantTarget[action]
+	if !ok {
+		return Order{}, fmt.Errorf("unknown restaurant action %q: %w", action, ErrInvalidTransition)
+	}
+	o, err := s.Update(ctx, id, actorOf(p), func(tx *store.Tx, o *Order) error {
+		if err := s.authorizeRestaurant(ctx, tx, p, *o); err != nil {
+			return err
+		}
+		if err := moveTo(o, to); err != nil {
+			return err
+		}
+		if to == Rejected {
+			o.Reason = reasonOr(reason, "rejected by the restaurant")
+			return s.startRefund(ctx, tx, o.ID)
+		}
+		return nil
+	})
+	if err == nil && to == Rejected {
+		s.refund(ctx, id)
+	}
+	return o, err
+}
+
+func (s *Service) authorizeRestaurant(ctx context.Context, q querier, p auth.Principal, o Order) error {
+	if p.Role == auth.Ops {
+		return nil
+	}
+	if p.Role == auth.Restaurant {
+		ok, err := ownsRestaurant(ctx, q, p.Subject, o.RestaurantID)
+		if err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+	}
+	return ErrNotFound
+}
+
+// CourierAction is what a courier does to the order it carries.
+type CourierAction string
+
+// The courier's actions.
+const (
+	PickUp  CourierAction = "picked-up"
+	Deliver CourierAction = "delivered"
+)
+
+// Courier applies the assigned courier's action to order id.
+func (s *Service) Courier(ctx context.Context, p auth.Principal, id string, action CourierAction) (Order, error) {
+	to := PickedUp
+	if action == Deliver {
+		to = Delivered
+	}
+	return s.Update(ctx, id, actorOf(p), func(tx *store.Tx, o *Order) error {
+		if p.Role != auth.Ops {
+			var courier sql.NullString
+			var status string
+			err := tx.QueryRowContext(ctx, `SELECT courier_id, status FROM deliveries WHERE order_id = $1`, o.ID).Scan(&courier, &status)
+			if errors.Is(err, sql.ErrNoRows) || (err == nil && courier.String != p.Subject) {
+				return ErrNotFound
+			}
+			if err != nil {
+				return fmt.Errorf("read delivery of %s: %w", o.ID, err)
+			}
+			if status == "cancelled" {
+				return fmt.Errorf("%w: the delivery was cancelled", ErrInvalidTransition)
+			}
+		}
+		return moveTo(o, to)
+	})
+}
+
+// Cancel cancels order id for its customer or ops, before pickup, refunding what was paid.
+func (s *Service) Cancel(ctx context.Context, p auth.Principal, id, reason string) (Order, error) {
+	o, err := s.Update(ctx, id, actorOf(p), func(tx *store.Tx, o *Order) error {
+		if !(p.Role == auth.Ops || (p.Role == auth.Customer && o.CustomerID == p.Subject)) {
+			return ErrNotFound
+		}
+		if err := moveTo(o, Cancelled); err != nil {
+			return err
+		}
+		o.Reason = reasonOr(reason, "cancelled by "+string(p.Role))
+		return s.startRefund(ctx, tx, o.ID)
+	})
+	if err == nil {
+		s.refund(ctx, id)
+	}
+	return o, err
+}
+
+func actorOf(p auth.Principal) string { return string(p.Role) + ":" + p.Subject }
+
+func reasonOr(reason, fallback string) string {
+	if reason == "" {
+		return fallback
+	}
+	return reason
+}
