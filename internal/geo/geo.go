@@ -24,13 +24,17 @@ func (p LatLng) Valid() bool {
 // String formats p as "lat,lng" with six decimals (about 0.1 m).
 func (p LatLng) String() string { return fmt.Sprintf("%.6f,%.6f", p.Lat, p.Lng) }
 
-// Distance returns the great-circle (haversine) distance between a and b in metres.
+// Distance returns the great-circle distance between a and b in metres on a sphere of
+// EarthRadius: the haversine distance, computed in the equivalent atan2 form, which stays
+// accurate for nearly antipodal points where the textbook haversine loses precision.
 func Distance(a, b LatLng) float64 {
 	φ1, φ2 := rad(a.Lat), rad(b.Lat)
-	dφ, dλ := φ2-φ1, rad(b.Lng-a.Lng)
-	h := sq(math.Sin(dφ/2)) + math.Cos(φ1)*math.Cos(φ2)*sq(math.Sin(dλ/2))
-	h = math.Min(math.Max(h, 0), 1)
-	return 2 * EarthRadius * math.Atan2(math.Sqrt(h), math.Sqrt(1-h))
+	sinφ1, cosφ1 := math.Sincos(φ1)
+	sinφ2, cosφ2 := math.Sincos(φ2)
+	sinΔλ, cosΔλ := math.Sincos(rad(b.Lng - a.Lng))
+	y := math.Hypot(cosφ2*sinΔλ, cosφ1*sinφ2-sinφ1*cosφ2*cosΔλ)
+	x := sinφ1*sinφ2 + cosφ1*cosφ2*cosΔλ
+	return EarthRadius * math.Atan2(y, x)
 }
 
 // Bearing returns the initial bearing of the great circle from a to b, in degrees clockwise

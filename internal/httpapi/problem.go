@@ -83,18 +83,23 @@ func Handle[I, O any](s *Server, op huma.Operation, roles []auth.Role,
 		}
 		op.Metadata["roles"] = roles
 		op.Errors = append(op.Errors, http.StatusUnauthorized, http.StatusForbidden)
+		// Authorization runs before huma reads and validates the input, so an anonymous
+		// caller learns nothing about a route's input rules.
+		op.Middlewares = append(op.Middlewares, func(ctx huma.Context, next func(huma.Context)) {
+			if status, msg := authorize(ctx.Context(), roles, op.Summary); status != 0 {
+				huma.WriteErr(s.api, ctx, status, msg)
+				return
+			}
+			next(ctx)
+		})
 	}
 	huma.Register(s.api, op, func(ctx context.Context, in *I) (*O, error) {
 		var p auth.Principal
 		if len(roles) > 0 {
-			var ok bool
-			p, ok = auth.FromContext(ctx)
-			if !ok {
-				return nil, huma.Error401Unauthorized("a bearer token is required")
+			if status, msg := authorize(ctx, roles, op.Summary); status != 0 {
+				return nil, huma.NewError(status, msg)
 			}
-			if !p.Is(roles...) {
-				return nil, huma.Error403Forbidden("role " + string(p.Role) + " may not " + op.Summary)
-			}
+			p, _ = auth.FromContext(ctx)
 		}
 		out, err := h(ctx, p, in)
 		if err != nil {
@@ -102,6 +107,17 @@ func Handle[I, O any](s *Server, op huma.Operation, roles []auth.Role,
 		}
 		return out, nil
 	})
+}
+
+func authorize(ctx context.Context, roles []auth.Role, what string) (int, string) {
+	p, ok := auth.FromContext(ctx)
+	if !ok {
+		return http.StatusUnauthorized, "a bearer token is required"
+	}
+	if !p.Is(roles...) {
+		return http.StatusForbidden, "role " + string(p.Role) + " may not " + what
+	}
+	return 0, ""
 }
 
 // Require checks the principal in ctx for handlers outside huma (event streams).

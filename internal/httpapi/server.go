@@ -7,6 +7,9 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"path"
+	"reflect"
+	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -70,6 +73,7 @@ func New(cfg Config) *Server {
 		"bearer": {Type: "http", Scheme: "bearer", BearerFormat: "JWT"},
 	}
 	hc.CreateHooks = nil // no $schema links in bodies: clients see plain resources
+	hc.Components.Schemas = huma.NewMapRegistry("#/components/schemas/", schemaName)
 	api := humago.New(mux, hc)
 	s := &Server{cfg: cfg, mux: mux, api: api, logger: cfg.Logger.With("svc", "api")}
 
@@ -80,6 +84,20 @@ func New(cfg Config) *Server {
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Metrics.Registry, promhttp.HandlerOpts{}))
 	return s
+}
+
+// schemaName prefixes huma's default schema name with the Go package of named types, so two
+// services may both have an ItemJSON without colliding in the OpenAPI document.
+func schemaName(t reflect.Type, hint string) string {
+	name := huma.DefaultSchemaNamer(t, hint)
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Array || t.Kind() == reflect.Map {
+		t = t.Elem()
+	}
+	if t.Name() == "" || t.PkgPath() == "" {
+		return name
+	}
+	pkg := path.Base(t.PkgPath())
+	return strings.ToUpper(pkg[:1]) + pkg[1:] + name
 }
 
 // API is the huma API that services register operations on (use Handle).

@@ -1,0 +1,36 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/tiffin-dev/tiffin/internal/bench"
+	"github.com/tiffin-dev/tiffin/internal/telemetry"
+)
+
+type benchCmd struct {
+	Orders benchOrdersCmd `cmd:"" help:"Measure order placement throughput and latency against an in-process app on each database, with pgbench as the PostgreSQL yardstick."`
+}
+
+type benchOrdersCmd struct {
+	DB          []string      `name:"db" default:"sqlite,postgres://postgres@127.0.0.1:5432/test?sslmode=disable" help:"Databases to measure, repeatable or comma-separated: sqlite and/or postgres:// URLs (each run gets a fresh schema, dropped afterwards)."`
+	Duration    time.Duration `default:"20s" help:"How long to measure, after the warmup."`
+	Concurrency int           `default:"16" help:"Clients placing orders at once."`
+	Warmup      time.Duration `default:"2s" help:"How long to place orders before measuring."`
+	SVG         string        `name:"svg" placeholder:"PATH" type:"path" help:"Write a plot of the latency histograms to this SVG file."`
+	Markdown    bool          `help:"Also print the results as a markdown block for docs/benchmarks.md."`
+}
+
+func (b *benchOrdersCmd) Run(ctx context.Context, log *logFlags) error {
+	// The booted apps log warnings and errors only, unless asked for less.
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(log.Level))
+	_, err := bench.Orders(ctx, bench.OrdersConfig{
+		Backends: b.DB, Duration: b.Duration, Warmup: b.Warmup, Concurrency: b.Concurrency,
+		Out: os.Stdout, Markdown: b.Markdown, SVGPath: b.SVG,
+		Logger: telemetry.NewLogger(os.Stderr, log.Format, max(lvl, slog.LevelWarn)),
+	})
+	return err
+}

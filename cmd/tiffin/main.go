@@ -1,0 +1,54 @@
+// Command tiffin is the tiffin food-delivery platform: one binary that runs every service
+// (dev, serve), migrates the store, issues dev tokens, drives a server with the city simulator
+// and benchmarks it. Every flag can also be set from a TIFFIN_* environment variable.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/alecthomas/kong"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+type cli struct {
+	Log logFlags `embed:"" prefix:"log-"`
+
+	Dev     devCmd     `cmd:"" help:"Run everything in one process with an embedded NATS, SQLite and the city simulator."`
+	Serve   serveCmd   `cmd:"" help:"Run chosen services against external PostgreSQL and NATS."`
+	Migrate migrateCmd `cmd:"" help:"Apply database migrations and exit."`
+	Token   tokenCmd   `cmd:"" help:"Print a signed bearer token for a role and subject (dev key pair)."`
+	Sim     simCmd     `cmd:"" help:"Drive a running tiffin server through its public API as a whole city."`
+	Bench   benchCmd   `cmd:"" help:"Benchmarks."`
+	Version versionCmd `cmd:"" help:"Print the version."`
+}
+
+func main() {
+	var c cli
+	kctx := kong.Parse(&c,
+		kong.Name("tiffin"),
+		kong.Description("tiffin: an open-source food-delivery platform backend."),
+		kong.DefaultEnvars("TIFFIN"),
+		kong.UsageOnError(),
+	)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	kctx.BindTo(ctx, (*context.Context)(nil))
+	kctx.Bind(&c.Log)
+	if err := kctx.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "tiffin:", err)
+		os.Exit(1)
+	}
+}
+
+type versionCmd struct{}
+
+func (versionCmd) Run() error {
+	fmt.Println("tiffin", version)
+	return nil
+}

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/tiffin-dev/tiffin/internal/app"
+	"github.com/tiffin-dev/tiffin/internal/auth"
+	"github.com/tiffin-dev/tiffin/internal/sim"
+	"github.com/tiffin-dev/tiffin/internal/store"
+	"github.com/tiffin-dev/tiffin/internal/telemetry"
+)
+
+type logFlags struct {
+	Format string `default:"auto" enum:"auto,json,text" help:"Log format: json, text, or auto (text on a terminal)."`
+	Level  string `default:"info" enum:"debug,info,warn,error" help:"Log level."`
+}
+
+func (l logFlags) logger() *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(l.Level))
+	return telemetry.NewLogger(os.Stderr, l.Format, lvl)
+}
+
+// common are the flags dev and serve share.
+type common struct {
+	Addr              string        `default:"127.0.0.1:8080" help:"HTTP listen address (HOST:PORT)."`
+	Data              string        `default:"data" help:"Data directory: SQLite database, embedded NATS store, dev signing key."`
+	H3Resolution      int           `default:"5" help:"H3 resolution of regions."`
+	PayDeclineRate    float64       `default:"0" help:"Share of payments the fake provider declines (0..1)."`
+	PayFailureRate    float64       `default:"0" help:"Share of payment calls that fail transiently (0..1)."`
+	RestaurantTimeout time.Duration `default:"5m" help:"Cancel and refund paid orders no restaurant accepted within this time."`
+	OfferTTL          time.Duration `default:"30s" help:"How long a courier has to answer an offer."`
+}
+
+func (c common) config(log logFlags) app.Config {
+	return app.Config{
+		Addr: c.Addr, DataDir: c.Data, H3Resolution: c.H3Resolution, Version: version,
+		PayDeclineRate: c.PayDeclineRate, PayFailureRate: c.PayFailureRate,
+		RestaurantTimeout: c.RestaurantTimeout, OfferTTL: c.OfferTTL, Logger: log.logger(),
+	}
+}
+
+type devCmd struct {
+	common
+	DB             string  `help:"Database: a postgres:// URL or a SQLite path (default DATA/tiffin.db)."`
+	NATS           string  `name:"nats" help:"External NATS URL (default: embedded server in DATA/nats)."`
+	Sim            bool    `default:"true" negatable:"" help:"Run the city simulator."`
+	Speed          float64 `default:"10" help:"Simulator clock multiplier: prep and travel happen this many times faster."`
+	OrdersPerMin   float64 `default:"30" help:"Simulated customers' orders per (real) minute."`
+	SimRestaurants int     `default:"20" help:"Simulated restaurants."`
+	SimCouriers    int     `default:"50" help:"Simulated couriers."`
+}
+
+func (d *devCmd) Run(ctx context.Context, log *logFlags) error {
+	cfg := d.config(*log)
+	cfg.DB, cfg.NATS = d.DB, d.NATS
+	cfg.Sim, cfg.SimSpeed, cfg.SimOrdersPerMinute = d.Sim, d.Speed, d.OrdersPerMin
+	cfg.SimRestaurants, cfg.SimCouriers = d.SimRestaurants, d.SimCouriers
+	return serve(ctx, cfg)
+}
+
+type serveCmd struct {
+	common
+	DB       string `required:"" help:"Database URL, e.g. postgres://user@host:5432/tiffin."`
+	NATS     string `name:"nats" required:"" help:"NATS URL(s), e.g. nats://n1:4222,nats://n2:4222."`
+	Services string `default:"api,catalog,orders,dispatch,tracking" help:"Comma-separated services to run."`
+}
+
+func (s *serveCmd) Run(ctx context.Context, log *logFlags) error {
+	cfg := s.config(*log)
+	cfg.DB, cfg.NATS = s.DB, s.NATS
+	cfg.Services = strings.Split(s.Services, ",")
+	return serve(ctx, cfg)
+}
+
+func serve(ctx context.Context, cfg app.Config) error {
+	a, err := app.New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	return a.Run(ctx)
+}
+
+type migrateCmd struct {
+	Data string `default:"data" help:"Data directory (for the default SQLite database)."`
+	DB   string `help:"Database: a postgres:// URL or a SQLite path (default DATA/tiffin.db)."`
+}
+
+func (m *migrateCmd) Run(ctx context.Context) error {
+	dsn := m.DB
+	if dsn == "" {
+		dsn = m.Data + "/tiffin.db"
+	}
+	db, err := store.Open(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	fmt.Printf("migrated %s database\n", db.Dialect())
+	return nil
+}
+
+type tokenCmd struct {
+	Data    string        `default:"data" help:"Data directory holding the dev signing key."`
+	Role    string        `required:"" enum:"customer,restaurant,courier,ops" help:"Role: customer, restaurant, courier or ops."`
+	Subject string        `required:"" help:"Subject: the customer, restaurant owner, courier or operator ID."`
+	TTL     time.Duration `default:"24h" help:"Lifetime of the token."`
+}
+
+func (t *tokenCmd) Run() error {
+	keys, err := auth.LoadOrCreate(t.Data)
+	if err != nil {
+		return err
+	}
+	tok, err := keys.Issue(auth.Principal{Subject: t.Subject, Role: auth.Role(t.Role)}, t.TTL)
+	if err != nil {
+		return err
+	}
+	fmt.Println(tok)
+	return nil
+}
+
+type simCmd struct {
+	URL          string  `default:"http://127.0.0.1:8080" help:"Base URL of the tiffin server to drive."`
+	Data         string  `default:"data" help:"Data directory holding the server's dev signing key (to mint actors' tokens)."`
+	Speed        float64 `default:"10" help:"Clock multiplier for simulated actors."`
+	OrdersPerMin float64 `default:"30" help:"Orders per (real) minute."`
+	Restaurants  int     `default:"20" help:"Simulated restaurants."`
+	Couriers     int     `default:"50" help:"Simulated couriers."`
+}
+
+func (s *simCmd) Run(ctx context.Context, log *logFlags) error {
+	keys, err := auth.LoadOrCreate(s.Data)
+	if err != nil {
+		return err
+	}
+	return sim.New(sim.Config{
+		BaseURL: s.URL, Keys: keys, Speed: s.Speed, OrdersPerMinute: s.OrdersPerMin,
+		Restaurants: s.Restaurants, Couriers: s.Couriers, Logger: log.logger(),
+	}).Run(ctx)
+}

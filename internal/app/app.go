@@ -1,0 +1,276 @@
+// Package app wires tiffin together: it opens the store and the bus, builds the chosen services
+// and the HTTP edge, runs the outbox relay, and (in dev) the city simulator, until its context
+// ends. Everything is wired by hand here; no service knows another.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tiffin-dev/tiffin/internal/auth"
+	"github.com/tiffin-dev/tiffin/internal/bus"
+	"github.com/tiffin-dev/tiffin/internal/catalog"
+	"github.com/tiffin-dev/tiffin/internal/dispatch"
+	"github.com/tiffin-dev/tiffin/internal/geo"
+	"github.com/tiffin-dev/tiffin/internal/httpapi"
+	"github.com/tiffin-dev/tiffin/internal/order"
+	"github.com/tiffin-dev/tiffin/internal/sim"
+	"github.com/tiffin-dev/tiffin/internal/store"
+	"github.com/tiffin-dev/tiffin/internal/telemetry"
+	"github.com/tiffin-dev/tiffin/internal/tracking"
+)
+
+// Services every process can run; api is the HTTP edge itself.
+var AllServices = []string{"api", "catalog", "orders", "dispatch", "tracking"}
+
+// Config is everything a tiffin process needs. The zero value runs every service on
+// 127.0.0.1:8080 with SQLite and an embedded NATS under ./data.
+type Config struct {
+	// Addr is where the HTTP edge listens. Default "127.0.0.1:8080"; ":0" picks a free port.
+	Addr string
+	// DataDir holds the SQLite database, the embedded NATS store and the dev signing key.
+	// Default "data".
+	DataDir string
+	// DB is a postgres:// URL or a SQLite path. Default DataDir/tiffin.db.
+	DB string
+	// NATS is an external server's URL. Default: an embedded server storing in DataDir/nats.
+	NATS string
+	// Services to run. Default AllServices. Routes of services not run are not served.
+	Services []string
+	// Version is reported by the API.
+	Version string
+	// H3Resolution of regions. Default 5.
+	H3Resolution int
+
+	// Payments: share of charges the fake provider declines, and share of calls that fail.
+	PayDeclineRate, PayFailureRate float64
+	// RestaurantTimeout cancels paid orders no restaurant accepted. Default 5m.
+	RestaurantTimeout time.Duration
+	// OfferTTL is how long a courier has to answer an offer. Default 30s.
+	OfferTTL time.Duration
+
+	// Sim runs the city simulator against this process.
+	Sim bool
+	// SimSpeed, SimOrdersPerMinute, SimRestaurants, SimCouriers tune the simulator (its
+	// defaults apply when zero).
+	SimSpeed           float64
+	SimOrdersPerMinute float64
+	SimRestaurants     int
+	SimCouriers        int
+
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+func (c *Config) defaults() {
+	if c.Addr == "" {
+		c.Addr = "127.0.0.1:8080"
+	}
+	if c.DataDir == "" {
+		c.DataDir = "data"
+	}
+	if c.DB == "" {
+		c.DB = filepath.Join(c.DataDir, "tiffin.db")
+	}
+	if len(c.Services) == 0 {
+		c.Services = AllServices
+	}
+	if c.Version == "" {
+		c.Version = "dev"
+	}
+	if c.H3Resolution == 0 {
+		c.H3Resolution = 5
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// App is a running tiffin process.
+type App struct {
+	cfg     Config
+	logger  *slog.Logger
+	db      *store.DB
+	bus     *bus.Bus
+	keys    *auth.Keys
+	metrics *telemetry.Metrics
+	srv     *httpapi.Server
+	ln      net.Listener
+	runners []runner
+}
+
+type runner struct {
+	name string
+	run  func(ctx context.Context) error
+}
+
+// New opens the store and the bus, migrates, builds the services and binds the listener. Call
+// Run to serve, or Close to release everything without running.
+func New(ctx context.Context, cfg Config) (_ *App, err error) {
+	cfg.defaults()
+	for _, s := range cfg.Services {
+		if !slices.Contains(AllServices, s) {
+			return nil, fmt.Errorf("app: unknown service %q (known: %s)", s, strings.Join(AllServices, ","))
+		}
+	}
+	a := &App{cfg: cfg, logger: cfg.Logger, metrics: telemetry.NewMetrics()}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	if a.keys, err = auth.LoadOrCreate(cfg.DataDir); err != nil {
+		return nil, err
+	}
+	if a.db, err = store.Open(ctx, cfg.DB); err != nil {
+		return nil, err
+	}
+	a.bus, err = bus.Open(ctx, bus.Config{
+		URL: cfg.NATS, StoreDir: filepath.Join(cfg.DataDir, "nats"), Logger: cfg.Logger.With("svc", "bus"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	relay := bus.NewRelay(a.db, a.bus, cfg.Logger.With("svc", "relay"))
+	a.metrics.GaugeFunc("tiffin_outbox_age_seconds", "Age of the oldest unpublished outbox event.", func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		age, err := relay.OutboxAge(ctx)
+		if err != nil {
+			return -1
+		}
+		return age.Seconds()
+	})
+	a.runners = append(a.runners, runner{"relay", relay.Run})
+
+	a.srv = httpapi.New(httpapi.Config{
+		Version: cfg.Version, Keys: a.keys, Metrics: a.metrics, Logger: cfg.Logger, Ready: a.ready,
+	})
+	regions := geo.Regioner{Resolution: cfg.H3Resolution}
+	run := func(s string) bool { return slices.Contains(cfg.Services, s) }
+	if run("catalog") {
+		c := catalog.New(a.db, catalog.Config{Logger: cfg.Logger, Metrics: a.metrics, Regions: regions})
+		c.Register(a.srv)
+	}
+	if run("orders") {
+		o := order.New(a.db, a.bus, order.Config{
+			Logger: cfg.Logger, Metrics: a.metrics, Regions: regions, RestaurantTimeout: cfg.RestaurantTimeout,
+			Payments: order.NewFakeProvider(order.FakeConfig{DeclineRate: cfg.PayDeclineRate, FailureRate: cfg.PayFailureRate, Seed: uint64(time.Now().UnixNano())}),
+		})
+		o.Register(a.srv)
+		a.runners = append(a.runners, runner{"orders", o.Run})
+	}
+	if run("dispatch") {
+		d := dispatch.New(a.db, a.bus, dispatch.Config{Logger: cfg.Logger, Metrics: a.metrics, Regions: regions, OfferTTL: cfg.OfferTTL})
+		d.Register(a.srv)
+		a.runners = append(a.runners, runner{"dispatch", d.Run})
+	}
+	if run("tracking") {
+		t := tracking.New(a.db, a.bus, tracking.Config{Logger: cfg.Logger, Metrics: a.metrics, Regions: regions})
+		t.Register(a.srv)
+		a.runners = append(a.runners, runner{"tracking", t.Run})
+	}
+	if run("api") {
+		if a.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+			return nil, fmt.Errorf("app: listen on %s: %w", cfg.Addr, err)
+		}
+	}
+	return a, nil
+}
+
+// URL is the base URL the HTTP edge serves on.
+func (a *App) URL() string {
+	if a.ln == nil {
+		return ""
+	}
+	return "http://" + a.ln.Addr().String()
+}
+
+// Keys signs tokens the app accepts.
+func (a *App) Keys() *auth.Keys { return a.keys }
+
+// DB is the app's store.
+func (a *App) DB() *store.DB { return a.db }
+
+func (a *App) ready(ctx context.Context) error {
+	if err := a.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return a.bus.Ready(ctx)
+}
+
+// Run serves until ctx ends, then shuts down in order: stop taking requests, stop the
+// services, close the bus and the store. It returns the first failure of any part.
+func (a *App) Run(ctx context.Context) error {
+	defer a.Close()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	for _, r := range a.runners {
+		wg.Go(func() {
+			if err := r.run(ctx); err != nil && ctx.Err() == nil {
+				a.logger.Error("service stopped", "svc", r.name, "err", err)
+				cancel(fmt.Errorf("%s: %w", r.name, err))
+			}
+		})
+	}
+	var hs *http.Server
+	if a.ln != nil {
+		hs = &http.Server{
+			Handler: a.srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+			BaseContext: func(net.Listener) context.Context { return ctx },
+		}
+		wg.Go(func() {
+			if err := hs.Serve(a.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				cancel(fmt.Errorf("http: %w", err))
+			}
+		})
+		a.logger.Info("tiffin is serving", "url", a.URL(), "services", strings.Join(a.cfg.Services, ","), "db", string(a.db.Dialect()))
+	}
+	if a.cfg.Sim && a.ln != nil {
+		s := sim.New(sim.Config{
+			BaseURL: a.URL(), Keys: a.keys, Speed: a.cfg.SimSpeed, OrdersPerMinute: a.cfg.SimOrdersPerMinute,
+			Restaurants: a.cfg.SimRestaurants, Couriers: a.cfg.SimCouriers, Logger: a.logger.With("svc", "sim"),
+		})
+		wg.Go(func() {
+			if err := s.Run(ctx); err != nil && ctx.Err() == nil {
+				a.logger.Error("simulator stopped", "err", err)
+			}
+		})
+	}
+	<-ctx.Done()
+	if hs != nil {
+		sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		hs.Shutdown(sctx)
+		scancel()
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+// Close releases the store and the bus. Run calls it on the way out.
+func (a *App) Close() {
+	if a.ln != nil {
+		a.ln.Close()
+	}
+	if a.bus != nil {
+		a.bus.Close()
+		a.bus = nil
+	}
+	if a.db != nil {
+		a.db.Close()
+		a.db = nil
+	}
+}

@@ -1,0 +1,34 @@
+package bus
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestRetryDelay(t *testing.T) {
+	t.Parallel()
+	c := consumeConfig{baseDelay: time.Second, maxDelay: 30 * time.Second}
+	for _, tc := range []struct {
+		delivered int
+		want      time.Duration
+	}{
+		{1, time.Second}, {2, 2 * time.Second}, {3, 4 * time.Second}, {5, 16 * time.Second},
+		{6, 30 * time.Second}, {100, 30 * time.Second},
+	} {
+		if got := c.retryDelay(tc.delivered); got != tc.want {
+			t.Errorf("retryDelay(%d) = %v, want %v", tc.delivered, got, tc.want)
+		}
+	}
+}
+
+func TestOneLine(t *testing.T) {
+	t.Parallel()
+	if got, want := oneLine("a\r\nb", 100), "a  b"; got != want {
+		t.Errorf("oneLine = %q, want %q", got, want)
+	}
+	long := strings.Repeat("é", 10) // 2 bytes each
+	if got := oneLine(long, 5); got != "éé" {
+		t.Errorf("oneLine(%q, 5) = %q, want %q", long, got, "éé")
+	}
+}

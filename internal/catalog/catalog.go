@@ -1,0 +1,118 @@
+// Package catalog owns restaurants, their menus and item stock, nearby search and the menu cache.
+//
+// Other services read the restaurants and menu_items tables themselves; catalog exports no read
+// helpers for them. Whoever changes menu_items outside this package (stock taken by orders, say)
+// must bump restaurants.menu_version in the same transaction so menu ETags stay truthful.
+package catalog
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tiffin-dev/tiffin/internal/auth"
+	"github.com/tiffin-dev/tiffin/internal/fault"
+	"github.com/tiffin-dev/tiffin/internal/geo"
+	"github.com/tiffin-dev/tiffin/internal/store"
+	"github.com/tiffin-dev/tiffin/internal/telemetry"
+)
+
+// Errors callers branch on. Their messages are safe to show to clients.
+var (
+	ErrRestaurantNotFound = fmt.Errorf("restaurant %w", fault.NotFound)
+	ErrItemNotFound       = fmt.Errorf("menu item %w", fault.NotFound)
+	// ErrNotOwner is a restaurant principal writing a restaurant it does not own.
+	ErrNotOwner = fmt.Errorf("%w: the restaurant belongs to another owner", fault.Forbidden)
+	// ErrConcurrentWrite is a write that lost a race with another writer; retrying is safe.
+	ErrConcurrentWrite = fmt.Errorf("%w: the restaurant changed concurrently, retry", fault.Conflict)
+)
+
+// Config configures the catalog. The zero value works.
+type Config struct {
+	// Logger is tagged svc=catalog. Default: slog.Default().
+	Logger *slog.Logger
+	// Metrics receives the menu cache hit/miss counter. Default: a fresh registry.
+	Metrics *telemetry.Metrics
+	// Now is the clock for open hours, timestamps and cache expiry. Default: time.Now.
+	Now func() time.Time
+	// Regions assigns each restaurant its region. The zero value uses geo.DefaultResolution.
+	Regions geo.Regioner
+	// Currency is the currency menus are priced in. Default "INR".
+	Currency string
+	// MenuCacheTTL bounds how long a menu is served from memory. Writes through this Service
+	// invalidate at once; the TTL bounds staleness from writes made by other instances.
+	// Default 5s; negative disables the cache.
+	MenuCacheTTL time.Duration
+}
+
+// Service is the catalog: restaurants, menus and the menu cache.
+type Service struct {
+	db       *store.DB
+	logger   *slog.Logger
+	now      func() time.Time
+	regions  geo.Regioner
+	currency string
+	cache    *menuCache
+}
+
+// New returns a catalog service over db.
+func New(db *store.DB, cfg Config) *Service {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = telemetry.NewMetrics()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Currency == "" {
+		cfg.Currency = "INR"
+	}
+	if cfg.MenuCacheTTL == 0 {
+		cfg.MenuCacheTTL = 5 * time.Second
+	}
+	return &Service{
+		db:       db,
+		logger:   cfg.Logger.With("svc", "catalog"),
+		now:      cfg.Now,
+		regions:  cfg.Regions,
+		currency: cfg.Currency,
+		cache:    newMenuCache(cfg.MenuCacheTTL, cacheCounter(cfg.Metrics)),
+	}
+}
+
+// cacheCounter registers the menu cache counter on m, reusing it when another Service on the
+// same registry registered it first.
+func cacheCounter(m *telemetry.Metrics) *prometheus.CounterVec {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tiffin_menu_cache_total", Help: "Menu reads by cache result (hit, miss).",
+	}, []string{"result"})
+	if err := m.Registry.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
+				return existing
+			}
+		}
+		// Registration failed for another reason: count into an unregistered vector.
+	}
+	return c
+}
+
+// canWrite reports whether p may write restaurant data owned by owner.
+func canWrite(p auth.Principal, owner string) error {
+	switch p.Role {
+	case auth.Ops:
+		return nil
+	case auth.Restaurant:
+		if owner == p.Subject {
+			return nil
+		}
+		return ErrNotOwner
+	}
+	return fmt.Errorf("%w: role %q may not edit restaurants", fault.Forbidden, p.Role)
+}

@@ -1,0 +1,369 @@
+package catalog
+
+import (
+	"cmp"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"math"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	_ "time/tzdata" // timezone checks must not depend on the host having /usr/share/zoneinfo
+	"unicode/utf8"
+
+	"github.com/tiffin-dev/tiffin/internal/auth"
+	"github.com/tiffin-dev/tiffin/internal/fault"
+	"github.com/tiffin-dev/tiffin/internal/geo"
+	"github.com/tiffin-dev/tiffin/internal/store"
+)
+
+// Restaurant is a place that cooks. Open hours are minutes after local midnight in Timezone:
+// it is open from OpensMinute up to (not including) ClosesMinute; ClosesMinute < OpensMinute
+// means it stays open past midnight, and equal minutes (0 and 1440, say) mean always open.
+type Restaurant struct {
+	ID           string
+	OwnerID      string
+	Name         string
+	Location     geo.LatLng
+	Region       string // set by the catalog from Location
+	Timezone     string // IANA name; empty means UTC
+	OpensMinute  int
+	ClosesMinute int
+	PrepMinutes  int
+	MenuVersion  int64 // set by the catalog; bumped by every menu write
+}
+
+// OpenAt reports whether r is open at t, judged by the wall clock in r's timezone. An unknown
+// timezone (rejected on upsert, so only for hand-built values) is read as UTC.
+func (r Restaurant) OpenAt(t time.Time) bool {
+	opens, closes := r.OpensMinute%minutesPerDay, r.ClosesMinute%minutesPerDay
+	if opens == closes {
+		return true
+	}
+	loc, err := location(r.Timezone)
+	if err != nil {
+		loc = time.UTC
+	}
+	local := t.In(loc)
+	m := local.Hour()*60 + local.Minute()
+	if opens < closes {
+		return opens <= m && m < closes
+	}
+	return m >= opens || m < closes
+}
+
+const (
+	minutesPerDay  = 24 * 60
+	maxNameLen     = 200
+	maxOwnerLen    = 128
+	maxPrepMinutes = 24 * 60
+)
+
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,64}$`)
+
+// zones memoises time.LoadLocation, which reads the zone file on every call. Only names that
+// loaded are kept, so it holds at most the tz database.
+var zones sync.Map // string -> *time.Location
+
+func location(name string) (*time.Location, error) {
+	if name == "" || name == "UTC" {
+		return time.UTC, nil
+	}
+	if l, ok := zones.Load(name); ok {
+		return l.(*time.Location), nil
+	}
+	if name == "Local" { // the server's zone says nothing about a restaurant
+		return nil, fmt.Errorf("unknown time zone %q", name)
+	}
+	l, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, err
+	}
+	zones.Store(name, l)
+	return l, nil
+}
+
+// validate checks r as given to PutRestaurant and fills defaults. Locations name the HTTP
+// request fields.
+func (r *Restaurant) validate() error {
+	if !idPattern.MatchString(r.ID) {
+		return fault.Field("path.id", r.ID, "must match %s", idPattern)
+	}
+	r.Name = strings.TrimSpace(r.Name)
+	switch {
+	case r.Name == "":
+		return fault.Field("body.name", r.Name, "must not be empty")
+	case utf8.RuneCountInString(r.Name) > maxNameLen:
+		return fault.Field("body.name", r.Name, "must be at most %d characters", maxNameLen)
+	case !utf8.ValidString(r.Name):
+		return fault.Field("body.name", r.Name, "must be UTF-8")
+	}
+	if len(r.OwnerID) > maxOwnerLen {
+		return fault.Field("body.owner_id", r.OwnerID, "must be at most %d bytes", maxOwnerLen)
+	}
+	if !validLat(r.Location.Lat) {
+		return fault.Field("body.lat", r.Location.Lat, "must be a latitude in [-90, 90]")
+	}
+	if !validLng(r.Location.Lng) {
+		return fault.Field("body.lng", r.Location.Lng, "must be a longitude in [-180, 180]")
+	}
+	if r.Timezone == "" {
+		r.Timezone = "UTC"
+	}
+	if _, err := location(r.Timezone); err != nil {
+		return fault.Field("body.timezone", r.Timezone, "must be an IANA time zone such as Asia/Kolkata")
+	}
+	if r.OpensMinute < 0 || r.OpensMinute > minutesPerDay {
+		return fault.Field("body.opens_minute", r.OpensMinute, "must be in [0, %d]", minutesPerDay)
+	}
+	if r.ClosesMinute < 0 || r.ClosesMinute > minutesPerDay {
+		return fault.Field("body.closes_minute", r.ClosesMinute, "must be in [0, %d]", minutesPerDay)
+	}
+	if r.PrepMinutes < 0 || r.PrepMinutes > maxPrepMinutes {
+		return fault.Field("body.prep_minutes", r.PrepMinutes, "must be in [0, %d]", maxPrepMinutes)
+	}
+	return nil
+}
+
+func validLat(v float64) bool { return v >= -90 && v <= 90 }   // false for NaN
+func validLng(v float64) bool { return v >= -180 && v <= 180 } // false for NaN
+
+// PutRestaurant creates or replaces restaurant r.ID. A restaurant principal owns what it
+// creates (r.OwnerID must be empty or its subject) and may replace only its own restaurants.
+// Ops may write any restaurant and must name the owner when creating one; an empty OwnerID
+// on replace keeps the current owner. Region and MenuVersion are the catalog's, not the caller's.
+func (s *Service) PutRestaurant(ctx context.Context, p auth.Principal, r Restaurant) (Restaurant, error) {
+	switch p.Role {
+	case auth.Restaurant:
+		if r.OwnerID != "" && r.OwnerID != p.Subject {
+			return Restaurant{}, fmt.Errorf("%w: only ops may set owner_id", fault.Forbidden)
+		}
+		r.OwnerID = p.Subject
+	case auth.Ops:
+	default:
+		return Restaurant{}, canWrite(p, "")
+	}
+	if err := r.validate(); err != nil {
+		return Restaurant{}, err
+	}
+	region, err := s.regions.Region(r.Location)
+	if err != nil {
+		return Restaurant{}, fmt.Errorf("put restaurant %s: %w", r.ID, err)
+	}
+	r.Region = region
+	now := store.Now(s.now())
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
+		prevOwner, version, found, err := restaurantOwner(ctx, tx, r.ID)
+		if err != nil {
+			return err
+		}
+		if !found {
+			if r.OwnerID == "" {
+				return fault.Field("body.owner_id", r.OwnerID, "is required when ops creates a restaurant")
+			}
+			r.MenuVersion = 0
+			return insertRestaurant(ctx, tx, r, now)
+		}
+		if err := canWrite(p, prevOwner); err != nil {
+			return err
+		}
+		if r.OwnerID == "" {
+			r.OwnerID = prevOwner
+		}
+		r.MenuVersion = version
+		return updateRestaurant(ctx, tx, r, prevOwner, now)
+	})
+	if err != nil {
+		return Restaurant{}, fmt.Errorf("put restaurant %s: %w", r.ID, err)
+	}
+	return r, nil
+}
+
+// Restaurant returns restaurant id.
+func (s *Service) Restaurant(ctx context.Context, id string) (Restaurant, error) {
+	r, err := getRestaurant(ctx, s.db, id)
+	if err != nil {
+		return Restaurant{}, fmt.Errorf("restaurant %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// List limits.
+const (
+	DefaultListLimit = 20
+	MaxListLimit     = 100
+	DefaultRadiusM   = 5000
+	MaxRadiusM       = 50000
+	// MaxNearby bounds how many restaurants one nearby search considers: the MaxNearby nearest
+	// (by an equirectangular estimate) are ranked exactly and paged; the rest are not listed.
+	MaxNearby = 5000
+)
+
+// ListQuery selects restaurants. Without Near they come in ID order; with Near, the ones
+// within RadiusM metres come nearest first.
+type ListQuery struct {
+	Near    *geo.LatLng
+	RadiusM float64 // default DefaultRadiusM, at most MaxRadiusM; only with Near
+	Cursor  string  // Page.Next of the previous page; empty for the first
+	Limit   int     // default DefaultListLimit, at most MaxListLimit
+}
+
+// Listing is one restaurant in a Page.
+type Listing struct {
+	Restaurant
+	OpenNow   bool
+	DistanceM float64 // metres from ListQuery.Near; zero without it
+}
+
+// Page is one page of restaurants. Next is the cursor for the following page, empty on the last.
+type Page struct {
+	Restaurants []Listing
+	Next        string
+}
+
+// List returns one page of restaurants.
+func (s *Service) List(ctx context.Context, q ListQuery) (Page, error) {
+	if q.Limit == 0 {
+		q.Limit = DefaultListLimit
+	}
+	if q.Limit < 1 || q.Limit > MaxListLimit {
+		return Page{}, fault.Field("query.limit", q.Limit, "must be in [1, %d]", MaxListLimit)
+	}
+	now := s.now()
+	if q.Near == nil {
+		return s.listByID(ctx, q, now)
+	}
+	return s.listNearby(ctx, q, now)
+}
+
+func (s *Service) listByID(ctx context.Context, q ListQuery, now time.Time) (Page, error) {
+	after := ""
+	if q.Cursor != "" {
+		var ok bool
+		if after, ok = decodeCursor(q.Cursor, "id"); !ok {
+			return Page{}, badCursor(q.Cursor)
+		}
+	}
+	rs, err := restaurantsAfter(ctx, s.db, after, q.Limit+1)
+	if err != nil {
+		return Page{}, fmt.Errorf("list restaurants: %w", err)
+	}
+	var page Page
+	if len(rs) > q.Limit {
+		rs = rs[:q.Limit]
+		page.Next = encodeCursor("id", rs[len(rs)-1].ID)
+	}
+	page.Restaurants = make([]Listing, len(rs))
+	for i, r := range rs {
+		page.Restaurants[i] = Listing{Restaurant: r, OpenNow: r.OpenAt(now)}
+	}
+	return page, nil
+}
+
+func (s *Service) listNearby(ctx context.Context, q ListQuery, now time.Time) (Page, error) {
+	c := *q.Near
+	if !validLat(c.Lat) {
+		return Page{}, fault.Field("query.lat", c.Lat, "must be a latitude in [-90, 90]")
+	}
+	if !validLng(c.Lng) {
+		return Page{}, fault.Field("query.lng", c.Lng, "must be a longitude in [-180, 180]")
+	}
+	if q.RadiusM == 0 {
+		q.RadiusM = DefaultRadiusM
+	}
+	if !(q.RadiusM > 0 && q.RadiusM <= MaxRadiusM) {
+		return Page{}, fault.Field("query.radius_m", q.RadiusM, "must be in (0, %d]", MaxRadiusM)
+	}
+	offset := 0
+	if q.Cursor != "" {
+		v, ok := decodeCursor(q.Cursor, "off")
+		n, err := strconv.Atoi(v)
+		if !ok || err != nil || n < 0 {
+			return Page{}, badCursor(q.Cursor)
+		}
+		offset = n
+	}
+	candidates, err := restaurantsInBox(ctx, s.db, boxAround(c, q.RadiusM), MaxNearby)
+	if err != nil {
+		return Page{}, fmt.Errorf("nearby restaurants: %w", err)
+	}
+	near := make([]Listing, 0, len(candidates))
+	for _, r := range candidates {
+		if d := geo.Distance(c, r.Location); d <= q.RadiusM {
+			near = append(near, Listing{Restaurant: r, DistanceM: d})
+		}
+	}
+	slices.SortFunc(near, func(a, b Listing) int {
+		return cmp.Or(cmp.Compare(a.DistanceM, b.DistanceM), strings.Compare(a.ID, b.ID))
+	})
+	var page Page
+	if offset >= len(near) {
+		return page, nil
+	}
+	end := offset + q.Limit
+	if end < len(near) {
+		page.Next = encodeCursor("off", strconv.Itoa(end))
+	} else {
+		end = len(near)
+	}
+	page.Restaurants = near[offset:end]
+	for i := range page.Restaurants {
+		page.Restaurants[i].OpenNow = page.Restaurants[i].OpenAt(now)
+	}
+	return page, nil
+}
+
+// box is a latitude/longitude rectangle.
+type box struct{ minLat, maxLat, minLng, maxLng float64 }
+
+// boxAround returns a rectangle holding every point within radius metres of c (the spherical
+// cap's exact bounds, padded slightly). Near a pole or across the antimeridian it spans all
+// longitudes: a looser prefilter, still exact after the haversine check.
+func boxAround(c geo.LatLng, radius float64) box {
+	δ := radius / geo.EarthRadius // angular radius, radians
+	dLat := δ * 180 / math.Pi
+	b := box{minLat: c.Lat - dLat, maxLat: c.Lat + dLat, minLng: -180, maxLng: 180}
+	if b.minLat <= -90 || b.maxLat >= 90 {
+		b.minLat, b.maxLat = max(b.minLat, -90), min(b.maxLat, 90)
+		return b.pad()
+	}
+	x := math.Sin(δ) / math.Cos(c.Lat*math.Pi/180)
+	if x >= 1 {
+		return b.pad()
+	}
+	dLng := math.Asin(x) * 180 / math.Pi
+	if c.Lng-dLng < -180 || c.Lng+dLng > 180 {
+		return b.pad()
+	}
+	b.minLng, b.maxLng = c.Lng-dLng, c.Lng+dLng
+	return b.pad()
+}
+
+func (b box) pad() box {
+	const ε = 1e-6 // degrees, about 0.1 m: covers rounding in the bounds and in stored REALs
+	b.minLat, b.maxLat, b.minLng, b.maxLng = b.minLat-ε, b.maxLat+ε, b.minLng-ε, b.maxLng+ε
+	return b
+}
+
+// Cursors are opaque to clients: base64 of "kind:value", so a cursor from one kind of listing
+// is refused by the other.
+func encodeCursor(kind, v string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(kind + ":" + v))
+}
+
+func decodeCursor(c, kind string) (string, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return "", false
+	}
+	v, ok := strings.CutPrefix(string(b), kind+":")
+	return v, ok && v != ""
+}
+
+func badCursor(c string) error {
+	return fault.Field("query.cursor", c, "is not a cursor from this listing")
+}

@@ -1,0 +1,141 @@
+package dispatch
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tiffin-dev/tiffin/internal/event"
+	"github.com/tiffin-dev/tiffin/internal/store"
+)
+
+// handle consumes one order event. Each is applied in one transaction whose first statement
+// records it as processed, so a redelivery changes nothing.
+func (s *Service) handle(ctx context.Context, e event.Envelope) error {
+	var o event.Order
+	if err := e.Payload(&o); err != nil {
+		s.cfg.Metrics.Consumed.WithLabelValues(Consumer, "error").Inc()
+		return err
+	}
+	first := false
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		if first, err = tx.Processed(ctx, Consumer, e.ID); err != nil || !first {
+			return err
+		}
+		switch e.Type {
+		case event.OrderAccepted:
+			_, err = createDeliveries(ctx, tx, s.cfg.Now(), o.OrderID, 1)
+		case event.OrderCancelled:
+			_, err = s.follow(ctx, tx, o.OrderID, orderCancelled)
+		case event.OrderPickedUp:
+			_, err = s.follow(ctx, tx, o.OrderID, orderPickedUp)
+		case event.OrderDelivered:
+			_, err = s.follow(ctx, tx, o.OrderID, orderDelivered)
+		}
+		return err
+	})
+	if err != nil {
+		s.cfg.Metrics.Consumed.WithLabelValues(Consumer, "error").Inc()
+		return fmt.Errorf("dispatch: handle %s %s: %w", e.Type, e.ID, err)
+	}
+	if !first {
+		s.cfg.Metrics.Consumed.WithLabelValues(Consumer, "duplicate").Inc()
+		return nil
+	}
+	s.cfg.Metrics.Consumed.WithLabelValues(Consumer, "ok").Inc()
+	if e.Type == event.OrderAccepted {
+		s.offerLogged(ctx, o.OrderID)
+	}
+	return nil
+}
+
+// createDeliveries creates pending deliveries for up to limit orders that need a courier and
+// have none yet (only orderID's when it is not empty): pickup at the restaurant, dropoff at the
+// order's address, in the order's region. It returns how many it created.
+func createDeliveries(ctx context.Context, tx *store.Tx, now time.Time, orderID string, limit int) (int64, error) {
+	n, err := exec(ctx, tx, `INSERT INTO deliveries (order_id, region, restaurant_id, pickup_lat, pickup_lng,
+			dropoff_lat, dropoff_lng, status, offers, created_at, updated_at)
+		SELECT o.id, o.region, o.restaurant_id, r.lat, r.lng, o.delivery_lat, o.delivery_lng, 'pending', 0, $1, $2
+		FROM orders o JOIN restaurants r ON r.id = o.restaurant_id
+		WHERE o.status IN `+dispatchable+` AND ($3 = '' OR o.id = $4)
+		  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.order_id = o.id)
+		ORDER BY o.created_at, o.id LIMIT $5
+		ON CONFLICT (order_id) DO NOTHING`,
+		store.Now(now), store.Now(now), orderID, orderID, limit)
+	if err != nil {
+		return 0, fmt.Errorf("dispatch: create deliveries: %w", err)
+	}
+	return n, nil
+}
+
+// follow moves orderID's delivery along with its order, now in orderStatus, and frees the
+// courier once the delivery has ended. It reports whether it changed anything.
+func (s *Service) follow(ctx context.Context, tx *store.Tx, orderID, orderStatus string) (bool, error) {
+	// A concurrent offer, accept or expiry may move the row between the read and the
+	// compare-and-set (PostgreSQL); then read again.
+	for range 5 {
+		now := s.cfg.Now()
+		d, err := getDelivery(ctx, tx, `order_id = $1`, orderID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		to := nextStatus(d.status, orderStatus)
+		if to == "" {
+			return false, nil
+		}
+		holder := d.holder()
+		if err := lockCourier(ctx, tx, holder); err != nil {
+			return false, err
+		}
+		n, err := exec(ctx, tx, `UPDATE deliveries SET status = $1, updated_at = $2
+			WHERE order_id = $3 AND status = $4 AND COALESCE(offer_id, '') = $5`,
+			to, store.Now(now), orderID, d.status, d.offerID)
+		if err != nil {
+			return false, fmt.Errorf("dispatch: delivery %s %s -> %s: %w", orderID, d.status, to, err)
+		}
+		if n == 0 {
+			continue
+		}
+		if holder != "" && (to == Delivered || to == Cancelled) {
+			from := CourierBusy
+			if d.status == Offered {
+				from = CourierOffered
+			}
+			if _, err := setCourierStatus(ctx, tx, holder, CourierAvailable, now, from); err != nil {
+				return false, err
+			}
+		}
+		return true, nil
+	}
+	return false, fmt.Errorf("dispatch: delivery %s kept changing", orderID)
+}
+
+// nextStatus is the delivery status that follows from its order reaching orderStatus, or ""
+// when the delivery stays as it is.
+func nextStatus(delivery, orderStatus string) string {
+	switch orderStatus {
+	case orderPickedUp:
+		if delivery == Assigned {
+			return PickedUp
+		}
+	case orderDelivered:
+		switch delivery {
+		case Assigned, PickedUp:
+			return Delivered
+		case Pending, Offered:
+			return Cancelled // delivered without a courier of ours
+		}
+	case orderCancelled, orderRejected, orderFailed:
+		switch delivery {
+		case Pending, Offered, Assigned, PickedUp:
+			return Cancelled
+		}
+	}
+	return ""
+}

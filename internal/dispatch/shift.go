@@ -1,0 +1,181 @@
+package dispatch
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"regexp"
+
+	"github.com/tiffin-dev/tiffin/internal/event"
+	"github.com/tiffin-dev/tiffin/internal/fault"
+	"github.com/tiffin-dev/tiffin/internal/geo"
+	"github.com/tiffin-dev/tiffin/internal/store"
+)
+
+// Shift is a courier starting or ending a shift.
+type Shift struct {
+	OnShift bool     `json:"on_shift" doc:"true to start taking offers, false to stop"`
+	Vehicle string   `json:"vehicle,omitempty" enum:"bike,scooter,car,walk" doc:"what the courier rides; kept when omitted (default bike)"`
+	Lat     *float64 `json:"lat,omitempty" minimum:"-90" maximum:"90" doc:"current position, with lng"`
+	Lng     *float64 `json:"lng,omitempty" minimum:"-180" maximum:"180" doc:"current position, with lat"`
+}
+
+// Courier is a courier's shift state.
+type Courier struct {
+	ID       string `json:"id"`
+	Status   string `json:"status" enum:"off,available,offered,busy"`
+	Vehicle  string `json:"vehicle"`
+	OnShift  bool   `json:"on_shift"`
+	Position *Point `json:"position,omitempty"`
+	Region   string `json:"region,omitempty"`
+}
+
+var courierIDPattern = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,64}$`)
+
+func (sh Shift) validate() (*geo.LatLng, error) {
+	switch sh.Vehicle {
+	case "", geo.Bike, geo.Scooter, geo.Car, geo.Walk:
+	default:
+		return nil, fault.Field("body.vehicle", sh.Vehicle, "must be bike, scooter, car or walk")
+	}
+	if (sh.Lat == nil) != (sh.Lng == nil) {
+		if sh.Lat == nil {
+			return nil, fault.Field("body.lat", nil, "must be given with lng")
+		}
+		return nil, fault.Field("body.lng", nil, "must be given with lat")
+	}
+	if sh.Lat == nil {
+		return nil, nil
+	}
+	p := geo.LatLng{Lat: *sh.Lat, Lng: *sh.Lng}
+	if !(p.Lat >= -90 && p.Lat <= 90) {
+		return nil, fault.Field("body.lat", p.Lat, "must be between -90 and 90")
+	}
+	if !p.Valid() {
+		return nil, fault.Field("body.lng", p.Lng, "must be between -180 and 180")
+	}
+	return &p, nil
+}
+
+// SetShift starts or ends courierID's shift, creating the courier on first use. Starting makes
+// an off courier available (a courier already on shift keeps its status). Ending is refused
+// with ErrBusy while the courier carries a delivery; an offer it holds goes back to pending and
+// is offered to someone else.
+func (s *Service) SetShift(ctx context.Context, courierID string, sh Shift) (Courier, error) {
+	if !courierIDPattern.MatchString(courierID) {
+		return Courier{}, ErrInvalidCourierID
+	}
+	pos, err := sh.validate()
+	if err != nil {
+		return Courier{}, err
+	}
+	var region string
+	if pos != nil {
+		if region, err = s.cfg.Regions.Region(*pos); err != nil {
+			return Courier{}, fault.Field("body.lat", pos.Lat, "no region for this position")
+		}
+	}
+	var out Courier
+	var returned string // order whose offer went back to pending
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
+		now := s.cfg.Now()
+		ms := store.Now(now)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO couriers (id, status, updated_at) VALUES ($1, 'off', $2)
+			ON CONFLICT (id) DO NOTHING`, courierID, ms); err != nil {
+			return fmt.Errorf("dispatch: create courier %s: %w", courierID, err)
+		}
+		if err := lockCourier(ctx, tx, courierID); err != nil {
+			return err
+		}
+		if sh.Vehicle != "" {
+			if _, err := tx.ExecContext(ctx, `UPDATE couriers SET vehicle = $1 WHERE id = $2`, sh.Vehicle, courierID); err != nil {
+				return fmt.Errorf("dispatch: courier %s vehicle: %w", courierID, err)
+			}
+		}
+		if pos != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE couriers SET lat = $1, lng = $2, region = $3 WHERE id = $4`,
+				pos.Lat, pos.Lng, region, courierID); err != nil {
+				return fmt.Errorf("dispatch: courier %s position: %w", courierID, err)
+			}
+		}
+		if sh.OnShift {
+			if _, err := tx.ExecContext(ctx, `UPDATE couriers SET status = 'available', shift_started_at = $1
+				WHERE id = $2 AND status = 'off'`, ms, courierID); err != nil {
+				return fmt.Errorf("dispatch: courier %s on shift: %w", courierID, err)
+			}
+		} else {
+			var err error
+			if returned, err = s.endShift(ctx, tx, courierID); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE couriers SET updated_at = $1 WHERE id = $2`, ms, courierID); err != nil {
+			return fmt.Errorf("dispatch: courier %s: %w", courierID, err)
+		}
+		out, err = readCourier(ctx, tx, courierID)
+		return err
+	})
+	if err != nil {
+		return Courier{}, err
+	}
+	switch {
+	case !sh.OnShift:
+		s.mu.Lock()
+		delete(s.positions, courierID)
+		s.mu.Unlock()
+	case pos != nil:
+		s.setPosition(courierID, *pos, s.cfg.Now())
+	}
+	if returned != "" {
+		s.cfg.Metrics.Offers.WithLabelValues("declined").Inc()
+		s.offerLogged(ctx, returned)
+	}
+	return out, nil
+}
+
+// endShift takes courierID off shift in tx, handing back an offer it holds; it returns the
+// order whose offer went back to pending, if any.
+func (s *Service) endShift(ctx context.Context, tx *store.Tx, courierID string) (string, error) {
+	now := s.cfg.Now()
+	if _, err := getDelivery(ctx, tx, `courier_id = $1 AND status IN ('assigned', 'picked_up')`, courierID); err == nil {
+		return "", ErrBusy
+	} else if !errors.Is(err, sql.ErrNoRows) {
+		return "", err
+	}
+	var returned string
+	d, err := getDelivery(ctx, tx, `offered_courier_id = $1 AND status = 'offered'`, courierID)
+	switch {
+	case err == nil:
+		if _, err := exec(ctx, tx, `UPDATE deliveries SET status = 'pending', updated_at = $1
+			WHERE order_id = $2 AND status = 'offered' AND offer_id = $3`, store.Now(now), d.orderID, d.offerID); err != nil {
+			return "", fmt.Errorf("dispatch: hand back offer %s: %w", d.offerID, err)
+		}
+		if err := tx.EmitNew(ctx, event.DeliveryDeclined, d.region, now,
+			event.Delivery{OrderID: d.orderID, OfferID: d.offerID, CourierID: courierID, At: now}); err != nil {
+			return "", err
+		}
+		returned = d.orderID
+	case !errors.Is(err, sql.ErrNoRows):
+		return "", err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE couriers SET status = 'off', shift_started_at = NULL WHERE id = $1`, courierID); err != nil {
+		return "", fmt.Errorf("dispatch: courier %s off shift: %w", courierID, err)
+	}
+	return returned, nil
+}
+
+func readCourier(ctx context.Context, q querier, id string) (Courier, error) {
+	c := Courier{ID: id}
+	var lat, lng sql.NullFloat64
+	err := q.QueryRowContext(ctx, `SELECT status, vehicle, lat, lng, region FROM couriers WHERE id = $1`, id).Scan(
+		&c.Status, &c.Vehicle, &lat, &lng, &c.Region)
+	if err != nil {
+		return Courier{}, fmt.Errorf("dispatch: read courier %s: %w", id, err)
+	}
+	c.OnShift = c.Status != CourierOff
+	if lat.Valid && lng.Valid {
+		c.Position = &Point{Lat: lat.Float64, Lng: lng.Float64}
+	}
+	return c, nil
+}

@@ -1,0 +1,175 @@
+// Package tracking ingests courier GPS, keeps last known positions in memory and streams an
+// order's status and its courier's position to watchers over SSE.
+//
+// Fixes arrive over HTTP and travel on core NATS as courier.location; they never touch SQL.
+// Every replica follows the location stream and the order and delivery events, so a watcher
+// connected anywhere sees a courier reporting anywhere. A courier's position reaches a
+// watcher only while that courier carries the watched order.
+package tracking
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/tiffin-dev/tiffin/internal/bus"
+	"github.com/tiffin-dev/tiffin/internal/event"
+	"github.com/tiffin-dev/tiffin/internal/geo"
+	"github.com/tiffin-dev/tiffin/internal/store"
+	"github.com/tiffin-dev/tiffin/internal/telemetry"
+)
+
+// Config configures the tracking service. The zero value works.
+type Config struct {
+	// Logger receives the service's logs. Default: slog.Default().
+	Logger *slog.Logger
+	// Metrics records ingested fixes. Default: a fresh registry.
+	Metrics *telemetry.Metrics
+	// Now is the clock; fixes without a time are stamped with it. Default time.Now.
+	Now func() time.Time
+	// Regions maps fixes to the region whose subject they are published on. The zero value uses
+	// geo.DefaultResolution.
+	Regions geo.Regioner
+	// MaxFixesPerRequest bounds the fixes in one POST /v1/courier/locations. Default 100.
+	MaxFixesPerRequest int
+	// Heartbeat is how often an idle event stream gets a comment line. Default 15s.
+	Heartbeat time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Metrics == nil {
+		c.Metrics = telemetry.NewMetrics()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.MaxFixesPerRequest <= 0 {
+		c.MaxFixesPerRequest = 100
+	}
+	if c.Heartbeat <= 0 {
+		c.Heartbeat = 15 * time.Second
+	}
+	return c
+}
+
+// Service is the tracking service.
+type Service struct {
+	db  *store.DB
+	bus *bus.Bus
+	cfg Config
+	log *slog.Logger
+	hub *hub
+
+	// ready is closed once Run has subscribed to the bus (tests wait on it).
+	ready     chan struct{}
+	readyOnce sync.Once
+
+	mu        sync.Mutex
+	positions map[string]event.Location // courier ID -> last known fix
+}
+
+// New returns the tracking service on db and b.
+func New(db *store.DB, b *bus.Bus, cfg Config) *Service {
+	cfg = cfg.withDefaults()
+	return &Service{
+		db:        db,
+		bus:       b,
+		cfg:       cfg,
+		log:       cfg.Logger.With("svc", "tracking"),
+		hub:       newHub(),
+		ready:     make(chan struct{}),
+		positions: make(map[string]event.Location),
+	}
+}
+
+// Run follows courier locations and order and delivery events on core NATS, feeding positions
+// and watchers, until ctx ends; then it returns nil.
+func (s *Service) Run(ctx context.Context) error {
+	subs := []struct {
+		subject string
+		f       func(subject string, data []byte)
+	}{
+		{event.SubjectAll(event.CourierLocation), s.onLocation},
+		{event.Prefix + ".*.order.>", s.onOrder},
+		{event.SubjectAll(event.DeliveryAssigned), s.onAssigned},
+	}
+	for _, sub := range subs {
+		unsubscribe, err := s.bus.Subscribe(sub.subject, sub.f)
+		if err != nil {
+			return err
+		}
+		defer unsubscribe()
+	}
+	if err := s.bus.Conn().Flush(); err != nil {
+		return err
+	}
+	s.readyOnce.Do(func() { close(s.ready) })
+	<-ctx.Done()
+	return nil
+}
+
+func (s *Service) onLocation(_ string, data []byte) {
+	var l event.Location
+	if err := json.Unmarshal(data, &l); err != nil || l.CourierID == "" || !(geo.LatLng{Lat: l.Lat, Lng: l.Lng}).Valid() {
+		return
+	}
+	if s.remember(l) {
+		s.hub.location(l)
+	}
+}
+
+func (s *Service) onOrder(_ string, data []byte) {
+	e, err := event.Decode(data)
+	if err != nil {
+		return
+	}
+	var o event.Order
+	if err := e.Payload(&o); err != nil || o.OrderID == "" || o.Status == "" {
+		return
+	}
+	at := o.At
+	if at.IsZero() {
+		at = e.Time
+	}
+	s.hub.status(o.OrderID, o.Status, at)
+}
+
+func (s *Service) onAssigned(_ string, data []byte) {
+	e, err := event.Decode(data)
+	if err != nil {
+		return
+	}
+	var d event.Delivery
+	if err := e.Payload(&d); err != nil || d.OrderID == "" || d.CourierID == "" {
+		return
+	}
+	s.hub.carry(d.OrderID, d.CourierID)
+	if l, ok := s.position(d.CourierID); ok {
+		s.hub.location(l)
+	}
+}
+
+// remember keeps l as its courier's last known position unless a newer one is known. It
+// reports whether l is now the latest.
+func (s *Service) remember(l event.Location) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old, ok := s.positions[l.CourierID]; ok && old.At.After(l.At) {
+		return false
+	}
+	s.positions[l.CourierID] = l
+	return true
+}
+
+// position returns the courier's last known position.
+func (s *Service) position(courierID string) (event.Location, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l, ok := s.positions[courierID]
+	return l, ok
+}
