@@ -15,8 +15,8 @@ type benchCmd struct {
 }
 
 type benchOrdersCmd struct {
-	DB          []string      `name:"db" default:"sqlite,postgres://postgres@127.0.0.1:5432/test?sslmode=disable" help:"Databases to measure, repeatable or comma-separated: sqlite and/or postgres:// URLs (each run gets a fresh schema, dropped afterwards)."`
-	Duration    time.Duration `default:"20s" help:"How long to measure, after the warmup."`
+	DB          []string      `name:"db" env:"TIFFIN_BENCH_DB" default:"sqlite,postgres://postgres@127.0.0.1:5432/test?sslmode=disable" help:"Databases to measure, repeatable or comma-separated: sqlite and/or postgres:// URLs (each run gets a fresh schema, dropped afterwards)."`
+	Duration    time.Duration `env:"TIFFIN_BENCH_DURATION" default:"20s" help:"How long to measure, after the warmup."`
 	Concurrency int           `default:"16" help:"Clients placing orders at once."`
 	Warmup      time.Duration `default:"2s" help:"How long to place orders before measuring."`
 	SVG         string        `name:"svg" placeholder:"PATH" type:"path" help:"Write a plot of the latency histograms to this SVG file."`

@@ -135,7 +135,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		return nil, err
 	}
 	a.bus, err = bus.Open(ctx, bus.Config{
-		URL: cfg.NATS, StoreDir: filepath.Join(cfg.DataDir, "nats"), Logger: cfg.Logger.With("svc", "bus"),
+		URL: cfg.NATS, StoreDir: filepath.Join(cfg.DataDir, "nats"), Logger: cfg.Logger,
 	})
 	if err != nil {
 		return nil, err
@@ -239,7 +239,7 @@ func (a *App) Run(ctx context.Context) error {
 	if a.cfg.Sim && a.ln != nil {
 		s := sim.New(sim.Config{
 			BaseURL: a.URL(), Keys: a.keys, Speed: a.cfg.SimSpeed, OrdersPerMinute: a.cfg.SimOrdersPerMinute,
-			Restaurants: a.cfg.SimRestaurants, Couriers: a.cfg.SimCouriers, Logger: a.logger.With("svc", "sim"),
+			Restaurants: a.cfg.SimRestaurants, Couriers: a.cfg.SimCouriers, Logger: a.logger,
 		})
 		wg.Go(func() {
 			if err := s.Run(ctx); err != nil && ctx.Err() == nil {

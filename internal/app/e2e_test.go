@@ -241,4 +241,3 @@ func grep(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
-

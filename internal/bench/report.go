@@ -44,7 +44,6 @@ func (m machine) String() string {
 	if m.MemBytes > 0 {
 		fmt.Fprintf(&b, ", %.1f GiB RAM", float64(m.MemBytes)/(1<<30))
 	}
-	fmt.Fprintf(&b, ", %s", m.Date.Format("2006-01-02"))
 	return b.String()
 }
 
@@ -114,7 +113,7 @@ func writeTable(w io.Writer, results []Result, m machine, cfg OrdersConfig) {
 		}
 		fmt.Fprintln(w, b.String())
 	}
-	fmt.Fprintf(w, "%s; %s\n", setup(cfg), m)
+	fmt.Fprintf(w, "%s; %s; %s\n", setup(cfg), m, m.Date.Format("2006-01-02 15:04 MST"))
 }
 
 // writeMarkdown prints the results as a block for docs/benchmarks.md.

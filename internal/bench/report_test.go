@@ -84,7 +84,7 @@ func TestTables(t *testing.T) {
 		t.Errorf("rows not aligned:\n%s", text.String())
 	}
 	for _, want := range []string{"600", "41.50 ms", "0.45 ms", "16 clients, 20s measured after 2s warmup",
-		"8 CPUs (Test CPU), linux/amd64, 16.0 GiB RAM, 2026-03-01"} {
+		"8 CPUs (Test CPU), linux/amd64, 16.0 GiB RAM; 2026-03-01 12:00 UTC"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("text table lacks %q:\n%s", want, text.String())
 		}
@@ -93,7 +93,7 @@ func TestTables(t *testing.T) {
 	var md strings.Builder
 	writeMarkdown(&md, results, m, cfg)
 	want := "Measured 2026-03-01 with `tiffin bench orders`: 16 clients, 20s measured after 2s warmup; " +
-		"8 CPUs (Test CPU), linux/amd64, 16.0 GiB RAM, 2026-03-01.\n\n" +
+		"8 CPUs (Test CPU), linux/amd64, 16.0 GiB RAM.\n\n" +
 		"| backend | orders | errors | orders/s | p50 | p95 | p99 | max |\n" +
 		"| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n" +
 		"| tiffin POST /v1/orders (sqlite) | 12000 | 0 | 600 | 20.00 ms | 41.50 ms | 60.00 ms | 123.00 ms |\n" +

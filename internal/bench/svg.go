@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"time"
 )
@@ -22,9 +23,10 @@ var palette = []string{"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#
 
 // Plot geometry, in SVG user units.
 const (
-	plotW, plotH                       = 860, 460
-	marginL, marginR, marginT, marginB = 70, 30, 50, 60
-	bucketsPerDecade                   = 10
+	plotW, areaH              = 860, 380 // the whole width; the height of the plotting area
+	marginL, marginR, marginB = 70, 30, 60
+	titleH, legendLineH       = 40, 18
+	bucketsPerDecade          = 10
 )
 
 func writeSVGFile(path string, results []Result) error {
@@ -52,31 +54,41 @@ func writeSVGFile(path string, results []Result) error {
 func writeSVG(w io.Writer, title string, ss []series) error {
 	bw := bufio.NewWriter(w)
 	p := func(format string, args ...any) { fmt.Fprintf(bw, format, args...) }
+	// The legend sits between the title and the plot, a line per series.
+	top := titleH + legendLineH*len(ss) + 10
+	plotH := top + areaH + marginB
 	p(`<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n",
 		plotW, plotH, plotW, plotH)
 	p(`<rect width="100%%" height="100%%" fill="white"/>` + "\n")
 	p(`<text x="%d" y="24" font-size="15">%s</text>`+"\n", marginL, esc(title))
 
+	// The axis spans the series from their smallest non-zero sample (pgbench logs 0µs for
+	// about 1% of transactions: its clock is refreshed lazily) to their largest; zeros land in
+	// the first bucket.
 	var lo, hi time.Duration
-	any := false
+	seen := false
 	for _, s := range ss {
-		for _, d := range s.Samples {
-			if !any || d < lo {
-				lo = d
-			}
-			if !any || d > hi {
-				hi = d
-			}
-			any = true
+		if len(s.Samples) == 0 {
+			continue
 		}
+		sorted := slices.Sorted(slices.Values(s.Samples))
+		i, _ := slices.BinarySearch(sorted, 1)
+		l, h := sorted[min(i, len(sorted)-1)], sorted[len(sorted)-1]
+		if !seen || l < lo {
+			lo = l
+		}
+		if !seen || h > hi {
+			hi = h
+		}
+		seen = true
 	}
 	x0, x1 := float64(marginL), float64(plotW-marginR)
-	y0, y1 := float64(plotH-marginB), float64(marginT)
+	y0, y1 := float64(top+areaH), float64(top)
 	p(`<g stroke="#333" fill="none"><line x1="%g" y1="%g" x2="%g" y2="%g"/><line x1="%g" y1="%g" x2="%g" y2="%g"/></g>`+"\n",
 		x0, y0, x1, y0, x0, y0, x0, y1)
-	if !any {
+	if !seen {
 		p(`<text x="%g" y="%g" text-anchor="middle">no samples</text>`+"\n", (x0+x1)/2, (y0+y1)/2)
-		writeLegend(p, ss, x1)
+		writeLegend(p, ss)
 		p("</svg>\n")
 		return bw.Flush()
 	}
@@ -87,7 +99,7 @@ func writeSVG(w io.Writer, title string, ss []series) error {
 		return x0 + (math.Log10(float64(d))-logLo)/(logHi-logLo)*(x1-x0)
 	}
 	shares := make([][]float64, len(ss))
-	top := 0.0
+	peak := 0.0
 	for i, s := range ss {
 		if len(s.Samples) == 0 {
 			continue
@@ -96,20 +108,20 @@ func writeSVG(w io.Writer, title string, ss []series) error {
 		shares[i] = make([]float64, len(counts))
 		for j, c := range counts {
 			shares[i][j] = float64(c) / float64(len(s.Samples))
-			top = max(top, shares[i][j])
+			peak = max(peak, shares[i][j])
 		}
 	}
-	top = niceCeil(top)
-	yOf := func(share float64) float64 { return y0 - share/top*(y0-y1) }
+	peak = niceCeil(peak)
+	yOf := func(share float64) float64 { return y0 - share/peak*(y0-y1) }
 
-	// Grid and ticks: x at each power of ten, y at fifths of the top.
+	// Grid and ticks: x at each power of ten, y at fifths of the peak.
 	p(`<g stroke="#ddd">`)
 	for i := 0; i < len(edges); i += bucketsPerDecade {
 		x := xOf(edges[i])
 		p(`<line x1="%.1f" y1="%g" x2="%.1f" y2="%g"/>`, x, y0, x, y1)
 	}
 	for k := 1; k <= 5; k++ {
-		y := yOf(top * float64(k) / 5)
+		y := yOf(peak * float64(k) / 5)
 		p(`<line x1="%g" y1="%.1f" x2="%g" y2="%.1f"/>`, x0, y, x1, y)
 	}
 	p("</g>\n")
@@ -117,10 +129,10 @@ func writeSVG(w io.Writer, title string, ss []series) error {
 		p(`<text x="%.1f" y="%g" text-anchor="middle">%s</text>`+"\n", xOf(edges[i]), y0+18, esc(fmtTick(edges[i])))
 	}
 	for k := 0; k <= 5; k++ {
-		share := top * float64(k) / 5
+		share := peak * float64(k) / 5
 		p(`<text x="%g" y="%.1f" text-anchor="end" dominant-baseline="middle">%s</text>`+"\n", x0-6, yOf(share), fmtShare(share))
 	}
-	p(`<text x="%g" y="%d" text-anchor="middle">latency</text>`+"\n", (x0+x1)/2, plotH-16)
+	p(`<text x="%g" y="%g" text-anchor="middle">latency</text>`+"\n", (x0+x1)/2, y0+40)
 	p(`<text x="18" y="%g" text-anchor="middle" transform="rotate(-90 18 %g)">share of requests</text>`+"\n", (y0+y1)/2, (y0+y1)/2)
 
 	for i, sh := range shares {
@@ -136,17 +148,16 @@ func writeSVG(w io.Writer, title string, ss []series) error {
 		fmt.Fprintf(&d, " L%.1f %.1f Z", xOf(edges[len(edges)-1]), y0)
 		p(`<path class="series" d="%s" fill="%s" fill-opacity="0.15" stroke="%s" stroke-width="1.5"/>`+"\n", d.String(), colour, colour)
 	}
-	writeLegend(p, ss, x1)
+	writeLegend(p, ss)
 	p("</svg>\n")
 	return bw.Flush()
 }
 
-// writeLegend lists every series with its colour, its sample count and median, top right.
-func writeLegend(p func(string, ...any), ss []series, right float64) {
-	const lineH = 18
-	x := right - 360
+// writeLegend lists every series with its colour, its sample count and median, under the title.
+func writeLegend(p func(string, ...any), ss []series) {
+	const x = marginL
 	for i, s := range ss {
-		y := float64(marginT + 8 + i*lineH)
+		y := float64(titleH + 8 + i*legendLineH)
 		colour := palette[i%len(palette)]
 		label := fmt.Sprintf("%s: %d requests", s.Name, len(s.Samples))
 		if len(s.Samples) > 0 {

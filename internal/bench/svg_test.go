@@ -3,6 +3,7 @@ package bench
 import (
 	"encoding/xml"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -30,6 +31,7 @@ func TestWriteSVG(t *testing.T) {
 		wantPaths  int
 		wantLegend []string
 		wantText   string
+		wantNoText string
 	}{
 		{
 			name: "two backends",
@@ -53,6 +55,14 @@ func TestWriteSVG(t *testing.T) {
 			series:     []series{{Name: "ok", Samples: ms64(2)}, {Name: "failed"}},
 			wantPaths:  1,
 			wantLegend: []string{"ok: 1 requests, p50 2.00 ms", "failed: 0 requests"},
+		},
+		{
+			name:       "pgbench's rare 0µs samples do not stretch the axis",
+			series:     []series{{Name: "pgbench", Samples: append(make([]time.Duration, 10), slices.Repeat(ms64(1.5), 990)...)}},
+			wantPaths:  1,
+			wantLegend: []string{"pgbench: 1000 requests, p50 1.50 ms"},
+			wantText:   "10ms",
+			wantNoText: "µs",
 		},
 		{
 			name:       "no samples at all",
@@ -98,6 +108,9 @@ func TestWriteSVG(t *testing.T) {
 			}
 			if tt.wantText != "" && !strings.Contains(strings.Join(texts, "\n"), tt.wantText) {
 				t.Errorf("texts %q lack %q", texts, tt.wantText)
+			}
+			if tt.wantNoText != "" && strings.Contains(strings.Join(texts, "\n"), tt.wantNoText) {
+				t.Errorf("texts %q have %q", texts, tt.wantNoText)
 			}
 		})
 	}

@@ -150,13 +150,18 @@ func (b *Bus) Consume(ctx context.Context, name string, subjects []string, h Han
 	}
 }
 
-// fetchWait bounds one pull request; a new one follows at once.
-const fetchWait = 5 * time.Second
+// fetchWait bounds one pull request; a new one follows at once. It is also how long Consume
+// may take to return once its ctx ends.
+const fetchWait = 2 * time.Second
 
 // fetch pulls up to n messages, waiting at most fetchWait, and hands them to the workers.
-// Messages left over when ctx ends are handed straight back to the server.
+//
+// The pull request is never cut short, even when ctx ends: the server would go on delivering
+// to it, and whatever it delivered after we stopped listening would sit unacknowledged for a
+// whole AckWait. So once ctx ends, fetch stays until the request expires, handing every message
+// that still arrives straight back to the server.
 func (c *consumer) fetch(ctx context.Context, cons jetstream.Consumer, n int, work chan<- jetstream.Msg) error {
-	fctx, cancel := context.WithTimeout(ctx, fetchWait)
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchWait)
 	defer cancel()
 	batch, err := cons.Fetch(n, jetstream.FetchContext(fctx))
 	if err != nil {

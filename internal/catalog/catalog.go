@@ -103,16 +103,22 @@ func cacheCounter(m *telemetry.Metrics) *prometheus.CounterVec {
 	return c
 }
 
-// canWrite reports whether p may write restaurant data owned by owner.
-func canWrite(p auth.Principal, owner string) error {
-	switch p.Role {
-	case auth.Ops:
+// mayWrite reports whether p's role may write catalog data at all.
+func mayWrite(p auth.Principal) error {
+	if p.Is(auth.Restaurant, auth.Ops) {
 		return nil
-	case auth.Restaurant:
-		if owner == p.Subject {
-			return nil
-		}
-		return ErrNotOwner
 	}
 	return fmt.Errorf("%w: role %q may not edit restaurants", fault.Forbidden, p.Role)
+}
+
+// canWrite reports whether p may write a restaurant owned by owner: ops may write any, a
+// restaurant principal only its own.
+func canWrite(p auth.Principal, owner string) error {
+	if err := mayWrite(p); err != nil {
+		return err
+	}
+	if p.Role == auth.Restaurant && owner != p.Subject {
+		return ErrNotOwner
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"net/http"
 	"strings"
@@ -70,28 +71,40 @@ func toJSON(r Restaurant, openNow bool) restaurantJSON {
 	}
 }
 
+// listInput's float parameters carry no minimum/maximum tags: huma parses "NaN" and "Inf" as
+// floats and would echo them in its problem details, which JSON can't encode. Resolve checks
+// them instead and echoes the raw text.
 type listInput struct {
-	Lat     float64 `query:"lat" minimum:"-90" maximum:"90" doc:"Latitude to search near; needs lng."`
-	Lng     float64 `query:"lng" minimum:"-180" maximum:"180" doc:"Longitude to search near; needs lat."`
-	RadiusM float64 `query:"radius_m" minimum:"0" maximum:"50000" doc:"Search radius in metres, with lat and lng; 0 means 5000."`
+	Lat     float64 `query:"lat" doc:"Latitude to search near, in [-90, 90]; needs lng."`
+	Lng     float64 `query:"lng" doc:"Longitude to search near, in [-180, 180]; needs lat."`
+	RadiusM float64 `query:"radius_m" doc:"Search radius in metres, in (0, 50000], with lat and lng; default 5000."`
 	Cursor  string  `query:"cursor" maxLength:"256" doc:"next_cursor of the previous page."`
 	Limit   int     `query:"limit" minimum:"1" maximum:"100" default:"20"`
 
 	near bool // lat and lng were given (0 is a real latitude, so presence is what counts)
 }
 
-// Resolve insists on lat and lng together.
+// Resolve insists on lat and lng together and on finite numbers in range.
 func (in *listInput) Resolve(ctx huma.Context) []error {
 	u := ctx.URL()
 	q := u.Query()
-	lat, lng := q.Get("lat") != "", q.Get("lng") != ""
+	lat, lng, radius := q.Get("lat") != "", q.Get("lng") != "", q.Get("radius_m") != ""
+	detail := func(name, msg string) []error {
+		return []error{&huma.ErrorDetail{Location: "query." + name, Message: msg, Value: q.Get(name)}}
+	}
 	switch {
 	case lat && !lng:
-		return []error{&huma.ErrorDetail{Location: "query.lng", Message: "is required with lat"}}
+		return detail("lng", "is required with lat")
 	case lng && !lat:
-		return []error{&huma.ErrorDetail{Location: "query.lat", Message: "is required with lng"}}
-	case !lat && q.Get("radius_m") != "":
-		return []error{&huma.ErrorDetail{Location: "query.radius_m", Message: "needs lat and lng", Value: in.RadiusM}}
+		return detail("lat", "is required with lng")
+	case radius && !lat:
+		return detail("radius_m", "needs lat and lng")
+	case lat && !validLat(in.Lat):
+		return detail("lat", "must be a latitude in [-90, 90]")
+	case lng && !validLng(in.Lng):
+		return detail("lng", "must be a longitude in [-180, 180]")
+	case radius && !(in.RadiusM > 0 && in.RadiusM <= MaxRadiusM):
+		return detail("radius_m", fmt.Sprintf("must be in (0, %d]", MaxRadiusM))
 	}
 	in.near = lat && lng
 	return nil

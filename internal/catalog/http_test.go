@@ -3,12 +3,14 @@ package catalog_test
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/tiffin-dev/tiffin/internal/auth"
+	"github.com/tiffin-dev/tiffin/internal/geo"
 	"github.com/tiffin-dev/tiffin/internal/store"
 )
 
@@ -93,6 +95,10 @@ func TestHTTPRestaurants(t *testing.T) {
 			{"radius too big", "GET", "/v1/restaurants?lat=12.97&lng=77.59&radius_m=60000", "", "", http.StatusUnprocessableEntity, []string{"query.radius_m"}},
 			{"limit too big", "GET", "/v1/restaurants?limit=101", "", "", http.StatusUnprocessableEntity, []string{"query.limit"}},
 			{"bad cursor", "GET", "/v1/restaurants?cursor=zzz", "", "", http.StatusUnprocessableEntity, []string{"query.cursor"}},
+			{"NaN latitude", "GET", "/v1/restaurants?lat=NaN&lng=1", "", "", http.StatusUnprocessableEntity, []string{"query.lat"}},
+			{"infinite longitude", "GET", "/v1/restaurants?lat=1&lng=-Inf", "", "", http.StatusUnprocessableEntity, []string{"query.lng"}},
+			{"NaN radius", "GET", "/v1/restaurants?lat=1&lng=1&radius_m=nan", "", "", http.StatusUnprocessableEntity, []string{"query.radius_m"}},
+			{"zero radius", "GET", "/v1/restaurants?lat=1&lng=1&radius_m=0", "", "", http.StatusUnprocessableEntity, []string{"query.radius_m"}},
 		}
 		for _, tt := range tests {
 			res := a.do(t, tt.method, tt.path, tt.token, tt.body)
@@ -273,8 +279,54 @@ func FuzzPutMenuBody(f *testing.F) {
 	tok := a.token(f, owner("alice"))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		res := a.do(t, "PUT", "/v1/restaurants/r1/menu", tok, string(body))
-		if res.status >= 500 {
+		if res.status >= 500 || !json.Valid(res.body) {
 			t.Fatalf("PUT menu %q: got %d %s", body, res.status, res.body)
+		}
+	})
+}
+
+// FuzzListQuery sends arbitrary query strings to GET /v1/restaurants: the answer is never a
+// server error and always JSON.
+func FuzzListQuery(f *testing.F) {
+	for _, s := range []string{
+		"", "lat=12.97&lng=77.59", "lat=12.97&lng=77.59&radius_m=50000&limit=100", "limit=0", "cursor=aWQ6cjE",
+		"lat=NaN&lng=1", "lat=1e999&lng=1", "lat=&lng=", "radius_m=5", "cursor=b2ZmOi0x&lat=1&lng=1", "lat=1&lat=2&lng=3",
+	} {
+		f.Add(s)
+	}
+	a := newAPI(f, store.SQLite)
+	a.mustPut(f, "r1", "alice", bengaluru)
+	a.mustPut(f, "r2", "bob", geo.LatLng{})
+	f.Fuzz(func(t *testing.T, query string) {
+		values, err := url.ParseQuery(query)
+		if err != nil {
+			t.Skip() // not a query string; send what a client would have encoded
+		}
+		query = values.Encode()
+		res := a.do(t, "GET", "/v1/restaurants?"+query, "", "")
+		if res.status >= 500 || !json.Valid(res.body) {
+			t.Fatalf("GET ?%s: got %d %s", query, res.status, res.body)
+		}
+	})
+}
+
+// FuzzPutRestaurantBody sends arbitrary bodies to PUT /v1/restaurants/{id}: never a server
+// error, always JSON.
+func FuzzPutRestaurantBody(f *testing.F) {
+	for _, s := range []string{
+		`{"name":"A","lat":12.97,"lng":77.59}`,
+		`{"name":"A","lat":12.97,"lng":77.59,"timezone":"Asia/Kolkata","opens_minute":1320,"closes_minute":120,"prep_minutes":20}`,
+		`{"name":"A","lat":1e999,"lng":-1e999}`, `{"name":"","lat":0,"lng":0,"timezone":"../../etc/passwd"}`,
+		`{"name":"A","lat":0,"lng":0,"owner_id":"someone"}`, `{"name":"A","lat":0,"lng":0,"opens_minute":1e20}`, ``, `null`,
+	} {
+		f.Add([]byte(s))
+	}
+	a := newAPI(f, store.SQLite)
+	tok := a.token(f, owner("alice"))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		res := a.do(t, "PUT", "/v1/restaurants/r1", tok, string(body))
+		if res.status >= 500 || !json.Valid(res.body) {
+			t.Fatalf("PUT restaurant %q: got %d %s", body, res.status, res.body)
 		}
 	})
 }

@@ -75,6 +75,9 @@ func (s *Service) Menu(ctx context.Context, restaurantID string) (Menu, error) {
 // order given; items not named keep their place. It bumps the menu version and returns the
 // whole menu as written.
 func (s *Service) PutMenu(ctx context.Context, p auth.Principal, restaurantID string, items []ItemInput) (Menu, error) {
+	if err := mayWrite(p); err != nil {
+		return Menu{}, err
+	}
 	if err := validateItems(items); err != nil {
 		return Menu{}, err
 	}
@@ -122,6 +125,9 @@ func (s *Service) PutMenu(ctx context.Context, p auth.Principal, restaurantID st
 // PatchItem sets an item's availability, its stock, or both (nil leaves a field as it is) and
 // bumps the menu version.
 func (s *Service) PatchItem(ctx context.Context, p auth.Principal, restaurantID, itemID string, available *bool, stock *int) (Item, error) {
+	if err := mayWrite(p); err != nil {
+		return Item{}, err
+	}
 	if available == nil && stock == nil {
 		return Item{}, fault.Field("body", nil, "must set available or stock")
 	}
@@ -157,11 +163,8 @@ func (s *Service) PatchItem(ctx context.Context, p auth.Principal, restaurantID,
 }
 
 // bumpMenu increments the restaurant's menu version, which also locks its row until the
-// transaction ends, after checking that p may write it.
+// transaction ends, and checks that p may write it (the transaction rolls back if not).
 func bumpMenu(ctx context.Context, tx *store.Tx, p auth.Principal, restaurantID string, now int64) error {
-	if err := canWrite(p, p.Subject); err != nil { // wrong role: refuse before touching rows
-		return err
-	}
 	owner, err := bumpMenuVersion(ctx, tx, restaurantID, now)
 	if err != nil {
 		return err

@@ -240,3 +240,46 @@ func TestPutMenuValidation(t *testing.T) {
 		t.Errorf("500 items: got %d items, err %v; want 500 items", len(m.Items), err)
 	}
 }
+
+func TestConcurrentWrites(t *testing.T) {
+	t.Parallel()
+	forBackends(t, func(t *testing.T, d store.Dialect) {
+		f := newFixture(t, d)
+		ctx := context.Background()
+		f.mustPut(t, "r1", "alice", bengaluru)
+		const writers = 8
+		errs := make(chan error, 2*writers)
+		for i := range writers {
+			go func() {
+				_, err := f.svc.PutMenu(ctx, owner("alice"), "r1", []catalog.ItemInput{{ID: "a", Name: fmt.Sprint("A", i), Price: int64(i)}})
+				errs <- err
+			}()
+			go func() {
+				// Rivals race to create the same restaurant: one owns it, the others are refused.
+				_, err := f.svc.PutRestaurant(ctx, owner(fmt.Sprint("o", i)), catalog.Restaurant{ID: "contested", Name: "C", Location: bengaluru})
+				errs <- err
+			}()
+		}
+		var refused int
+		for range 2 * writers {
+			err := <-errs
+			switch {
+			case err == nil:
+			case errors.Is(err, fault.Forbidden) || errors.Is(err, fault.Conflict):
+				refused++
+			default:
+				t.Errorf("concurrent write: %v", err)
+			}
+		}
+		if refused != writers-1 {
+			t.Errorf("contested creation: got %d refused, want %d", refused, writers-1)
+		}
+		m, err := f.svc.Menu(ctx, "r1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Version != writers {
+			t.Errorf("got menu version %d after %d writes, want %d", m.Version, writers, writers)
+		}
+	})
+}

@@ -106,10 +106,10 @@ func (r *Restaurant) validate() error {
 		return fault.Field("body.owner_id", r.OwnerID, "must be at most %d bytes", maxOwnerLen)
 	}
 	if !validLat(r.Location.Lat) {
-		return fault.Field("body.lat", r.Location.Lat, "must be a latitude in [-90, 90]")
+		return fault.Field("body.lat", jsonSafe(r.Location.Lat), "must be a latitude in [-90, 90]")
 	}
 	if !validLng(r.Location.Lng) {
-		return fault.Field("body.lng", r.Location.Lng, "must be a longitude in [-180, 180]")
+		return fault.Field("body.lng", jsonSafe(r.Location.Lng), "must be a longitude in [-180, 180]")
 	}
 	if r.Timezone == "" {
 		r.Timezone = "UTC"
@@ -129,6 +129,15 @@ func (r *Restaurant) validate() error {
 	return nil
 }
 
+// jsonSafe is v as a problem detail's value: JSON has no NaN or infinities, so those are
+// given as text.
+func jsonSafe(v float64) any {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return strconv.FormatFloat(v, 'g', -1, 64)
+	}
+	return v
+}
+
 func validLat(v float64) bool { return v >= -90 && v <= 90 }   // false for NaN
 func validLng(v float64) bool { return v >= -180 && v <= 180 } // false for NaN
 
@@ -145,7 +154,7 @@ func (s *Service) PutRestaurant(ctx context.Context, p auth.Principal, r Restaur
 		r.OwnerID = p.Subject
 	case auth.Ops:
 	default:
-		return Restaurant{}, canWrite(p, "")
+		return Restaurant{}, mayWrite(p)
 	}
 	if err := r.validate(); err != nil {
 		return Restaurant{}, err
@@ -173,6 +182,12 @@ func (s *Service) PutRestaurant(ctx context.Context, p auth.Principal, r Restaur
 		}
 		if r.OwnerID == "" {
 			r.OwnerID = prevOwner
+		}
+		if r.OwnerID != prevOwner {
+			tx.AfterCommit(func() {
+				s.logger.InfoContext(ctx, "restaurant owner changed", "restaurant", r.ID,
+					"from", prevOwner, "to", r.OwnerID, "by", p.Subject)
+			})
 		}
 		r.MenuVersion = version
 		return updateRestaurant(ctx, tx, r, prevOwner, now)
@@ -267,16 +282,16 @@ func (s *Service) listByID(ctx context.Context, q ListQuery, now time.Time) (Pag
 func (s *Service) listNearby(ctx context.Context, q ListQuery, now time.Time) (Page, error) {
 	c := *q.Near
 	if !validLat(c.Lat) {
-		return Page{}, fault.Field("query.lat", c.Lat, "must be a latitude in [-90, 90]")
+		return Page{}, fault.Field("query.lat", jsonSafe(c.Lat), "must be a latitude in [-90, 90]")
 	}
 	if !validLng(c.Lng) {
-		return Page{}, fault.Field("query.lng", c.Lng, "must be a longitude in [-180, 180]")
+		return Page{}, fault.Field("query.lng", jsonSafe(c.Lng), "must be a longitude in [-180, 180]")
 	}
 	if q.RadiusM == 0 {
 		q.RadiusM = DefaultRadiusM
 	}
 	if !(q.RadiusM > 0 && q.RadiusM <= MaxRadiusM) {
-		return Page{}, fault.Field("query.radius_m", q.RadiusM, "must be in (0, %d]", MaxRadiusM)
+		return Page{}, fault.Field("query.radius_m", jsonSafe(q.RadiusM), "must be in (0, %d]", MaxRadiusM)
 	}
 	offset := 0
 	if q.Cursor != "" {
@@ -287,7 +302,7 @@ func (s *Service) listNearby(ctx context.Context, q ListQuery, now time.Time) (P
 		}
 		offset = n
 	}
-	candidates, err := restaurantsInBox(ctx, s.db, boxAround(c, q.RadiusM), MaxNearby)
+	candidates, err := restaurantsInBox(ctx, s.db, c, boxAround(c, q.RadiusM), MaxNearby)
 	if err != nil {
 		return Page{}, fmt.Errorf("nearby restaurants: %w", err)
 	}

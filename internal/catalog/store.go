@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/tiffin-dev/tiffin/internal/geo"
 	"github.com/tiffin-dev/tiffin/internal/store"
 )
 
@@ -61,15 +62,14 @@ func restaurantsAfter(ctx context.Context, q querier, after string, limit int) (
 }
 
 // restaurantsInBox returns up to limit restaurants inside b (using index restaurants_lat_lng),
-// roughly nearest to its centre first by an equirectangular estimate, so that a truncated
-// result keeps the nearest ones.
-func restaurantsInBox(ctx context.Context, q querier, b box, limit int) ([]Restaurant, error) {
-	cLat, cLng := (b.minLat+b.maxLat)/2, (b.minLng+b.maxLng)/2
-	k := math.Cos(cLat * math.Pi / 180) // shrinks longitude differences to ground distance
+// roughly nearest to c first by an equirectangular estimate, so that a truncated result keeps
+// the nearest ones. (The estimate ignores the antimeridian; it only matters past limit.)
+func restaurantsInBox(ctx context.Context, q querier, c geo.LatLng, b box, limit int) ([]Restaurant, error) {
+	k := math.Cos(c.Lat * math.Pi / 180) // shrinks longitude differences to ground distance
 	return queryRestaurants(ctx, q, `SELECT `+restaurantColumns+` FROM restaurants
 		WHERE lat BETWEEN $1 AND $2 AND lng BETWEEN $3 AND $4
 		ORDER BY (lat - $5) * (lat - $5) + (lng - $6) * (lng - $6) * $7, id
-		LIMIT $8`, b.minLat, b.maxLat, b.minLng, b.maxLng, cLat, cLng, k*k, limit)
+		LIMIT $8`, b.minLat, b.maxLat, b.minLng, b.maxLng, c.Lat, c.Lng, k*k, limit)
 }
 
 // restaurantOwner returns the owner and menu version of restaurant id, if it exists.

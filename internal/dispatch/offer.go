@@ -52,9 +52,8 @@ func (s *Service) offer(ctx context.Context, orderID string) (bool, error) {
 			if !ok || i < 0 {
 				return errSkip
 			}
-			if err := lockCourier(ctx, tx, id); err != nil {
-				return err
-			}
+			// The compare-and-set is also the courier's row lock (taken only when it matches), so
+			// a transaction never holds more than one courier while it looks for another.
 			took, err := setCourierStatus(ctx, tx, id, CourierOffered, now, CourierAvailable)
 			if err != nil {
 				return err

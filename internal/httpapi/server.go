@@ -63,6 +63,7 @@ func New(cfg Config) *Server {
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = 1 << 20
 	}
+	installFiniteErrors()
 	mux := http.NewServeMux()
 	hc := huma.DefaultConfig("tiffin", cfg.Version)
 	hc.Info.Description = "tiffin: an open-source food-delivery platform. Errors are RFC 9457 problem+json."

@@ -211,6 +211,7 @@ func (s *Service) insertOrder(ctx context.Context, tx *store.Tx, p auth.Principa
 		Status: Placed, Currency: s.cfg.Currency, Delivery: req.Delivery, PlacedBy: actorOf(p), Version: 1,
 		CreatedAt: now, UpdatedAt: now, DeadlineAt: now.Add(s.cfg.PaymentRetryAfter), DeliveryFee: s.cfg.DeliveryFee,
 	}
+	tookStock := false
 	for i, l := range req.Items {
 		loc := fmt.Sprintf("body.items[%d].menu_item_id", i)
 		var name string
@@ -239,11 +240,19 @@ func (s *Service) insertOrder(ctx context.Context, tx *store.Tx, p auth.Principa
 			if n, _ := res.RowsAffected(); n != 1 {
 				return Order{}, fault.Field(fmt.Sprintf("body.items[%d].quantity", i), l.Quantity, "only %d of %s left", stock.Int64, name)
 			}
+			tookStock = true
 		}
 		o.Items = append(o.Items, Item{MenuItemID: l.MenuItemID, Name: name, UnitPrice: price, Quantity: l.Quantity})
 		o.Subtotal += price * int64(l.Quantity)
 	}
 	o.Total = o.Subtotal + o.DeliveryFee
+	if tookStock {
+		// Stock is part of the menu clients cache: a new version invalidates their ETags.
+		if _, err := tx.ExecContext(ctx, `UPDATE restaurants SET menu_version = menu_version + 1, updated_at = $1 WHERE id = $2`,
+			store.Now(now), req.RestaurantID); err != nil {
+			return Order{}, fmt.Errorf("bump menu version: %w", err)
+		}
+	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO customers (id, created_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`,
 		customer, store.Now(now)); err != nil {
 		return Order{}, fmt.Errorf("record customer: %w", err)

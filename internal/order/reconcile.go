@@ -146,7 +146,9 @@ func (s *Service) escalate(ctx context.Context, now time.Time) {
 		`SELECT id, restaurant_id FROM orders WHERE status = $1 AND deadline_at < $2 LIMIT 500`,
 		string(Paid), store.Now(now.Add(half)))
 	if err != nil {
-		s.logger.WarnContext(ctx, "find orders to escalate", "err", err)
+		if ctx.Err() == nil {
+			s.logger.WarnContext(ctx, "find orders to escalate", "err", err)
+		}
 		return
 	}
 	defer rows.Close()
@@ -198,4 +200,3 @@ func (s *Service) count(action string, err error) {
 		s.cfg.Metrics.Reconciled.WithLabelValues(action).Inc()
 	}
 }
-

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -210,14 +211,18 @@ func TestCallRetriesWithTheSameKey(t *testing.T) {
 	if err != nil || r.Status != http.StatusCreated {
 		t.Fatalf("call = %d, %v; want 201", r.Status, err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(keys) != 4 {
-		t.Fatalf("sent %d times, want 4", len(keys))
+	sent := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(keys)
 	}
-	for _, k := range keys {
-		if k == "" || k != keys[0] {
-			t.Fatalf("Idempotency-Keys %q, want one non-empty key throughout", keys)
+	got := sent()
+	if len(got) != 4 {
+		t.Fatalf("sent %d times, want 4", len(got))
+	}
+	for _, k := range got {
+		if k == "" || k != got[0] {
+			t.Fatalf("Idempotency-Keys %q, want one non-empty key throughout", got)
 		}
 	}
 
@@ -225,7 +230,7 @@ func TestCallRetriesWithTheSameKey(t *testing.T) {
 	if err != nil || r.Status != http.StatusCreated {
 		t.Fatalf("second call = %d, %v; want 201", r.Status, err)
 	}
-	if keys[4] == keys[0] {
+	if got = sent(); got[4] == got[0] {
 		t.Error("a new order reused the previous Idempotency-Key")
 	}
 }
