@@ -67,7 +67,7 @@ func TestKillNineLosesNothing(t *testing.T) {
 	var acked []string
 	ctx, stopPlacing := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	for w := range 4 {
+	for w := range 2 {
 		wg.Go(func() {
 			client := &http.Client{Timeout: 5 * time.Second}
 			for i := 0; ctx.Err() == nil; i++ {
@@ -88,7 +88,7 @@ func TestKillNineLosesNothing(t *testing.T) {
 					acked = append(acked, o.ID)
 					mu.Unlock()
 				}
-				time.Sleep(20 * time.Millisecond)
+				time.Sleep(250 * time.Millisecond)
 			}
 		})
 	}

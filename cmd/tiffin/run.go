@@ -50,7 +50,7 @@ type devCmd struct {
 	DB             string  `help:"Database: a postgres:// URL or a SQLite path (default DATA/tiffin.db)."`
 	NATS           string  `name:"nats" help:"External NATS URL (default: embedded server in DATA/nats)."`
 	Sim            bool    `default:"true" negatable:"" help:"Run the city simulator."`
-	Speed          float64 `default:"10" help:"Simulator clock multiplier: prep and travel happen this many times faster."`
+	Speed          float64 `default:"20" help:"Simulator clock multiplier: prep and travel happen this many times faster."`
 	OrdersPerMin   float64 `default:"30" help:"Simulated customers' orders per (real) minute."`
 	SimRestaurants int     `default:"20" help:"Simulated restaurants."`
 	SimCouriers    int     `default:"50" help:"Simulated couriers."`

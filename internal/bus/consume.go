@@ -79,8 +79,8 @@ func (c consumeConfig) retryDelay(delivered int) time.Duration {
 
 // Consume runs h for every event on subjects (which must lie in the event stream) through the
 // durable consumer name, until ctx ends; then it stops fetching, waits for running handlers and
-// returns nil. It returns an error early only if the consumer can't be created or the
-// connection closes.
+// returns nil, within about two seconds. It returns an error early only if the consumer can't
+// be created or the connection closes, so cancel consumers before closing the bus.
 //
 // A handler error redelivers the event after a growing delay. Once an event has failed
 // MaxDeliver times, or can't be decoded, it is published to DLQSubject(name) with the

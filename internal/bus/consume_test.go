@@ -82,12 +82,10 @@ func TestConsumeRedeliversAfterError(t *testing.T) {
 			}
 			got[id] = true
 		case <-timeout:
-			c, _ := b.JetStream().Consumer(context.Background(), bus.Stream, "orders-test")
-			info, err := c.Info(context.Background())
-			t.Logf("DEBUG info %+v err %v", info, err)
-			seen.mu.Lock()
-			t.Logf("DEBUG seen %v", seen.n)
-			seen.mu.Unlock()
+			if c, err := b.JetStream().Consumer(context.Background(), bus.Stream, "orders-test"); err == nil {
+				info, err := c.Info(context.Background())
+				t.Logf("consumer info: %+v, %v", info, err)
+			}
 			t.Fatalf("handled %d of %d events", len(got), len(events))
 		}
 	}

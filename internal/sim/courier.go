@@ -184,7 +184,7 @@ func (s *Sim) currentDelivery(ctx context.Context, k *rider) (job, bool) {
 		return job{}, false
 	}
 	switch d.Status {
-	case "delivered", "declined", "expired", "offered", statusCancelled:
+	case "pending", "offered", "declined", "expired", statusDelivered, statusCancelled:
 		return job{}, false
 	}
 	j := job{orderID: d.OrderID, pickup: d.Pickup.latLng(), dropoff: d.Dropoff.latLng()}
