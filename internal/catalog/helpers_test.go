@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,34 +22,16 @@ import (
 // t0 is 2025-03-10 04:00 UTC, 09:30 in Kolkata.
 var t0 = time.Date(2025, 3, 10, 4, 0, 0, 0, time.UTC)
 
-// clock is a settable fake clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 type fixture struct {
 	db    *store.DB
 	svc   *catalog.Service
-	clock *clock
+	clock *tiffintest.Clock
 }
 
 func newFixture(tb testing.TB, d store.Dialect) *fixture {
 	tb.Helper()
 	db := tiffintest.NewStoreOn(tb, d)
-	c := &clock{t: t0}
+	c := tiffintest.NewClock(t0)
 	return &fixture{db: db, clock: c, svc: catalog.New(db, catalog.Config{Now: c.Now})}
 }
 

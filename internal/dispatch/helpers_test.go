@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
@@ -31,26 +30,6 @@ var (
 	mysuru      = geo.LatLng{Lat: 12.2958, Lng: 76.6394} // ~140 km away
 )
 
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Now().UTC().Truncate(time.Millisecond)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // fixture is a dispatch service on a real store and a real embedded bus, with its routes on a
 // test HTTP server.
 type fixture struct {
@@ -58,7 +37,7 @@ type fixture struct {
 	db      *store.DB
 	bus     *bus.Bus
 	svc     *Service
-	clock   *clock
+	clock   *tiffintest.Clock
 	metrics *telemetry.Metrics
 	keys    *auth.Keys
 	url     string
@@ -74,7 +53,7 @@ func newFixture(t testing.TB, d store.Dialect, cfg Config) *fixture {
 		t.Fatalf("open bus: %v", err)
 	}
 	t.Cleanup(b.Close)
-	f := &fixture{t: t, db: db, bus: b, clock: newClock(), metrics: telemetry.NewMetrics()}
+	f := &fixture{t: t, db: db, bus: b, clock: tiffintest.NewClock(time.Now()), metrics: telemetry.NewMetrics()}
 	if cfg.Now == nil {
 		cfg.Now = f.clock.Now
 	}

@@ -3,7 +3,6 @@ package order_test
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,19 +16,6 @@ import (
 	"github.com/tiffin-dev/tiffin/internal/tiffintest"
 )
 
-// clock is a settable fake clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 var (
 	customer = auth.Principal{Subject: "cust-1", Role: auth.Customer}
 	owner    = auth.Principal{Subject: "owner-1", Role: auth.Restaurant}
@@ -39,14 +25,14 @@ var (
 type fixture struct {
 	db    *store.DB
 	svc   *order.Service
-	clock *clock
+	clock *tiffintest.Clock
 	pay   *order.FakeProvider
 }
 
 func newFixture(t testing.TB, d store.Dialect, fake order.FakeConfig) *fixture {
 	t.Helper()
 	db := tiffintest.NewStoreOn(t, d)
-	c := &clock{t: time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)}
+	c := tiffintest.NewClock(time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC))
 	pay := order.NewFakeProvider(fake)
 	svc := order.New(db, nil, order.Config{Now: c.Now, Payments: pay, RestaurantTimeout: 5 * time.Minute})
 	ctx := context.Background()
@@ -142,12 +128,12 @@ func TestPaymentOutcomes(t *testing.T) {
 			t.Errorf("provider down: got %s, want placed", got)
 		}
 		// The reconciler keeps retrying, then gives up after PaymentGiveUp.
-		flaky.clock.Add(11 * time.Second)
+		flaky.clock.Advance(11 * time.Second)
 		flaky.svc.Reconcile(ctx)
 		if got := flaky.status(t, o.ID); got != order.Placed {
 			t.Errorf("after a failed retry: got %s, want placed", got)
 		}
-		flaky.clock.Add(11 * time.Minute)
+		flaky.clock.Advance(11 * time.Minute)
 		if err := flaky.svc.Reconcile(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -167,7 +153,7 @@ func TestReconcilerChargesLostPlacements(t *testing.T) {
 		if got := f.status(t, o.ID); got != order.Placed {
 			t.Fatalf("before the deadline: got %s, want placed", got)
 		}
-		f.clock.Add(11 * time.Second)
+		f.clock.Advance(11 * time.Second)
 		if err := f.svc.Reconcile(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -183,12 +169,12 @@ func TestRestaurantTimeoutRefunds(t *testing.T) {
 		f := newFixture(t, d, order.FakeConfig{})
 		o := f.place(t, "k1")
 		f.svc.Pay(ctx, o.ID)
-		f.clock.Add(4 * time.Minute)
+		f.clock.Advance(4 * time.Minute)
 		f.svc.Reconcile(ctx)
 		if got := f.status(t, o.ID); got != order.Paid {
 			t.Fatalf("before the restaurant timeout: got %s, want paid", got)
 		}
-		f.clock.Add(2 * time.Minute)
+		f.clock.Advance(2 * time.Minute)
 		if err := f.svc.Reconcile(ctx); err != nil {
 			t.Fatal(err)
 		}
