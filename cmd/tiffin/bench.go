@@ -20,6 +20,7 @@ type benchOrdersCmd struct {
 	Concurrency int           `default:"16" help:"Clients placing orders at once."`
 	Warmup      time.Duration `default:"2s" help:"How long to place orders before measuring."`
 	SVG         string        `name:"svg" placeholder:"PATH" type:"path" help:"Write a plot of the latency histograms to this SVG file."`
+	CPUProfile  string        `name:"cpuprofile" placeholder:"PREFIX" help:"Write a CPU profile of each measured run to PREFIX-<backend>.pprof."`
 	Markdown    bool          `help:"Also print the results as a markdown block for docs/benchmarks.md."`
 }
 
@@ -29,7 +30,7 @@ func (b *benchOrdersCmd) Run(ctx context.Context, log *logFlags) error {
 	_ = lvl.UnmarshalText([]byte(log.Level))
 	_, err := bench.Orders(ctx, bench.OrdersConfig{
 		Backends: b.DB, Duration: b.Duration, Warmup: b.Warmup, Concurrency: b.Concurrency,
-		Out: os.Stdout, Markdown: b.Markdown, SVGPath: b.SVG,
+		Out: os.Stdout, Markdown: b.Markdown, SVGPath: b.SVG, CPUProfile: b.CPUProfile,
 		Logger: telemetry.NewLogger(os.Stderr, log.Format, max(lvl, slog.LevelWarn)),
 	})
 	return err

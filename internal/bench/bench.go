@@ -31,6 +31,9 @@ type OrdersConfig struct {
 	Markdown bool
 	// SVGPath, when set, is where a plot of the latency histograms is written.
 	SVGPath string
+	// CPUProfile, when set, is a path prefix: each backend's measured run writes a CPU profile
+	// to <prefix>-<backend>.pprof (sqlite, postgres), for `go tool pprof`.
+	CPUProfile string
 	// Logger is the booted apps' logger. Default: warnings and errors, as text, to stderr.
 	Logger *slog.Logger
 }

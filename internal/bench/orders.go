@@ -12,7 +12,9 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -89,6 +91,17 @@ func benchApp(ctx context.Context, cfg OrdersConfig, dsn, label string) (Result,
 		return res, err
 	}
 	l := &load{client: c, customers: customers, out: cfg.Out, run: newRunID()}
+	if cfg.CPUProfile != "" {
+		f, err := os.Create(fmt.Sprintf("%s-%s.pprof", cfg.CPUProfile, profileName(label)))
+		if err != nil {
+			return res, fmt.Errorf("cpu profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return res, fmt.Errorf("cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	return l.measure(ctx, cfg, label)
 }
 
@@ -360,4 +373,18 @@ func snippet(b []byte) string {
 		return string(b[:n]) + "..."
 	}
 	return string(b)
+}
+
+// profileName turns a result label into a file-name part: "tiffin POST /v1/orders (sqlite)"
+// becomes "sqlite".
+func profileName(label string) string {
+	if i, j := strings.LastIndexByte(label, '('), strings.LastIndexByte(label, ')'); i >= 0 && j > i {
+		label = label[i+1 : j]
+	}
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' {
+			return r
+		}
+		return '_'
+	}, label)
 }

@@ -98,11 +98,17 @@ const (
 // guard, the provider's idempotency key the second one); a transient failure is returned so
 // the caller retries.
 func (s *Service) Pay(ctx context.Context, id string) error {
-	o, err := load(ctx, s.db, id)
-	if err != nil {
-		return err
+	var o Order
+	var status string
+	err := s.db.QueryRowContext(ctx, `SELECT id, status, total, currency FROM orders WHERE id = $1`, id).
+		Scan(&o.ID, &status, &o.Total, &o.Currency)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
 	}
-	if o.Status != Placed {
+	if err != nil {
+		return fmt.Errorf("read order %s for payment: %w", id, err)
+	}
+	if Status(status) != Placed {
 		return nil
 	}
 	ref, chargeErr := s.cfg.Payments.Charge(ctx, o.ID, o.Total, o.Currency)

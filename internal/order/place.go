@@ -90,7 +90,7 @@ func (s *Service) Place(ctx context.Context, p auth.Principal, key string, req P
 	})
 	if err != nil {
 		// Nothing was written but the claim: release it so a corrected retry can use the key.
-		if _, derr := s.db.ExecContext(context.WithoutCancel(ctx),
+		if _, derr := s.db.Write(context.WithoutCancel(ctx),
 			`DELETE FROM idempotency_keys WHERE principal = $1 AND key = $2 AND state = 'pending'`, scope, key); derr != nil {
 			s.logger.WarnContext(ctx, "release idempotency key", "key", key, "err", derr)
 		}
@@ -141,43 +141,43 @@ func (s *Service) validatePlace(p auth.Principal, key string, req PlaceRequest) 
 }
 
 // claimKey records key as in progress, or returns the stored answer of a finished request.
+// The common case, a fresh key, is one statement.
 func (s *Service) claimKey(ctx context.Context, scope, key, hash string) (replay []byte, err error) {
 	now := s.cfg.Now()
-	err = s.db.InTx(ctx, func(tx *store.Tx) error {
-		var state, storedHash, body string
-		err := tx.QueryRowContext(ctx,
-			`SELECT state, request_hash, response_body FROM idempotency_keys WHERE principal = $1 AND key = $2`,
-			scope, key).Scan(&state, &storedHash, &body)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			_, err = tx.ExecContext(ctx,
-				`INSERT INTO idempotency_keys (principal, key, request_hash, state, created_at) VALUES ($1, $2, $3, 'pending', $4)
-				 ON CONFLICT (principal, key) DO NOTHING`, scope, key, hash, store.Now(now))
-			if err != nil {
-				return fmt.Errorf("claim idempotency key: %w", err)
-			}
-			return nil
-		case err != nil:
-			return fmt.Errorf("read idempotency key: %w", err)
-		case storedHash != hash:
-			return ErrIdempotencyMismatch
-		case state == "done":
-			replay = []byte(body)
-			return nil
-		}
-		// Pending: another request holds it, unless that request died long ago.
-		res, err := tx.ExecContext(ctx,
-			`UPDATE idempotency_keys SET created_at = $1 WHERE principal = $2 AND key = $3 AND state = 'pending' AND created_at < $4`,
-			store.Now(now), scope, key, store.Now(now.Add(-s.cfg.IdempotencyStale)))
-		if err != nil {
-			return fmt.Errorf("take over idempotency key: %w", err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrInProgress
-		}
-		return nil
-	})
-	return replay, err
+	claimed, err := s.db.Write(ctx,
+		`INSERT INTO idempotency_keys (principal, key, request_hash, state, created_at) VALUES ($1, $2, $3, 'pending', $4)
+		 ON CONFLICT (principal, key) DO NOTHING`, scope, key, hash, store.Now(now))
+	if err != nil {
+		return nil, fmt.Errorf("claim idempotency key: %w", err)
+	}
+	if claimed == 1 {
+		return nil, nil
+	}
+	var state, storedHash, body string
+	err = s.db.QueryRowContext(ctx,
+		`SELECT state, request_hash, response_body FROM idempotency_keys WHERE principal = $1 AND key = $2`,
+		scope, key).Scan(&state, &storedHash, &body)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, ErrInProgress // claimed and released in between: let the client retry
+	case err != nil:
+		return nil, fmt.Errorf("read idempotency key: %w", err)
+	case storedHash != hash:
+		return nil, ErrIdempotencyMismatch
+	case state == "done":
+		return []byte(body), nil
+	}
+	// Pending: another request holds it, unless that request died long ago.
+	took, err := s.db.Write(ctx,
+		`UPDATE idempotency_keys SET created_at = $1 WHERE principal = $2 AND key = $3 AND state = 'pending' AND created_at < $4`,
+		store.Now(now), scope, key, store.Now(now.Add(-s.cfg.IdempotencyStale)))
+	if err != nil {
+		return nil, fmt.Errorf("take over idempotency key: %w", err)
+	}
+	if took == 0 {
+		return nil, ErrInProgress
+	}
+	return nil, nil
 }
 
 type restaurantRow struct {

@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
@@ -42,6 +43,7 @@ type DB struct {
 	dialect Dialect
 	pool    *pgxpool.Pool
 	outbox  chan struct{}
+	stmts   stmtCache
 }
 
 // Dialect reports which engine this store runs on.
@@ -121,7 +123,16 @@ func (db *DB) Migrate(ctx context.Context) error {
 	if db.dialect == SQLite {
 		gd = goose.DialectSQLite3
 	}
-	p, err := goose.NewProvider(gd, db.writer, sub)
+	var opts []goose.ProviderOption
+	if db.dialect == Postgres {
+		// Replicas starting together must not migrate at once: an advisory lock serialises them.
+		locker, err := lock.NewPostgresSessionLocker()
+		if err != nil {
+			return fmt.Errorf("store: migration lock: %w", err)
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	p, err := goose.NewProvider(gd, db.writer, sub, opts...)
 	if err != nil {
 		return fmt.Errorf("store: migrations: %w", err)
 	}
@@ -133,6 +144,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 
 // Close releases every connection.
 func (db *DB) Close() error {
+	db.stmts.close()
 	err := db.DB.Close()
 	if db.writer != db.DB {
 		err = errors.Join(err, db.writer.Close())

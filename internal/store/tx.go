@@ -16,6 +16,8 @@ import (
 type Tx struct {
 	*sql.Tx
 	dialect     Dialect
+	cache       *stmtCache
+	unprepared  []string
 	emitted     int
 	afterCommit []func()
 }
@@ -28,6 +30,18 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 		return fmt.Errorf("store: begin: %w", err)
 	}
 	tx := &Tx{Tx: sqlTx, dialect: db.dialect}
+	if db.dialect == SQLite {
+		tx.cache = &db.stmts
+		defer func() { db.stmts.prepare(context.WithoutCancel(ctx), db.writer, tx.unprepared) }()
+	}
+	defer func() {
+		// A panicking fn must not leave the transaction open: on SQLite it would hold the
+		// writer's only connection forever.
+		if p := recover(); p != nil {
+			_ = sqlTx.Rollback()
+			panic(p)
+		}
+	}()
 	if err := fn(tx); err != nil {
 		if rbErr := sqlTx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) {
 			return errors.Join(err, fmt.Errorf("store: rollback: %w", rbErr))
@@ -47,6 +61,20 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 		f()
 	}
 	return nil
+}
+
+// Write runs one statement on its own (autocommit) through the writer and returns the number
+// of rows it affected. Use it for single-statement writes that need no outbox row.
+func (db *DB) Write(ctx context.Context, query string, args ...any) (int64, error) {
+	res, err := db.writer.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, fmt.Errorf("store: write: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("store: write: %w", err)
+	}
+	return n, nil
 }
 
 // Dialect reports which engine the transaction runs on.
