@@ -206,8 +206,10 @@ func TestCallRetriesWithTheSameKey(t *testing.T) {
 		}
 	}))
 	t.Cleanup(srv.Close)
-	c := &client{base: srv.URL, hc: srv.Client()}
-	r, err := c.call(context.Background(), "", http.MethodPost, "/v1/orders", map[string]int{"x": 1}, nil)
+	c := &client{base: srv.URL, hc: &http.Client{Timeout: 10 * time.Second}}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	r, err := c.call(ctx, "", http.MethodPost, "/v1/orders", map[string]int{"x": 1}, nil)
 	if err != nil || r.Status != http.StatusCreated {
 		t.Fatalf("call = %d, %v; want 201", r.Status, err)
 	}
@@ -226,7 +228,7 @@ func TestCallRetriesWithTheSameKey(t *testing.T) {
 		}
 	}
 
-	r, err = c.call(context.Background(), "", http.MethodPost, "/v1/orders", nil, nil)
+	r, err = c.call(ctx, "", http.MethodPost, "/v1/orders", nil, nil)
 	if err != nil || r.Status != http.StatusCreated {
 		t.Fatalf("second call = %d, %v; want 201", r.Status, err)
 	}
