@@ -28,14 +28,20 @@ type cli struct {
 	Version versionCmd `cmd:"" help:"Print the version."`
 }
 
-func main() {
-	var c cli
-	kctx := kong.Parse(&c,
+// options are the parser's settings: its name, and TIFFIN_<FLAG> environment variables for
+// every flag that doesn't name its own.
+func options() []kong.Option {
+	return []kong.Option{
 		kong.Name("tiffin"),
 		kong.Description("tiffin: an open-source food-delivery platform backend."),
 		kong.DefaultEnvars("TIFFIN"),
 		kong.UsageOnError(),
-	)
+	}
+}
+
+func main() {
+	var c cli
+	kctx := kong.Parse(&c, options()...)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	kctx.BindTo(ctx, (*context.Context)(nil))

@@ -155,7 +155,7 @@ func writeSVG(w io.Writer, title string, ss []series) error {
 
 // writeLegend lists every series with its colour, its sample count and median, under the title.
 func writeLegend(p func(string, ...any), ss []series) {
-	const x = marginL
+	x := float64(marginL)
 	for i, s := range ss {
 		y := float64(titleH + 8 + i*legendLineH)
 		colour := palette[i%len(palette)]

@@ -78,6 +78,9 @@ func TestWriteSVG(t *testing.T) {
 			if err := writeSVG(&b, "title", tt.series); err != nil {
 				t.Fatalf("writeSVG: %v", err)
 			}
+			if i := strings.Index(b.String(), "%!"); i >= 0 {
+				t.Fatalf("plot has a formatting error: %s", b.String()[i:min(len(b.String()), i+40)])
+			}
 			var doc svgDoc
 			if err := xml.Unmarshal([]byte(b.String()), &doc); err != nil {
 				t.Fatalf("plot is not well-formed XML: %v\n%s", err, b.String())

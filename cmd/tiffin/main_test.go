@@ -1,0 +1,71 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alecthomas/kong"
+)
+
+func parse(t *testing.T, args ...string) (*cli, string) {
+	t.Helper()
+	var c cli
+	p, err := kong.New(&c, options()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kctx, err := p.Parse(args)
+	if err != nil {
+		t.Fatalf("parse %v: %v", args, err)
+	}
+	return &c, kctx.Command()
+}
+
+func TestFlagsAndEnvironment(t *testing.T) {
+	t.Setenv("TIFFIN_ADDR", "0.0.0.0:9999")
+	t.Setenv("TIFFIN_OFFER_TTL", "45s")
+	t.Setenv("TIFFIN_SIM", "false")
+	c, cmd := parse(t, "dev", "--data", "/tmp/x")
+	if cmd != "dev" {
+		t.Fatalf("command %q, want dev", cmd)
+	}
+	if c.Dev.Addr != "0.0.0.0:9999" || c.Dev.OfferTTL != 45*time.Second || c.Dev.Sim || c.Dev.Data != "/tmp/x" {
+		t.Errorf("dev flags from the environment: got addr %q ttl %v sim %v data %q", c.Dev.Addr, c.Dev.OfferTTL, c.Dev.Sim, c.Dev.Data)
+	}
+	c, _ = parse(t, "dev", "--addr", "127.0.0.1:1", "--sim=true")
+	if c.Dev.Addr != "127.0.0.1:1" || !c.Dev.Sim {
+		t.Errorf("flags override the environment: got addr %q sim %v", c.Dev.Addr, c.Dev.Sim)
+	}
+	c, _ = parse(t, "token", "--role", "courier", "--subject", "c-1")
+	if c.Token.Role != "courier" || c.Token.Subject != "c-1" {
+		t.Errorf("token flags: got %+v", c.Token)
+	}
+}
+
+type exited struct{}
+
+func TestEveryCommandHasHelp(t *testing.T) {
+	for _, cmd := range []string{"dev", "serve", "migrate", "token", "sim", "version", "bench", "bench orders"} {
+		var out bytes.Buffer
+		var c cli
+		p, err := kong.New(&c, append(options(), kong.Writers(&out, &out), kong.Exit(func(int) { panic(exited{}) }))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					if _, ok := r.(exited); !ok {
+						panic(r)
+					}
+				}
+			}()
+			p.Parse(append(strings.Fields(cmd), "--help"))
+		}()
+		if !strings.Contains(out.String(), "Usage: tiffin "+cmd) {
+			t.Errorf("%s --help printed %q, want its usage", cmd, out.String())
+		}
+	}
+}
