@@ -199,16 +199,18 @@ type consumer struct {
 	bus      *Bus
 	name     string
 	subjects []string
-	h        Handler
+	// filterInCode is set when the server could not filter on several subjects (NATS before
+	// 2.10): the consumer then reads the whole stream and skips what it did not ask for.
+	filterInCode bool
+	h            Handler
 	cfg      consumeConfig
 	log      *slog.Logger
 }
 
 // subscribe creates or updates the durable consumer.
 func (c *consumer) subscribe(ctx context.Context) (jetstream.Consumer, error) {
-	cons, err := c.bus.js.CreateOrUpdateConsumer(ctx, Stream, jetstream.ConsumerConfig{
+	cfg := jetstream.ConsumerConfig{
 		Durable:        c.name,
-		FilterSubjects: c.subjects,
 		AckPolicy:      jetstream.AckExplicitPolicy,
 		AckWait:        c.cfg.ackWait,
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
@@ -216,11 +218,50 @@ func (c *consumer) subscribe(ctx context.Context) (jetstream.Consumer, error) {
 		// so a message whose last attempt timed out is dead-lettered too, never silently dropped.
 		MaxDeliver:    -1,
 		MaxAckPending: max(1000, 4*c.cfg.concurrency),
-	})
+	}
+	switch {
+	case len(c.subjects) == 1:
+		cfg.FilterSubject = c.subjects[0]
+	case c.filterInCode:
+	default:
+		cfg.FilterSubjects = c.subjects
+	}
+	cons, err := c.bus.js.CreateOrUpdateConsumer(ctx, Stream, cfg)
+	if err != nil && cfg.FilterSubjects != nil && strings.Contains(err.Error(), "multiple consumer filter subjects not supported") {
+		c.log.Warn("the NATS server is older than 2.10: filtering this consumer's subjects in the client")
+		c.filterInCode = true
+		cfg.FilterSubjects = nil
+		cons, err = c.bus.js.CreateOrUpdateConsumer(ctx, Stream, cfg)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("bus: create consumer %s: %w", c.name, err)
 	}
 	return cons, nil
+}
+
+// wants reports whether subject matches one of the consumer's subjects (NATS wildcards).
+func (c *consumer) wants(subject string) bool {
+	for _, pattern := range c.subjects {
+		if subjectMatches(pattern, subject) {
+			return true
+		}
+	}
+	return false
+}
+
+// subjectMatches reports whether subject matches pattern, where "*" stands for one token and a
+// final ">" for one or more.
+func subjectMatches(pattern, subject string) bool {
+	pt, st := strings.Split(pattern, "."), strings.Split(subject, ".")
+	for i, p := range pt {
+		if p == ">" {
+			return i == len(pt)-1 && len(st) > i
+		}
+		if i >= len(st) || (p != "*" && p != st[i]) {
+			return false
+		}
+	}
+	return len(pt) == len(st)
 }
 
 // resubscribe retries subscribe every second until it works or ctx ends.
@@ -241,6 +282,10 @@ func (c *consumer) handle(ctx context.Context, m jetstream.Msg) {
 	delivered, seq := 1, uint64(0)
 	if meta, err := m.Metadata(); err == nil {
 		delivered, seq = int(meta.NumDelivered), meta.Sequence.Stream
+	}
+	if c.filterInCode && !c.wants(m.Subject()) {
+		_ = m.Ack()
+		return
 	}
 	e, err := event.Decode(m.Data())
 	if err != nil {

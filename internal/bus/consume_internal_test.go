@@ -32,3 +32,25 @@ func TestOneLine(t *testing.T) {
 		t.Errorf("oneLine(%q, 5) = %q, want %q", long, got, "éé")
 	}
 }
+
+func TestSubjectMatches(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		pattern, subject string
+		want             bool
+	}{
+		{"tiffin.*.order.placed", "tiffin.r1.order.placed", true},
+		{"tiffin.*.order.placed", "tiffin.r1.order.paid", false},
+		{"tiffin.*.order.placed", "tiffin.r1.order.placed.x", false},
+		{"tiffin.*.order.>", "tiffin.r1.order.paid", true},
+		{"tiffin.*.order.>", "tiffin.r1.order", false},
+		{"tiffin.>", "tiffin.a.b.c", true},
+		{"tiffin.r1.order.paid", "tiffin.r1.order.paid", true},
+		{"tiffin.*", "tiffin.a.b", false},
+	}
+	for _, tt := range tests {
+		if got := subjectMatches(tt.pattern, tt.subject); got != tt.want {
+			t.Errorf("subjectMatches(%q, %q) = %v, want %v", tt.pattern, tt.subject, got, tt.want)
+		}
+	}
+}
