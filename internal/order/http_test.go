@@ -51,3 +51,38 @@ func FuzzPlaceOrderBody(f *testing.F) {
 		}
 	})
 }
+
+// FuzzReasonBody posts arbitrary bodies to the routes that take an optional reason (cancel,
+// reject): never a 5xx.
+func FuzzReasonBody(f *testing.F) {
+	f.Add([]byte(`{"reason":"changed my mind"}`))
+	f.Add([]byte(``))
+	f.Add([]byte(`{"reason":5}`))
+	f.Add([]byte(`{"why":"x"}`))
+	fx := newFixture(f, store.SQLite, orderFakeOK)
+	o := fx.place(f, "seed")
+	keys, err := auth.LoadOrCreate(f.TempDir())
+	if err != nil {
+		f.Fatal(err)
+	}
+	srv := httpapi.New(httpapi.Config{Keys: keys})
+	fx.svc.Register(srv)
+	ts := httptest.NewServer(srv.Handler())
+	f.Cleanup(ts.Close)
+	cust, _ := keys.Issue(auth.Principal{Subject: "cust-2", Role: auth.Customer}, time.Hour)
+	owner, _ := keys.Issue(auth.Principal{Subject: "owner-1", Role: auth.Restaurant}, time.Hour)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		for _, c := range []struct{ path, token string }{{"/cancel", cust}, {"/reject", owner}} {
+			req, _ := http.NewRequest("POST", ts.URL+"/v1/orders/"+o.ID+c.path, bytes.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+c.token)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode >= 500 {
+				t.Fatalf("%s with body %q: got %d", c.path, body, resp.StatusCode)
+			}
+		}
+	})
+}

@@ -50,7 +50,7 @@ func mustExec(t testing.TB, db *store.DB, ctx context.Context, q string, args ..
 	}
 }
 
-func (f *fixture) place(t *testing.T, key string, items ...order.LineInput) order.Order {
+func (f *fixture) place(t testing.TB, key string, items ...order.LineInput) order.Order {
 	t.Helper()
 	if len(items) == 0 {
 		items = []order.LineInput{{MenuItemID: "dosa", Quantity: 1}}
