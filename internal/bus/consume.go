@@ -203,17 +203,17 @@ type consumer struct {
 	// 2.10): the consumer then reads the whole stream and skips what it did not ask for.
 	filterInCode bool
 	h            Handler
-	cfg      consumeConfig
-	log      *slog.Logger
+	cfg          consumeConfig
+	log          *slog.Logger
 }
 
 // subscribe creates or updates the durable consumer.
 func (c *consumer) subscribe(ctx context.Context) (jetstream.Consumer, error) {
 	cfg := jetstream.ConsumerConfig{
-		Durable:        c.name,
-		AckPolicy:      jetstream.AckExplicitPolicy,
-		AckWait:        c.cfg.ackWait,
-		DeliverPolicy:  jetstream.DeliverAllPolicy,
+		Durable:       c.name,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       c.cfg.ackWait,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
 		// Unlimited on the server: the consumer itself dead-letters after maxDeliver attempts,
 		// so a message whose last attempt timed out is dead-lettered too, never silently dropped.
 		MaxDeliver:    -1,
