@@ -3,8 +3,10 @@ package app_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -161,6 +163,10 @@ func TestOrderJourney(t *testing.T) {
 			if r := a.Do("POST", "/v1/courier/offers/"+offer.OfferID+"/accept", courier, nil); r.Status != http.StatusOK {
 				t.Fatalf("accept offer: got %d %s", r.Status, r.Body)
 			}
+			// Now that it carries the order, the courier's position reaches the customer.
+			if r := a.Do("POST", "/v1/courier/locations", courier, map[string]any{"fixes": []map[string]any{{"lat": 12.9650, "lng": 77.6000}}}); r.Status != http.StatusAccepted {
+				t.Fatalf("location: got %d %s", r.Status, r.Body)
+			}
 			for _, step := range []string{"picked-up", "delivered"} {
 				if r := a.Do("POST", "/v1/orders/"+placed.ID+"/"+step, courier, nil); r.Status != http.StatusOK {
 					t.Fatalf("courier %s: got %d %s", step, r.Status, r.Body)
@@ -183,6 +189,9 @@ func TestOrderJourney(t *testing.T) {
 			case seen := <-events:
 				if !strings.Contains(strings.Join(seen, " "), "delivered") {
 					t.Errorf("SSE statuses %v never reached delivered", seen)
+				}
+				if !slices.Contains(seen, "location:courier-1") {
+					t.Errorf("SSE events %v carry no position of the courier carrying the order", seen)
 				}
 			case <-time.After(20 * time.Second):
 				t.Error("SSE stream did not end after delivery")
@@ -219,7 +228,13 @@ func watch(t *testing.T, a *apptest.App, token, id string) <-chan []string {
 		sc := bufio.NewScanner(resp.Body)
 		for sc.Scan() {
 			line := sc.Text()
-			if data, ok := strings.CutPrefix(line, "data: "); ok && strings.Contains(data, `"status"`) {
+			if data, ok := strings.CutPrefix(line, "data: "); ok && strings.Contains(data, `"courier_id"`) {
+				var l struct {
+					CourierID string `json:"courier_id"`
+				}
+				json.Unmarshal([]byte(data), &l)
+				statuses = append(statuses, "location:"+l.CourierID)
+			} else if ok && strings.Contains(data, `"status"`) {
 				for _, s := range []string{"placed", "paid", "accepted", "preparing", "ready", "picked_up", "delivered"} {
 					if strings.Contains(data, fmt.Sprintf(`"status":%q`, s)) {
 						statuses = append(statuses, s)

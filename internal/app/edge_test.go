@@ -190,3 +190,62 @@ func TestEveryRouteEnforcesAuth(t *testing.T) {
 		t.Errorf("only %d protected operations found, want at least 15", checked)
 	}
 }
+
+// TestOwnObjectsOnly: ops places an order for a customer; that customer sees it, another
+// customer, another restaurant and a courier who doesn't carry it don't, in reads or lists.
+func TestOwnObjectsOnly(t *testing.T) {
+	t.Parallel()
+	a := apptest.Start(t, store.SQLite, nil)
+	m := seed(t, a, "r-1", "owner-1")
+	seed(t, a, "r-2", "owner-2")
+	ops := a.Token(auth.Ops, "ops-1")
+	body := orderBody("r-1", m.Items[0].ID, 1)
+	body["customer_id"] = "cust-1"
+	r := a.Do("POST", "/v1/orders", ops, body, "Idempotency-Key", "ops-k1")
+	if r.Status != http.StatusCreated {
+		t.Fatalf("ops places for a customer: got %d %s", r.Status, r.Body)
+	}
+	var o struct {
+		ID         string `json:"id"`
+		CustomerID string `json:"customer_id"`
+		PlacedBy   string `json:"placed_by"`
+	}
+	r.JSON(t, &o)
+	if o.CustomerID != "cust-1" || o.PlacedBy != "ops:ops-1" {
+		t.Errorf("order placed for %q by %q, want cust-1 by ops:ops-1", o.CustomerID, o.PlacedBy)
+	}
+	type list struct {
+		Orders []struct {
+			ID string `json:"id"`
+		} `json:"orders"`
+	}
+	for _, tt := range []struct {
+		who   string
+		token string
+		sees  bool
+	}{
+		{"its customer", a.Token(auth.Customer, "cust-1"), true},
+		{"its restaurant", a.Token(auth.Restaurant, "owner-1"), true},
+		{"ops", ops, true},
+		{"another customer", a.Token(auth.Customer, "cust-2"), false},
+		{"another restaurant", a.Token(auth.Restaurant, "owner-2"), false},
+		{"a courier not carrying it", a.Token(auth.Courier, "courier-9"), false},
+	} {
+		got := a.Do("GET", "/v1/orders/"+o.ID, tt.token, nil)
+		if want := map[bool]int{true: 200, false: 404}[tt.sees]; got.Status != want {
+			t.Errorf("%s reads the order: got %d, want %d", tt.who, got.Status, want)
+		}
+		var l list
+		a.Do("GET", "/v1/orders", tt.token, nil).JSON(t, &l)
+		listed := len(l.Orders) == 1 && l.Orders[0].ID == o.ID
+		if listed != tt.sees || (!tt.sees && len(l.Orders) != 0) {
+			t.Errorf("%s lists %d orders (ours listed: %v), want ours listed: %v and nothing else", tt.who, len(l.Orders), listed, tt.sees)
+		}
+	}
+	if r := a.Do("POST", "/v1/orders/"+o.ID+"/accept", a.Token(auth.Restaurant, "owner-2"), nil); r.Status != http.StatusNotFound {
+		t.Errorf("another restaurant accepts: got %d, want 404", r.Status)
+	}
+	if r := a.Do("PUT", "/v1/restaurants/r-1/menu", a.Token(auth.Restaurant, "owner-2"), map[string]any{"items": []map[string]any{{"name": "x", "price": 1}}}); r.Status != http.StatusForbidden {
+		t.Errorf("another restaurant edits the menu: got %d, want 403", r.Status)
+	}
+}
