@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	_ "time/tzdata" // timezone checks must not depend on the host having /usr/share/zoneinfo
 	"unicode/utf8"
@@ -18,6 +17,7 @@ import (
 	"github.com/tiffin-dev/tiffin/internal/auth"
 	"github.com/tiffin-dev/tiffin/internal/fault"
 	"github.com/tiffin-dev/tiffin/internal/geo"
+	"github.com/tiffin-dev/tiffin/internal/hours"
 	"github.com/tiffin-dev/tiffin/internal/store"
 )
 
@@ -40,20 +40,7 @@ type Restaurant struct {
 // OpenAt reports whether r is open at t, judged by the wall clock in r's timezone. An unknown
 // timezone (rejected on upsert, so only for hand-built values) is read as UTC.
 func (r Restaurant) OpenAt(t time.Time) bool {
-	opens, closes := r.OpensMinute%minutesPerDay, r.ClosesMinute%minutesPerDay
-	if opens == closes {
-		return true
-	}
-	loc, err := location(r.Timezone)
-	if err != nil {
-		loc = time.UTC
-	}
-	local := t.In(loc)
-	m := local.Hour()*60 + local.Minute()
-	if opens < closes {
-		return opens <= m && m < closes
-	}
-	return m >= opens || m < closes
+	return hours.Daily{Timezone: r.Timezone, Opens: r.OpensMinute, Closes: r.ClosesMinute}.OpenAt(t)
 }
 
 const (
@@ -64,28 +51,6 @@ const (
 )
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,64}$`)
-
-// zones memoises time.LoadLocation, which reads the zone file on every call. Only names that
-// loaded are kept, so it holds at most the tz database.
-var zones sync.Map // string -> *time.Location
-
-func location(name string) (*time.Location, error) {
-	if name == "" || name == "UTC" {
-		return time.UTC, nil
-	}
-	if l, ok := zones.Load(name); ok {
-		return l.(*time.Location), nil
-	}
-	if name == "Local" { // the server's zone says nothing about a restaurant
-		return nil, fmt.Errorf("unknown time zone %q", name)
-	}
-	l, err := time.LoadLocation(name)
-	if err != nil {
-		return nil, err
-	}
-	zones.Store(name, l)
-	return l, nil
-}
 
 // validate checks r as given to PutRestaurant and fills defaults. Locations name the HTTP
 // request fields.
@@ -114,7 +79,7 @@ func (r *Restaurant) validate() error {
 	if r.Timezone == "" {
 		r.Timezone = "UTC"
 	}
-	if _, err := location(r.Timezone); err != nil {
+	if _, err := hours.Location(r.Timezone); err != nil {
 		return fault.Field("body.timezone", r.Timezone, "must be an IANA time zone such as Asia/Kolkata")
 	}
 	if r.OpensMinute < 0 || r.OpensMinute > minutesPerDay {
