@@ -211,26 +211,21 @@ func (s *Service) insertOrder(ctx context.Context, tx *store.Tx, p auth.Principa
 		Status: Placed, Currency: s.cfg.Currency, Delivery: req.Delivery, PlacedBy: actorOf(p), Version: 1,
 		CreatedAt: now, UpdatedAt: now, DeadlineAt: now.Add(s.cfg.PaymentRetryAfter), DeliveryFee: s.cfg.DeliveryFee,
 	}
+	menu, err := menuItems(ctx, tx, req)
+	if err != nil {
+		return Order{}, err
+	}
 	tookStock := false
 	for i, l := range req.Items {
 		loc := fmt.Sprintf("body.items[%d].menu_item_id", i)
-		var name string
-		var price int64
-		var available bool
-		var stock sql.NullInt64
-		err := tx.QueryRowContext(ctx,
-			`SELECT name, price, available, stock FROM menu_items WHERE id = $1 AND restaurant_id = $2`,
-			l.MenuItemID, req.RestaurantID).Scan(&name, &price, &available, &stock)
-		if errors.Is(err, sql.ErrNoRows) {
+		m, ok := menu[l.MenuItemID]
+		if !ok {
 			return Order{}, fault.Field(loc, l.MenuItemID, "no such item on this restaurant's menu")
 		}
-		if err != nil {
-			return Order{}, fmt.Errorf("read menu item %s: %w", l.MenuItemID, err)
+		if !m.available {
+			return Order{}, fault.Field(loc, l.MenuItemID, "%s is not available", m.name)
 		}
-		if !available {
-			return Order{}, fault.Field(loc, l.MenuItemID, "%s is not available", name)
-		}
-		if stock.Valid {
+		if m.stock.Valid {
 			res, err := tx.ExecContext(ctx,
 				`UPDATE menu_items SET stock = stock - $1, updated_at = $2 WHERE id = $3 AND stock >= $4`,
 				l.Quantity, store.Now(now), l.MenuItemID, l.Quantity)
@@ -238,12 +233,12 @@ func (s *Service) insertOrder(ctx context.Context, tx *store.Tx, p auth.Principa
 				return Order{}, fmt.Errorf("take stock of %s: %w", l.MenuItemID, err)
 			}
 			if n, _ := res.RowsAffected(); n != 1 {
-				return Order{}, fault.Field(fmt.Sprintf("body.items[%d].quantity", i), l.Quantity, "only %d of %s left", stock.Int64, name)
+				return Order{}, fault.Field(fmt.Sprintf("body.items[%d].quantity", i), l.Quantity, "not enough %s left", m.name)
 			}
 			tookStock = true
 		}
-		o.Items = append(o.Items, Item{MenuItemID: l.MenuItemID, Name: name, UnitPrice: price, Quantity: l.Quantity})
-		o.Subtotal += price * int64(l.Quantity)
+		o.Items = append(o.Items, Item{MenuItemID: l.MenuItemID, Name: m.name, UnitPrice: m.price, Quantity: l.Quantity})
+		o.Subtotal += m.price * int64(l.Quantity)
 	}
 	o.Total = o.Subtotal + o.DeliveryFee
 	if tookStock {
@@ -265,12 +260,8 @@ func (s *Service) insertOrder(ctx context.Context, tx *store.Tx, p auth.Principa
 		o.Delivery.Lat, o.Delivery.Lng, o.PlacedBy, store.Now(now), store.Now(now), store.Now(o.DeadlineAt)); err != nil {
 		return Order{}, fmt.Errorf("insert order: %w", err)
 	}
-	for i, it := range o.Items {
-		if _, err := tx.ExecContext(ctx,
-			`INSERT INTO order_items (order_id, line, menu_item_id, name, unit_price, quantity) VALUES ($1, $2, $3, $4, $5, $6)`,
-			o.ID, i+1, it.MenuItemID, it.Name, it.UnitPrice, it.Quantity); err != nil {
-			return Order{}, fmt.Errorf("insert order line: %w", err)
-		}
+	if err := insertLines(ctx, tx, o); err != nil {
+		return Order{}, err
 	}
 	if err := appendHistory(ctx, tx, o.ID, Placed, o.PlacedBy, now); err != nil {
 		return Order{}, err
@@ -288,4 +279,64 @@ func (s *Service) insertOrder(ctx context.Context, tx *store.Tx, p auth.Principa
 	}
 	tx.AfterCommit(func() { s.cfg.Metrics.Orders.WithLabelValues(string(Placed)).Inc() })
 	return o, nil
+}
+
+type menuItem struct {
+	name      string
+	price     int64
+	available bool
+	stock     sql.NullInt64
+}
+
+// menuItems reads, in one query, the restaurant's menu items that req names.
+func menuItems(ctx context.Context, tx *store.Tx, req PlaceRequest) (map[string]menuItem, error) {
+	args := []any{req.RestaurantID}
+	var in strings.Builder
+	seen := map[string]bool{}
+	for _, l := range req.Items {
+		if seen[l.MenuItemID] {
+			continue
+		}
+		seen[l.MenuItemID] = true
+		args = append(args, l.MenuItemID)
+		if len(args) > 2 {
+			in.WriteString(", ")
+		}
+		fmt.Fprintf(&in, "$%d", len(args))
+	}
+	rows, err := tx.QueryContext(ctx,
+		`SELECT id, name, price, available, stock FROM menu_items WHERE restaurant_id = $1 AND id IN (`+in.String()+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read menu items: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]menuItem{}
+	for rows.Next() {
+		var id string
+		var m menuItem
+		if err := rows.Scan(&id, &m.name, &m.price, &m.available, &m.stock); err != nil {
+			return nil, fmt.Errorf("scan menu item: %w", err)
+		}
+		out[id] = m
+	}
+	return out, rows.Err()
+}
+
+// insertLines writes all of o's lines in one statement.
+func insertLines(ctx context.Context, tx *store.Tx, o Order) error {
+	var q strings.Builder
+	q.WriteString(`INSERT INTO order_items (order_id, line, menu_item_id, name, unit_price, quantity) VALUES `)
+	args := make([]any, 0, 6*len(o.Items))
+	for i, it := range o.Items {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		n := len(args)
+		fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6)
+		args = append(args, o.ID, i+1, it.MenuItemID, it.Name, it.UnitPrice, it.Quantity)
+	}
+	if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+		return fmt.Errorf("insert order lines: %w", err)
+	}
+	return nil
 }
