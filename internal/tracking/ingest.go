@@ -56,6 +56,24 @@ func (s *Service) Register(srv *httpapi.Server) {
 		return out, nil
 	})
 	srv.Mux().HandleFunc("GET /v1/orders/{id}/events", s.serveEvents)
+	// The stream is a plain handler (huma would buffer it); it is still described in the
+	// OpenAPI document so clients can find it.
+	srv.API().OpenAPI().AddOperation(&huma.Operation{
+		OperationID: "stream-order-events", Method: http.MethodGet, Path: "/v1/orders/{id}/events",
+		Summary: "Watch an order", Tags: []string{"tracking"},
+		Description: "Server-sent events for the order's customer (or ops): `status` events " +
+			"`{order_id,status,at}` on every change and, while a courier carries the order, `location` events " +
+			"`{courier_id,lat,lng,at}` with its latest position (coalesced for slow clients). The first events " +
+			"are the current state; the stream ends after a final status.",
+		Security: []map[string][]string{{"bearer": {}}},
+		Parameters: []*huma.Param{{Name: "id", In: "path", Required: true, Schema: &huma.Schema{Type: "string"}}},
+		Responses: map[string]*huma.Response{
+			"200": {Description: "An event stream.", Content: map[string]*huma.MediaType{"text/event-stream": {Schema: &huma.Schema{Type: "string"}}}},
+			"401": {Description: "No valid bearer token."},
+			"403": {Description: "Role may not watch orders."},
+			"404": {Description: "No such order for this customer."},
+		},
+	})
 }
 
 // Ingest validates courierID's fixes, keeps the newest as its last known position and
