@@ -65,7 +65,7 @@ func (s *Service) Register(srv *httpapi.Server) {
 			"`{order_id,status,at}` on every change and, while a courier carries the order, `location` events " +
 			"`{courier_id,lat,lng,at}` with its latest position (coalesced for slow clients). The first events " +
 			"are the current state; the stream ends after a final status.",
-		Security: []map[string][]string{{"bearer": {}}},
+		Security:   []map[string][]string{{"bearer": {}}},
 		Parameters: []*huma.Param{{Name: "id", In: "path", Required: true, Schema: &huma.Schema{Type: "string"}}},
 		Responses: map[string]*huma.Response{
 			"200": {Description: "An event stream.", Content: map[string]*huma.MediaType{"text/event-stream": {Schema: &huma.Schema{Type: "string"}}}},
