@@ -77,3 +77,25 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// TestVerifyRemembersUntilExpiry: a verified token is served from memory, but never past its
+// expiry.
+func TestVerifyRemembersUntilExpiry(t *testing.T) {
+	t.Parallel()
+	k := NewKeys(ed25519.NewKeyFromSeed(make([]byte, 32)))
+	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	k.now = func() time.Time { return now }
+	tok, err := k.Issue(Principal{Subject: "c", Role: Customer}, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if p, err := k.Verify(tok); err != nil || p.Subject != "c" {
+			t.Fatalf("verify: %+v, %v", p, err)
+		}
+	}
+	now = now.Add(2 * time.Minute) // past expiry and the 30s leeway
+	if _, err := k.Verify(tok); !errors.Is(err, ErrInvalidToken) {
+		t.Errorf("expired remembered token: got %v, want ErrInvalidToken", err)
+	}
+}
