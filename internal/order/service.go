@@ -53,6 +53,10 @@ func (c *Config) defaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	// The store keeps milliseconds: a clock of the same precision makes what a write answers
+	// equal to what a later read returns, and the events agree with both.
+	clock := c.Now
+	c.Now = func() time.Time { return clock().UTC().Truncate(time.Millisecond) }
 	if c.Payments == nil {
 		c.Payments = NewFakeProvider(FakeConfig{})
 	}
