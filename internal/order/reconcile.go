@@ -70,14 +70,21 @@ func (s *Service) Reconcile(ctx context.Context) error {
 		switch Status(d.status) {
 		case Placed:
 			if now.Sub(d.created) > s.cfg.PaymentGiveUp {
+				moved := false
 				_, err := s.Update(ctx, d.id, "reconciler", func(tx *store.Tx, o *Order) error {
+					if o.Status != Placed {
+						return errNoChange // paid meanwhile
+					}
+					moved = true
 					if err := moveTo(o, Failed); err != nil {
 						return err
 					}
 					o.Reason = "payment timed out"
 					return s.startRefund(ctx, tx, o.ID)
 				})
-				s.count("payment_timeout", err)
+				if moved {
+					s.count("payment_timeout", err)
+				}
 				errs = append(errs, err)
 				continue
 			}
@@ -93,13 +100,22 @@ func (s *Service) Reconcile(ctx context.Context) error {
 				})
 			}
 		case Paid:
+			moved := false
 			_, err := s.Update(ctx, d.id, "reconciler", func(tx *store.Tx, o *Order) error {
+				if o.Status != Paid {
+					return errNoChange // the restaurant answered meanwhile
+				}
+				moved = true
 				if err := moveTo(o, Cancelled); err != nil {
 					return err
 				}
 				o.Reason = "the restaurant did not respond in time"
 				return s.startRefund(ctx, tx, o.ID)
 			})
+			if !moved {
+				errs = append(errs, err)
+				continue
+			}
 			s.count("restaurant_timeout", err)
 			if err == nil {
 				s.refund(ctx, d.id)
