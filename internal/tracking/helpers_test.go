@@ -39,19 +39,14 @@ type fixture struct {
 func newFixture(t testing.TB, d store.Dialect, cfg Config) *fixture {
 	t.Helper()
 	db := tiffintest.NewStoreOn(t, d)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	b, err := bus.Open(ctx, bus.Config{StoreDir: t.TempDir(), MaxMemory: 32 << 20, MaxStore: 256 << 20})
-	if err != nil {
-		t.Fatalf("open bus: %v", err)
-	}
-	t.Cleanup(b.Close)
+	b := tiffintest.NewBus(t)
 	f := &fixture{t: t, db: db, bus: b, metrics: telemetry.NewMetrics()}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(t.Output(), nil))
 	}
 	cfg.Metrics = f.metrics
 	f.svc = New(db, b, cfg)
+	var err error
 	if f.keys, err = auth.LoadOrCreate(t.TempDir()); err != nil {
 		t.Fatal(err)
 	}
