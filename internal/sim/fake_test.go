@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
@@ -108,15 +109,17 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-// decodeStrict reads a body the way huma does by default: unknown fields are refused.
-func decodeStrict(w http.ResponseWriter, r *http.Request, v any) bool {
-	d := json.NewDecoder(r.Body)
+// decodeStrict reads a body the way huma does by default (unknown fields are refused) and
+// returns its bytes.
+func decodeStrict(w http.ResponseWriter, r *http.Request, v any) ([]byte, bool) {
+	body, _ := io.ReadAll(r.Body)
+	d := json.NewDecoder(bytes.NewReader(body))
 	d.DisallowUnknownFields()
 	if err := d.Decode(v); err != nil {
 		http.Error(w, err.Error(), http.StatusUnprocessableEntity)
-		return false
+		return nil, false
 	}
-	return true
+	return body, true
 }
 
 func (f *fakeAPI) readyz(w http.ResponseWriter, r *http.Request) {
@@ -144,12 +147,9 @@ func (f *fakeAPI) putRestaurant(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	body, _ := io.ReadAll(r.Body)
 	var in restaurantBody
-	d := json.NewDecoder(strings.NewReader(string(body)))
-	d.DisallowUnknownFields()
-	if err := d.Decode(&in); err != nil {
-		http.Error(w, err.Error(), http.StatusUnprocessableEntity)
+	body, ok := decodeStrict(w, r, &in)
+	if !ok {
 		return
 	}
 	f.mu.Lock()
@@ -164,12 +164,9 @@ func (f *fakeAPI) putMenu(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	body, _ := io.ReadAll(r.Body)
 	var in menuBody
-	d := json.NewDecoder(strings.NewReader(string(body)))
-	d.DisallowUnknownFields()
-	if err := d.Decode(&in); err != nil {
-		http.Error(w, err.Error(), http.StatusUnprocessableEntity)
+	body, ok := decodeStrict(w, r, &in)
+	if !ok {
 		return
 	}
 	f.mu.Lock()
@@ -245,7 +242,7 @@ func (f *fakeAPI) placeOrder(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in placeBody
-	if !decodeStrict(w, r, &in) {
+	if _, ok := decodeStrict(w, r, &in); !ok {
 		return
 	}
 	f.mu.Lock()
@@ -381,7 +378,7 @@ func (f *fakeAPI) shift(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in shiftBody
-	if !decodeStrict(w, r, &in) {
+	if _, ok := decodeStrict(w, r, &in); !ok {
 		return
 	}
 	f.mu.Lock()
@@ -395,7 +392,7 @@ func (f *fakeAPI) locations(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in fixesBody
-	if !decodeStrict(w, r, &in) {
+	if _, ok := decodeStrict(w, r, &in); !ok {
 		return
 	}
 	f.mu.Lock()
