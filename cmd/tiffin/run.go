@@ -128,7 +128,7 @@ func (t *tokenCmd) Run() error {
 type simCmd struct {
 	URL          string  `default:"http://127.0.0.1:8080" help:"Base URL of the tiffin server to drive."`
 	Data         string  `default:"data" help:"Data directory holding the server's dev signing key (to mint actors' tokens)."`
-	Speed        float64 `default:"10" help:"Clock multiplier for simulated actors."`
+	Speed        float64 `default:"20" help:"Clock multiplier for simulated actors."`
 	OrdersPerMin float64 `default:"30" help:"Orders per (real) minute."`
 	Restaurants  int     `default:"20" help:"Simulated restaurants."`
 	Couriers     int     `default:"50" help:"Simulated couriers."`

@@ -68,7 +68,7 @@ const (
 	DefaultCouriers        = 50
 	DefaultCustomers       = 200
 	DefaultOrdersPerMinute = 30
-	DefaultSpeed           = 10
+	DefaultSpeed           = 20
 	DefaultRadiusM         = 4000
 	DefaultSummaryEvery    = 5 * time.Second
 )
