@@ -43,7 +43,7 @@ type Config struct {
 	// a negative rate places no orders.
 	OrdersPerMinute float64
 	// Speed is how many times faster than the wall clock the actors live: prep, travel and
-	// think times are divided by it. Default 10.
+	// think times are divided by it. Default 20.
 	Speed float64
 	// Center is the middle of the simulated city. Default Bengaluru (12.9716, 77.5946).
 	Center geo.LatLng
