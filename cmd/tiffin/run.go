@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,8 +33,9 @@ type common struct {
 	Addr              string        `default:"127.0.0.1:8080" help:"HTTP listen address (HOST:PORT)."`
 	Data              string        `default:"data" help:"Data directory: SQLite database, embedded NATS store, dev signing key."`
 	H3Resolution      int           `default:"5" help:"H3 resolution of regions."`
-	PayDeclineRate    float64       `default:"0" help:"Share of payments the fake provider declines (0..1)."`
-	PayFailureRate    float64       `default:"0" help:"Share of payment calls that fail transiently (0..1)."`
+	PayDeclineRate    float64       `default:"0" help:"Share of authorizations the fake payment provider declines (0..1)."`
+	PayFailureRate    float64       `default:"0" help:"Share of fake payment provider calls that fail with an unknown outcome, half before and half after acting (0..1)."`
+	PayLatency        time.Duration `default:"0s" help:"Delay of every fake payment provider call."`
 	RestaurantTimeout time.Duration `default:"5m" help:"Cancel and refund paid orders no restaurant accepted within this time."`
 	OfferTTL          time.Duration `default:"30s" help:"How long a courier has to answer an offer."`
 }
@@ -40,7 +43,7 @@ type common struct {
 func (c common) config(log logFlags) app.Config {
 	return app.Config{
 		Addr: c.Addr, DataDir: c.Data, H3Resolution: c.H3Resolution, Version: version,
-		PayDeclineRate: c.PayDeclineRate, PayFailureRate: c.PayFailureRate,
+		PayDeclineRate: c.PayDeclineRate, PayFailureRate: c.PayFailureRate, PayLatency: c.PayLatency,
 		RestaurantTimeout: c.RestaurantTimeout, OfferTTL: c.OfferTTL, Logger: log.logger(),
 	}
 }
@@ -54,6 +57,7 @@ type devCmd struct {
 	OrdersPerMin   float64 `default:"30" help:"Simulated customers' orders per (real) minute."`
 	SimRestaurants int     `default:"20" help:"Simulated restaurants."`
 	SimCouriers    int     `default:"50" help:"Simulated couriers."`
+	PayProvider    string  `default:"fake" enum:"fake" help:"Payment provider: fake (in-process, for development)."`
 }
 
 func (d *devCmd) Run(ctx context.Context, log *logFlags) error {
@@ -61,18 +65,25 @@ func (d *devCmd) Run(ctx context.Context, log *logFlags) error {
 	cfg.DB, cfg.NATS = d.DB, d.NATS
 	cfg.Sim, cfg.SimSpeed, cfg.SimOrdersPerMinute = d.Sim, d.Speed, d.OrdersPerMin
 	cfg.SimRestaurants, cfg.SimCouriers = d.SimRestaurants, d.SimCouriers
+	cfg.PayProvider = d.PayProvider
 	return serve(ctx, cfg)
 }
 
 type serveCmd struct {
 	common
-	DB       string `required:"" help:"Database URL, e.g. postgres://user@host:5432/tiffin."`
-	NATS     string `name:"nats" required:"" help:"NATS URL(s), e.g. nats://n1:4222,nats://n2:4222."`
-	Services string `default:"api,catalog,orders,dispatch,tracking" help:"Comma-separated services to run."`
+	DB          string `required:"" help:"Database URL, e.g. postgres://user@host:5432/tiffin."`
+	NATS        string `name:"nats" required:"" help:"NATS URL(s), e.g. nats://n1:4222,nats://n2:4222."`
+	Services    string `default:"api,catalog,orders,dispatch,tracking" help:"Comma-separated services to run."`
+	PayProvider string `enum:"fake," default:"" help:"Payment provider. Required when the orders service runs: fake (in-process; no money moves) must be asked for by name."`
 }
 
 func (s *serveCmd) Run(ctx context.Context, log *logFlags) error {
 	cfg := s.config(*log)
+	services := strings.Split(s.Services, ",")
+	if s.PayProvider == "" && slices.Contains(services, "orders") {
+		return errors.New("serve: no payment provider: pass --pay-provider (fake moves no money and is for testing only)")
+	}
+	cfg.PayProvider = s.PayProvider
 	cfg.DB, cfg.NATS = s.DB, s.NATS
 	cfg.Services = strings.Split(s.Services, ",")
 	return serve(ctx, cfg)

@@ -23,6 +23,7 @@ import (
 	"github.com/tiffin-dev/tiffin/internal/geo"
 	"github.com/tiffin-dev/tiffin/internal/httpapi"
 	"github.com/tiffin-dev/tiffin/internal/order"
+	"github.com/tiffin-dev/tiffin/internal/payment"
 	"github.com/tiffin-dev/tiffin/internal/sim"
 	"github.com/tiffin-dev/tiffin/internal/store"
 	"github.com/tiffin-dev/tiffin/internal/telemetry"
@@ -51,8 +52,13 @@ type Config struct {
 	// H3Resolution of regions. Default 5.
 	H3Resolution int
 
-	// Payments: share of charges the fake provider declines, and share of calls that fail.
+	// PayProvider names the payment provider. Default (and today the only one) "fake".
+	PayProvider string
+	// PayDeclineRate, PayFailureRate and PayLatency tune the fake provider: the share of
+	// authorizations declined, the share of calls failing with an unknown outcome, the delay
+	// of every call.
 	PayDeclineRate, PayFailureRate float64
+	PayLatency                     time.Duration
 	// RestaurantTimeout cancels paid orders no restaurant accepted. Default 5m.
 	RestaurantTimeout time.Duration
 	// OfferTTL is how long a courier has to answer an offer. Default 30s.
@@ -86,6 +92,9 @@ func (c *Config) defaults() {
 	}
 	if c.Version == "" {
 		c.Version = "dev"
+	}
+	if c.PayProvider == "" {
+		c.PayProvider = "fake"
 	}
 	if c.H3Resolution == 0 {
 		c.H3Resolution = 5
@@ -162,9 +171,14 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		c.Register(a.srv)
 	}
 	if run("orders") {
+		if cfg.PayProvider != "fake" {
+			return nil, fmt.Errorf("app: unknown payment provider %q (known: fake)", cfg.PayProvider)
+		}
 		o := order.New(a.db, a.bus, order.Config{
 			Logger: cfg.Logger, Metrics: a.metrics, Regions: regions, RestaurantTimeout: cfg.RestaurantTimeout,
-			Payments: order.NewFakeProvider(order.FakeConfig{DeclineRate: cfg.PayDeclineRate, FailureRate: cfg.PayFailureRate, Seed: uint64(time.Now().UnixNano())}),
+			Payments: payment.NewFake(payment.FakeConfig{
+				DeclineRate: cfg.PayDeclineRate, FailureRate: cfg.PayFailureRate, Latency: cfg.PayLatency, Seed: uint64(time.Now().UnixNano()),
+			}),
 		})
 		o.Register(a.srv)
 		a.runners = append(a.runners, runner{"orders", o.Run})

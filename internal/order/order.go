@@ -4,7 +4,6 @@
 package order
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
@@ -19,7 +18,6 @@ var (
 	ErrForbidden           = fmt.Errorf("not allowed for this order: %w", fault.Forbidden)
 	ErrIdempotencyMismatch = fmt.Errorf("Idempotency-Key was already used with a different request body: %w", fault.Invalid)
 	ErrInProgress          = fmt.Errorf("a request with this Idempotency-Key is still in progress: %w", fault.Conflict)
-	ErrDeclined            = errors.New("payment declined")
 )
 
 // Order is one customer's order from one restaurant.

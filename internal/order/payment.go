@@ -5,185 +5,361 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"sync"
+	"time"
 
-	"github.com/tiffin-dev/tiffin/internal/event"
+	"github.com/tiffin-dev/tiffin/internal/payment"
 	"github.com/tiffin-dev/tiffin/internal/store"
 )
 
-// PaymentProvider charges and refunds. Charge is idempotent on key: charging the same key
-// twice returns the first charge's reference. A decline is ErrDeclined; any other error is
-// transient and retried.
-type PaymentProvider interface {
-	Charge(ctx context.Context, key string, amount int64, currency string) (ref string, err error)
-	Refund(ctx context.Context, ref string, amount int64) error
+// CaptureAt says when an order's authorized payment is captured.
+type CaptureAt string
+
+// The capture points.
+const (
+	CaptureOnDelivery   CaptureAt = "delivery"
+	CaptureOnAcceptance CaptureAt = "acceptance"
+)
+
+// payState is an order's payment row with the order's status: what the saga decides from.
+type payState struct {
+	orderID     string
+	orderStatus Status
+	amount      int64
+	currency    string
+	status      payment.Status
+	ref         string
+	attempt     int       // claim_attempt: the fencing token of the current (or last) claim
+	claimedAt   time.Time // zero when no call is running
+	dueAt       time.Time // zero when nothing is due
 }
 
-// FakeConfig configures the built-in fake payment provider.
-type FakeConfig struct {
-	// DeclineRate is the share of charges declined, 0..1.
-	DeclineRate float64
-	// FailureRate is the share of calls that fail transiently, 0..1.
-	FailureRate float64
-	// Seed seeds the provider's randomness.
-	Seed uint64
+func readPayState(ctx context.Context, q querier, id string) (payState, error) {
+	var p payState
+	var ostatus, pstatus string
+	var claimed, due sql.NullInt64
+	err := q.QueryRowContext(ctx,
+		`SELECT o.status, p.amount, p.currency, p.status, p.provider_ref, p.claim_attempt, p.claimed_at, p.due_at
+		 FROM payments p JOIN orders o ON o.id = p.order_id WHERE p.order_id = $1`, id).
+		Scan(&ostatus, &p.amount, &p.currency, &pstatus, &p.ref, &p.attempt, &claimed, &due)
+	if errors.Is(err, sql.ErrNoRows) {
+		return payState{}, ErrNotFound
+	}
+	if err != nil {
+		return payState{}, fmt.Errorf("read payment of %s: %w", id, err)
+	}
+	p.orderID, p.orderStatus, p.status = id, Status(ostatus), payment.Status(pstatus)
+	if claimed.Valid {
+		p.claimedAt = store.Time(claimed.Int64)
+	}
+	if due.Valid {
+		p.dueAt = store.Time(due.Int64)
+	}
+	return p, nil
 }
 
-// FakeProvider is a payment provider in memory, with configurable declines and failures. It
-// remembers charges by key, as a real provider's idempotency keys do.
-type FakeProvider struct {
-	cfg     FakeConfig
-	mu      sync.Mutex
-	rnd     *rand.Rand
-	charges map[string]fakeCharge
+// ended reports whether the order finished without being delivered: its money goes back.
+func ended(s Status) bool { return s == Cancelled || s == Rejected || s == Failed }
+
+// payStep is what the saga does next with a payment.
+type payStep struct {
+	op     payment.Op // the provider call to make; "" for none
+	resume bool       // op was claimed before and its outcome is unknown: look it up first
+	cancel bool       // the order ended before the provider was asked: pending -> cancelled
+	wait   time.Time  // nothing to do before then (a call is running, or a retry backs off)
 }
 
-type fakeCharge struct {
-	ref      string
-	declined bool
-}
-
-// NewFakeProvider returns a fake provider.
-func NewFakeProvider(cfg FakeConfig) *FakeProvider {
-	return &FakeProvider{cfg: cfg, rnd: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)), charges: map[string]fakeCharge{}}
-}
-
-// ErrProviderUnavailable is the fake provider's transient failure.
-var ErrProviderUnavailable = errors.New("payment provider unavailable")
-
-// Charge implements PaymentProvider.
-func (f *FakeProvider) Charge(ctx context.Context, key string, amount int64, currency string) (string, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if c, ok := f.charges[key]; ok {
-		if c.declined {
-			return "", ErrDeclined
+// nextPayStep decides from p alone, so it is the saga's whole policy: authorize a placed
+// order; void an authorization, or refund a capture, once the order ended; capture when the
+// order is delivered (or accepted, with CaptureOnAcceptance); resolve an unknown outcome
+// before anything else.
+func (s *Service) nextPayStep(p payState, now time.Time) payStep {
+	if op, ok := p.status.InFlight(); ok {
+		switch {
+		case !p.claimedAt.IsZero() && now.Before(p.claimedAt.Add(s.cfg.PaymentClaimTimeout)):
+			return payStep{wait: p.claimedAt.Add(s.cfg.PaymentClaimTimeout)}
+		case p.claimedAt.IsZero() && now.Before(p.dueAt):
+			return payStep{wait: p.dueAt}
 		}
-		return c.ref, nil
+		return payStep{op: op, resume: true}
 	}
-	if f.rnd.Float64() < f.cfg.FailureRate {
-		return "", ErrProviderUnavailable
+	switch p.status {
+	case payment.Pending:
+		if ended(p.orderStatus) {
+			return payStep{cancel: true}
+		}
+		return payStep{op: payment.Authorize}
+	case payment.Authorized:
+		if ended(p.orderStatus) {
+			return payStep{op: payment.Void}
+		}
+		if s.wantCapture(p.orderStatus) {
+			return payStep{op: payment.Capture}
+		}
+	case payment.Captured:
+		if ended(p.orderStatus) {
+			return payStep{op: payment.Refund}
+		}
 	}
-	c := fakeCharge{ref: event.NewID("pay"), declined: f.rnd.Float64() < f.cfg.DeclineRate || amount <= 0}
-	f.charges[key] = c
-	if c.declined {
-		return "", ErrDeclined
-	}
-	return c.ref, nil
+	return payStep{}
 }
 
-// Refund implements PaymentProvider.
-func (f *FakeProvider) Refund(ctx context.Context, ref string, amount int64) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.rnd.Float64() < f.cfg.FailureRate {
-		return ErrProviderUnavailable
+func (s *Service) wantCapture(st Status) bool {
+	if st == Delivered {
+		return true
+	}
+	if s.cfg.CaptureAt == CaptureOnAcceptance {
+		switch st {
+		case Accepted, Preparing, Ready, PickedUp:
+			return true
+		}
+	}
+	return false
+}
+
+// paymentTrigger reports whether an order entering status to gives its payment work to do.
+func (s *Service) paymentTrigger(to Status) bool { return ended(to) || s.wantCapture(to) }
+
+// markPaymentDue asks the saga to look at order id's payment now; it runs in the transaction
+// that moved the order, so the sweep finds the payment even if the event announcing the move
+// is lost.
+func markPaymentDue(ctx context.Context, tx *store.Tx, id string, now time.Time) error {
+	if _, err := tx.ExecContext(ctx, `UPDATE payments SET due_at = $1 WHERE order_id = $2`, store.Now(now), id); err != nil {
+		return fmt.Errorf("mark payment of %s due: %w", id, err)
 	}
 	return nil
 }
 
-// Payment statuses.
-const (
-	payPending       = "pending"
-	payCaptured      = "captured"
-	payDeclined      = "declined"
-	payRefundPending = "refund_pending"
-	payRefunded      = "refunded"
-	payVoid          = "void"
-)
-
-// Pay charges order id if it is still waiting for its payment and records the outcome: paid,
-// or failed on a decline. It is safe to call any number of times (the order's status is the
-// guard, the provider's idempotency key the second one); a transient failure is returned so
-// the caller retries.
-func (s *Service) Pay(ctx context.Context, id string) error {
-	var o Order
-	var status string
-	err := s.db.QueryRowContext(ctx, `SELECT id, status, total, currency FROM orders WHERE id = $1`, id).
-		Scan(&o.ID, &status, &o.Total, &o.Currency)
-	if errors.Is(err, sql.ErrNoRows) {
-		return ErrNotFound
-	}
-	if err != nil {
-		return fmt.Errorf("read order %s for payment: %w", id, err)
-	}
-	if Status(status) != Placed {
-		return nil
-	}
-	ref, chargeErr := s.cfg.Payments.Charge(ctx, o.ID, o.Total, o.Currency)
-	if chargeErr != nil && !errors.Is(chargeErr, ErrDeclined) {
-		werr := s.db.InTx(ctx, func(tx *store.Tx) error {
-			_, err := tx.ExecContext(ctx,
-				`UPDATE payments SET attempts = attempts + 1, last_error = $1, updated_at = $2 WHERE order_id = $3`,
-				chargeErr.Error(), store.Now(s.cfg.Now()), o.ID)
-			return err
-		})
-		return errors.Join(fmt.Errorf("charge order %s: %w", o.ID, chargeErr), werr)
-	}
-	_, err = s.Update(ctx, id, "payments", func(tx *store.Tx, o *Order) error {
-		if o.Status != Placed {
-			return errNoChange
-		}
-		payStatus := payCaptured
-		if chargeErr != nil {
-			payStatus = payDeclined
-			o.Status, o.Reason, o.DeadlineAt = Failed, "payment declined", timeZero
-		} else {
-			o.Status = Paid
-			o.DeadlineAt = s.cfg.Now().Add(s.cfg.RestaurantTimeout)
-		}
-		_, err := tx.ExecContext(ctx,
-			`UPDATE payments SET status = $1, provider_ref = $2, attempts = attempts + 1, last_error = '', updated_at = $3
-			 WHERE order_id = $4`, payStatus, ref, store.Now(s.cfg.Now()), o.ID)
+// SettlePayment moves order id's payment along the saga until it needs nothing more, waits
+// for a call another process is making, or a call fails with an unknown outcome (returned,
+// and retried later with the same idempotency key). It is safe to call any number of times,
+// from any number of processes at once: every provider call is claimed first by a
+// compare-and-set on (status, claim_attempt), and every outcome is recorded only if the claim
+// it was made under is still the latest.
+func (s *Service) SettlePayment(ctx context.Context, id string) error {
+	for range 8 { // a payment takes at most authorize, then capture or void, then refund
+		p, err := readPayState(ctx, s.db, id)
 		if err != nil {
-			return fmt.Errorf("record payment of %s: %w", o.ID, err)
+			return err
+		}
+		now := s.cfg.Now()
+		step := s.nextPayStep(p, now)
+		switch {
+		case step.cancel:
+			if err := s.recordPayment(ctx, p, p.attempt, payment.Pending, payment.Cancelled, "", "order ended before payment"); err != nil {
+				return err
+			}
+			continue
+		case step.op == "":
+			return s.parkPayment(ctx, p, step.wait)
+		}
+		attempt, ok, err := s.claimPayment(ctx, p, step.op, now)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue // another process moved it first: look again
+		}
+		if err := s.callProvider(ctx, p, step, attempt); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// claimPayment moves p into op's in-flight status under a new claim attempt, if nobody else
+// did since p was read.
+func (s *Service) claimPayment(ctx context.Context, p payState, op payment.Op, now time.Time) (attempt int, ok bool, err error) {
+	attempt = p.attempt + 1
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
+		res, err := tx.ExecContext(ctx,
+			`UPDATE payments SET status = $1, claim_attempt = $2, claimed_at = $3, due_at = $4, updated_at = $5
+			 WHERE order_id = $6 AND status = $7 AND claim_attempt = $8`,
+			string(op.InFlight()), attempt, store.Now(now), store.Now(now.Add(s.cfg.PaymentClaimTimeout)), store.Now(now),
+			p.orderID, string(p.status), p.attempt)
+		if err != nil {
+			return fmt.Errorf("claim %s of %s: %w", op, p.orderID, err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return nil
+		}
+		ok = true
+		return appendPaymentHistory(ctx, tx, p.orderID, op.InFlight(), attempt, "claimed", now)
+	})
+	return attempt, ok, err
+}
+
+// callProvider makes the claimed call (first asking the provider what became of an earlier
+// attempt, when there was one) and records its outcome under the claim.
+func (s *Service) callProvider(ctx context.Context, p payState, step payStep, attempt int) error {
+	op, key := step.op, payment.Key(p.orderID, step.op)
+	cctx, cancel := context.WithTimeout(ctx, s.cfg.PaymentCallTimeout)
+	defer cancel()
+	var ref string
+	var err error
+	looked := false
+	if step.resume {
+		var out payment.Outcome
+		out, err = s.cfg.Payments.Lookup(cctx, key)
+		switch {
+		case err == nil:
+			looked, ref = true, out.Ref
+			if out.Declined {
+				err = payment.ErrDeclined
+			}
+		case errors.Is(err, payment.ErrUnknownKey) && op == payment.Authorize && ended(p.orderStatus):
+			// The provider never saw the authorization, and the order is over: nothing to ask for.
+			s.countPayment(op, "never_made")
+			return s.recordPayment(ctx, p, attempt, op.InFlight(), payment.Cancelled, "", "authorization never reached the provider; order ended")
+		case errors.Is(err, payment.ErrUnknownKey):
+			err = nil // never reached the provider: make the call
+		}
+	}
+	if !looked && err == nil {
+		switch op {
+		case payment.Authorize:
+			ref, err = s.cfg.Payments.Authorize(cctx, key, payment.Amount{OrderID: p.orderID, Value: p.amount, Currency: p.currency})
+		case payment.Capture:
+			err = s.cfg.Payments.Capture(cctx, key, p.ref, p.amount)
+		case payment.Void:
+			err = s.cfg.Payments.Void(cctx, key, p.ref)
+		case payment.Refund:
+			err = s.cfg.Payments.Refund(cctx, key, p.ref, p.amount)
+		}
+	}
+	switch {
+	case op == payment.Authorize && errors.Is(err, payment.ErrDeclined):
+		s.countPayment(op, "declined")
+		return s.recordPayment(ctx, p, attempt, op.InFlight(), payment.Declined, "", "declined")
+	case err != nil:
+		result := "unknown"
+		if errors.Is(err, payment.ErrRefused) {
+			result = "refused"
+			s.logger.ErrorContext(ctx, "payment provider refused a call", "order", p.orderID, "op", op, "err", err)
+		}
+		s.countPayment(op, result)
+		if rerr := s.releasePayment(ctx, p.orderID, attempt, err); rerr != nil {
+			return errors.Join(err, rerr)
+		}
+		return fmt.Errorf("%s payment of order %s (attempt %d): %w", op, p.orderID, attempt, err)
+	}
+	s.countPayment(op, "ok")
+	if ref == "" {
+		ref = p.ref
+	}
+	return s.recordPayment(ctx, p, attempt, op.InFlight(), op.Done(), ref, "")
+}
+
+// recordPayment moves the payment from -> to, fenced by the claim attempt it was decided
+// under: an outcome from a claim that was since taken over is dropped (the newer claim
+// carries the same idempotency key and records the same outcome). Reaching authorized or
+// declined moves a still-placed order to paid or failed in the same transaction.
+func (s *Service) recordPayment(ctx context.Context, p payState, attempt int, from, to payment.Status, ref, detail string) error {
+	if !payment.CanMove(from, to) {
+		return fmt.Errorf("payment of %s: %s -> %s is not a legal move", p.orderID, from, to)
+	}
+	now := s.cfg.Now()
+	return s.db.InTx(ctx, func(tx *store.Tx) error {
+		res, err := tx.ExecContext(ctx,
+			`UPDATE payments SET status = $1, provider_ref = $2, claimed_at = NULL, due_at = $3, attempts = attempts + $4,
+			   last_error = '', updated_at = $5
+			 WHERE order_id = $6 AND status = $7 AND claim_attempt = $8`,
+			string(to), ref, store.Now(now), boolInt(from != payment.Pending), store.Now(now), p.orderID, string(from), attempt)
+		if err != nil {
+			return fmt.Errorf("record payment of %s: %w", p.orderID, err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return nil // fenced off: a newer claim owns the payment
+		}
+		if err := appendPaymentHistory(ctx, tx, p.orderID, to, attempt, detail, now); err != nil {
+			return err
+		}
+		if to != payment.Authorized && to != payment.Declined {
+			return nil
+		}
+		_, err = s.updateTx(ctx, tx, p.orderID, "payments", func(tx *store.Tx, o *Order) error {
+			if o.Status != Placed {
+				return errNoChange // ended meanwhile: the saga voids what it got
+			}
+			if to == payment.Declined {
+				o.Status, o.Reason, o.DeadlineAt = Failed, "payment declined", timeZero
+				return nil
+			}
+			o.Status, o.DeadlineAt = Paid, now.Add(s.cfg.RestaurantTimeout)
+			return nil
+		})
+		return err
+	})
+}
+
+// releasePayment gives up claim attempt after a call with an unknown outcome: the payment
+// stays in its in-flight status and is due again after a backoff, when the saga resumes it
+// by asking the provider.
+func (s *Service) releasePayment(ctx context.Context, id string, attempt int, cause error) error {
+	now := s.cfg.Now()
+	msg := cause.Error()
+	if len(msg) > 200 {
+		msg = msg[:200]
+	}
+	return s.db.InTx(ctx, func(tx *store.Tx) error {
+		_, err := tx.ExecContext(ctx,
+			`UPDATE payments SET claimed_at = NULL, due_at = $1, attempts = attempts + 1, last_error = $2, updated_at = $3
+			 WHERE order_id = $4 AND claim_attempt = $5`,
+			store.Now(now.Add(s.retryDelay(attempt))), msg, store.Now(now), id, attempt)
+		if err != nil {
+			return fmt.Errorf("release payment claim of %s: %w", id, err)
 		}
 		return nil
 	})
-	return err
 }
 
-// startRefund marks the order's payment for refund in tx; refund (after commit) or the
-// reconciler carries it out. An order never charged has its payment voided instead.
-func (s *Service) startRefund(ctx context.Context, tx *store.Tx, id string) error {
-	now := store.Now(s.cfg.Now())
-	if _, err := tx.ExecContext(ctx,
-		`UPDATE payments SET status = $1, updated_at = $2 WHERE order_id = $3 AND status = $4`,
-		payRefundPending, now, id, payCaptured); err != nil {
-		return fmt.Errorf("start refund of %s: %w", id, err)
+// parkPayment records when the payment next needs looking at (wait, or never when zero),
+// unless the payment or its order moved since p was read.
+func (s *Service) parkPayment(ctx context.Context, p payState, wait time.Time) error {
+	if p.dueAt.Equal(wait) {
+		return nil
 	}
-	if _, err := tx.ExecContext(ctx,
-		`UPDATE payments SET status = $1, updated_at = $2 WHERE order_id = $3 AND status = $4`,
-		payVoid, now, id, payPending); err != nil {
-		return fmt.Errorf("void payment of %s: %w", id, err)
+	var due any
+	if !wait.IsZero() {
+		due = store.Now(wait)
+	}
+	_, err := s.db.Write(ctx,
+		`UPDATE payments SET due_at = $1 WHERE order_id = $2 AND status = $3 AND claim_attempt = $4
+		   AND (SELECT status FROM orders WHERE id = $5) = $6`,
+		due, p.orderID, string(p.status), p.attempt, p.orderID, string(p.orderStatus))
+	if err != nil {
+		return fmt.Errorf("park payment of %s: %w", p.orderID, err)
 	}
 	return nil
 }
 
-// refund carries out a pending refund of order id. Failures are logged and left for the
-// reconciler.
-func (s *Service) refund(ctx context.Context, id string) {
-	var ref string
-	var amount int64
-	err := s.db.QueryRowContext(ctx,
-		`SELECT provider_ref, amount FROM payments WHERE order_id = $1 AND status = $2`, id, payRefundPending).Scan(&ref, &amount)
-	if errors.Is(err, sql.ErrNoRows) {
-		return
+// retryDelay is the backoff before a payment call that failed on its attempt-th claim is
+// tried again: PaymentRetryBase doubling per attempt, capped at PaymentRetryMax.
+func (s *Service) retryDelay(attempt int) time.Duration {
+	d := s.cfg.PaymentRetryBase
+	for i := 1; i < attempt && d < s.cfg.PaymentRetryMax; i++ {
+		d *= 2
 	}
-	if err == nil {
-		err = s.cfg.Payments.Refund(ctx, ref, amount)
-	}
-	if err == nil {
-		err = s.db.InTx(ctx, func(tx *store.Tx) error {
-			_, err := tx.ExecContext(ctx, `UPDATE payments SET status = $1, updated_at = $2 WHERE order_id = $3 AND status = $4`,
-				payRefunded, store.Now(s.cfg.Now()), id, payRefundPending)
-			return err
-		})
-	}
+	return min(d, s.cfg.PaymentRetryMax)
+}
+
+func appendPaymentHistory(ctx context.Context, tx *store.Tx, id string, st payment.Status, attempt int, detail string, at time.Time) error {
+	_, err := tx.ExecContext(ctx,
+		`INSERT INTO payment_transitions (order_id, seq, status, attempt, detail, at)
+		 VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM payment_transitions WHERE order_id = $2), $3, $4, $5, $6)`,
+		id, id, string(st), attempt, detail, store.Now(at))
 	if err != nil {
-		s.logger.WarnContext(ctx, "refund failed; the reconciler retries", "order", id, "err", err)
-		return
+		return fmt.Errorf("append payment history of %s: %w", id, err)
 	}
-	s.cfg.Metrics.Reconciled.WithLabelValues("refunded").Inc()
+	return nil
+}
+
+func (s *Service) countPayment(op payment.Op, result string) {
+	s.cfg.Metrics.PaymentCalls.WithLabelValues(string(op), result).Inc()
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

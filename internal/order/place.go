@@ -16,6 +16,7 @@ import (
 	"github.com/tiffin-dev/tiffin/internal/fault"
 	"github.com/tiffin-dev/tiffin/internal/geo"
 	"github.com/tiffin-dev/tiffin/internal/hours"
+	"github.com/tiffin-dev/tiffin/internal/payment"
 	"github.com/tiffin-dev/tiffin/internal/store"
 )
 
@@ -209,7 +210,7 @@ func (s *Service) insertOrder(ctx context.Context, tx *store.Tx, p auth.Principa
 	o := Order{
 		ID: event.NewID("ord"), CustomerID: customer, RestaurantID: req.RestaurantID, Region: r.region,
 		Status: Placed, Currency: s.cfg.Currency, Delivery: req.Delivery, PlacedBy: actorOf(p), Version: 1,
-		CreatedAt: now, UpdatedAt: now, DeadlineAt: now.Add(s.cfg.PaymentRetryAfter), DeliveryFee: s.cfg.DeliveryFee,
+		CreatedAt: now, UpdatedAt: now, DeadlineAt: now.Add(s.cfg.PaymentGiveUp), DeliveryFee: s.cfg.DeliveryFee,
 	}
 	menu, err := menuItems(ctx, tx, req)
 	if err != nil {
@@ -268,8 +269,8 @@ func (s *Service) insertOrder(ctx context.Context, tx *store.Tx, p auth.Principa
 	}
 	o.History = []Transition{{Status: Placed, Actor: o.PlacedBy, At: now}}
 	if _, err := tx.ExecContext(ctx,
-		`INSERT INTO payments (order_id, amount, currency, status, updated_at) VALUES ($1, $2, $3, $4, $5)`,
-		o.ID, o.Total, o.Currency, payPending, store.Now(now)); err != nil {
+		`INSERT INTO payments (order_id, amount, currency, status, updated_at, due_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		o.ID, o.Total, o.Currency, string(payment.Pending), store.Now(now), store.Now(now.Add(s.cfg.PaymentRetryAfter))); err != nil {
 		return Order{}, fmt.Errorf("insert payment: %w", err)
 	}
 	payload := event.Order{OrderID: o.ID, CustomerID: o.CustomerID, RestaurantID: o.RestaurantID,

@@ -10,12 +10,12 @@ import (
 	"github.com/tiffin-dev/tiffin/internal/store"
 )
 
-// Run consumes order.placed events to charge payments and runs the reconciler until ctx ends.
+// Run consumes the order events that move payments and runs the reconciler until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
 	errc := make(chan error, 1)
 	if s.bus != nil {
 		go func() {
-			errc <- s.bus.Consume(ctx, "orders-payments", []string{event.SubjectAll(event.OrderPlaced)}, s.handlePlaced)
+			errc <- s.bus.Consume(ctx, "orders-payments", paymentSubjects, s.handlePayment)
 		}()
 	} else {
 		close(errc)
@@ -41,12 +41,19 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 }
 
-func (s *Service) handlePlaced(ctx context.Context, e event.Envelope) error {
+// paymentSubjects are the order events that give a payment work to do: placement
+// (authorize), the ends (void or refund), and the capture points.
+var paymentSubjects = []string{
+	event.SubjectAll(event.OrderPlaced), event.SubjectAll(event.OrderCancelled), event.SubjectAll(event.OrderRejected),
+	event.SubjectAll(event.OrderFailed), event.SubjectAll(event.OrderAccepted), event.SubjectAll(event.OrderDelivered),
+}
+
+func (s *Service) handlePayment(ctx context.Context, e event.Envelope) error {
 	var p event.Order
 	if err := e.Payload(&p); err != nil {
 		return err
 	}
-	err := s.Pay(ctx, p.OrderID)
+	err := s.SettlePayment(ctx, p.OrderID)
 	result := "ok"
 	if err != nil {
 		result = "error"
@@ -55,10 +62,12 @@ func (s *Service) handlePlaced(ctx context.Context, e event.Envelope) error {
 	return err
 }
 
-// Reconcile moves on every order whose state outlived its deadline: it charges placed orders
-// whose payment outcome never came (failing them after PaymentGiveUp), escalates and then
-// cancels and refunds paid orders no restaurant accepted, and retries pending refunds. It is
-// what makes a lost event or a crash cost seconds instead of an order.
+// Reconcile moves on every order and payment whose state outlived its deadline: it fails
+// orders still unpaid after PaymentGiveUp (the payment saga then asks the provider what became
+// of the authorization and voids it if it went through), escalates and then cancels paid
+// orders no restaurant accepted, and settles every payment that is due (a lost event, a call
+// with an unknown outcome whose backoff ended, a claim whose process died). It is what makes
+// a lost event or a crash cost seconds instead of an order.
 func (s *Service) Reconcile(ctx context.Context) error {
 	now := s.cfg.Now()
 	due, err := s.due(ctx, now)
@@ -69,36 +78,22 @@ func (s *Service) Reconcile(ctx context.Context) error {
 	for _, d := range due {
 		switch Status(d.status) {
 		case Placed:
-			if now.Sub(d.created) > s.cfg.PaymentGiveUp {
-				moved := false
-				_, err := s.Update(ctx, d.id, "reconciler", func(tx *store.Tx, o *Order) error {
-					if o.Status != Placed {
-						return errNoChange // paid meanwhile
-					}
-					moved = true
-					if err := moveTo(o, Failed); err != nil {
-						return err
-					}
-					o.Reason = "payment timed out"
-					return s.startRefund(ctx, tx, o.ID)
-				})
-				if moved {
-					s.count("payment_timeout", err)
+			moved := false
+			_, err := s.Update(ctx, d.id, "reconciler", func(tx *store.Tx, o *Order) error {
+				if o.Status != Placed {
+					return errNoChange // paid meanwhile
 				}
-				errs = append(errs, err)
-				continue
-			}
-			err := s.Pay(ctx, d.id)
-			if err == nil {
-				s.count("payment_retried", nil)
-			} else {
-				// Try again later, not on every sweep.
-				_ = s.db.InTx(ctx, func(tx *store.Tx) error {
-					_, err := tx.ExecContext(ctx, `UPDATE orders SET deadline_at = $1 WHERE id = $2 AND status = $3`,
-						store.Now(now.Add(s.cfg.PaymentRetryAfter)), d.id, string(Placed))
+				moved = true
+				if err := moveTo(o, Failed); err != nil {
 					return err
-				})
+				}
+				o.Reason = "payment timed out"
+				return nil
+			})
+			if moved {
+				s.count("payment_timeout", err)
 			}
+			errs = append(errs, err)
 		case Paid:
 			moved := false
 			_, err := s.Update(ctx, d.id, "reconciler", func(tx *store.Tx, o *Order) error {
@@ -110,22 +105,17 @@ func (s *Service) Reconcile(ctx context.Context) error {
 					return err
 				}
 				o.Reason = "the restaurant did not respond in time"
-				return s.startRefund(ctx, tx, o.ID)
+				return nil
 			})
-			if !moved {
-				errs = append(errs, err)
-				continue
-			}
-			s.count("restaurant_timeout", err)
-			if err == nil {
-				s.refund(ctx, d.id)
+			if moved {
+				s.count("restaurant_timeout", err)
 				s.forgetEscalation(d.id)
 			}
 			errs = append(errs, err)
 		}
 	}
 	s.escalate(ctx, now)
-	errs = append(errs, s.retryRefunds(ctx, now))
+	errs = append(errs, s.settleDuePayments(ctx, now))
 	return errors.Join(errs...)
 }
 
@@ -190,12 +180,13 @@ func (s *Service) forgetEscalation(id string) {
 	s.mu.Unlock()
 }
 
-func (s *Service) retryRefunds(ctx context.Context, now time.Time) error {
+// settleDuePayments runs the payment saga on every payment due by now. A payment whose call
+// fails stays due after a backoff, so one failing provider never stalls the sweep for long.
+func (s *Service) settleDuePayments(ctx context.Context, now time.Time) error {
 	rows, err := s.db.QueryContext(ctx,
-		`SELECT order_id FROM payments WHERE status = $1 AND updated_at < $2 LIMIT 100`,
-		payRefundPending, store.Now(now.Add(-2*time.Second)))
+		`SELECT order_id FROM payments WHERE due_at <= $1 ORDER BY due_at LIMIT 200`, store.Now(now))
 	if err != nil {
-		return fmt.Errorf("find pending refunds: %w", err)
+		return fmt.Errorf("find due payments: %w", err)
 	}
 	var ids []string
 	for rows.Next() {
@@ -205,10 +196,20 @@ func (s *Service) retryRefunds(ctx context.Context, now time.Time) error {
 		}
 	}
 	rows.Close()
-	for _, id := range ids {
-		s.refund(ctx, id)
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("find due payments: %w", err)
 	}
-	return rows.Err()
+	for _, id := range ids {
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err := s.SettlePayment(ctx, id); err != nil {
+			s.logger.DebugContext(ctx, "payment not settled yet", "order", id, "err", err)
+			continue
+		}
+		s.count("payment_settled", nil)
+	}
+	return nil
 }
 
 func (s *Service) count(action string, err error) {

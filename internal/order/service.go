@@ -7,6 +7,7 @@ import (
 
 	"github.com/tiffin-dev/tiffin/internal/bus"
 	"github.com/tiffin-dev/tiffin/internal/geo"
+	"github.com/tiffin-dev/tiffin/internal/payment"
 	"github.com/tiffin-dev/tiffin/internal/store"
 	"github.com/tiffin-dev/tiffin/internal/telemetry"
 )
@@ -21,16 +22,27 @@ type Config struct {
 	Now func() time.Time
 	// Regions assigns orders to regions. Default H3 resolution 5.
 	Regions geo.Regioner
-	// Payments charges and refunds. Default: a FakeProvider that always succeeds.
-	Payments PaymentProvider
+	// Payments is the payment provider. Default: a payment.Fake that always succeeds.
+	Payments payment.Provider
+	// CaptureAt is when an authorized payment is captured. Default CaptureOnDelivery.
+	CaptureAt CaptureAt
+	// PaymentCallTimeout bounds one provider call. Default 10s.
+	PaymentCallTimeout time.Duration
+	// PaymentClaimTimeout is how long a claimed provider call is left to its claimer before
+	// another process may take it over (looking up its outcome first). It must exceed
+	// PaymentCallTimeout. Default 30s.
+	PaymentClaimTimeout time.Duration
+	// PaymentRetryBase and PaymentRetryMax bound the backoff between attempts of a call whose
+	// outcome was unknown: base after the first, doubling, capped at max. Default 1s and 1m.
+	PaymentRetryBase, PaymentRetryMax time.Duration
 	// Currency of every price. Default "INR".
 	Currency string
 	// DeliveryFee in minor units added to every order. Default 3000.
 	DeliveryFee int64
 	// MaxDeliveryM is the farthest drop-off from the restaurant. Default 15 km.
 	MaxDeliveryM float64
-	// PaymentRetryAfter is how long a placed order waits for its payment outcome before the
-	// reconciler charges again. Default 10s.
+	// PaymentRetryAfter is how long a placed order's payment waits for its order.placed event
+	// before the sweep starts it anyway. Default 10s.
 	PaymentRetryAfter time.Duration
 	// PaymentGiveUp fails an order still unpaid this long after placement. Default 10m.
 	PaymentGiveUp time.Duration
@@ -58,7 +70,22 @@ func (c *Config) defaults() {
 	clock := c.Now
 	c.Now = func() time.Time { return clock().UTC().Truncate(time.Millisecond) }
 	if c.Payments == nil {
-		c.Payments = NewFakeProvider(FakeConfig{})
+		c.Payments = payment.NewFake(payment.FakeConfig{})
+	}
+	if c.CaptureAt == "" {
+		c.CaptureAt = CaptureOnDelivery
+	}
+	if c.PaymentCallTimeout == 0 {
+		c.PaymentCallTimeout = 10 * time.Second
+	}
+	if c.PaymentClaimTimeout <= c.PaymentCallTimeout {
+		c.PaymentClaimTimeout = 3 * c.PaymentCallTimeout
+	}
+	if c.PaymentRetryBase == 0 {
+		c.PaymentRetryBase = time.Second
+	}
+	if c.PaymentRetryMax == 0 {
+		c.PaymentRetryMax = time.Minute
 	}
 	if c.Currency == "" {
 		c.Currency = "INR"

@@ -12,6 +12,7 @@ import (
 	"github.com/tiffin-dev/tiffin/internal/fault"
 	"github.com/tiffin-dev/tiffin/internal/geo"
 	"github.com/tiffin-dev/tiffin/internal/order"
+	"github.com/tiffin-dev/tiffin/internal/payment"
 	"github.com/tiffin-dev/tiffin/internal/store"
 	"github.com/tiffin-dev/tiffin/internal/tiffintest"
 )
@@ -23,24 +24,38 @@ var (
 )
 
 type fixture struct {
+	dsn   string
 	db    *store.DB
 	svc   *order.Service
 	clock *tiffintest.Clock
-	pay   *order.FakeProvider
+	pay   *payment.Fake
 }
 
-func newFixture(t testing.TB, d store.Dialect, fake order.FakeConfig) *fixture {
+func newFixture(t testing.TB, d store.Dialect, fake payment.FakeConfig) *fixture {
 	t.Helper()
-	db := tiffintest.NewStoreOn(t, d)
+	dsn := tiffintest.DSN(t, d)
+	db := openStore(t, dsn)
 	c := tiffintest.NewClock(time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC))
-	pay := order.NewFakeProvider(fake)
+	pay := payment.NewFake(fake)
 	svc := order.New(db, nil, order.Config{Now: c.Now, Payments: pay, RestaurantTimeout: 5 * time.Minute})
 	ctx := context.Background()
 	mustExec(t, db, ctx, `INSERT INTO restaurants (id, owner_id, name, lat, lng, region, created_at, updated_at)
 		VALUES ('r-1', 'owner-1', 'Dosa Corner', 12.9716, 77.5946, 'reg', 0, 0)`)
 	mustExec(t, db, ctx, `INSERT INTO menu_items (id, restaurant_id, name, price, available, stock, updated_at)
 		VALUES ('dosa', 'r-1', 'Masala dosa', 12000, $1, NULL, 0), ('coffee', 'r-1', 'Filter coffee', 4000, $2, 2, 0)`, true, true)
-	return &fixture{db: db, svc: svc, clock: c, pay: pay}
+	return &fixture{dsn: dsn, db: db, svc: svc, clock: c, pay: pay}
+}
+
+func openStore(t testing.TB, dsn string) *store.DB {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	db, err := store.Open(ctx, dsn)
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }
 
 func mustExec(t testing.TB, db *store.DB, ctx context.Context, q string, args ...any) {
@@ -95,51 +110,30 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, d store.Dialect)) {
 func TestPaymentOutcomes(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, d store.Dialect) {
 		ctx := context.Background()
-		ok := newFixture(t, d, order.FakeConfig{})
+		ok := newFixture(t, d, payment.FakeConfig{})
 		o := ok.place(t, "k1")
-		if err := ok.svc.Pay(ctx, o.ID); err != nil {
+		if err := ok.svc.SettlePayment(ctx, o.ID); err != nil {
 			t.Fatal(err)
 		}
-		if err := ok.svc.Pay(ctx, o.ID); err != nil { // a redelivered order.placed is a no-op
+		if err := ok.svc.SettlePayment(ctx, o.ID); err != nil { // a redelivered order.placed is a no-op
 			t.Fatal(err)
 		}
 		if got := ok.status(t, o.ID); got != order.Paid {
 			t.Errorf("after payment: got %s, want paid", got)
 		}
-		if got := ok.paymentStatus(t, o.ID); got != "captured" {
-			t.Errorf("payment: got %s, want captured", got)
+		if got := ok.paymentStatus(t, o.ID); got != "authorized" {
+			t.Errorf("payment: got %s, want authorized", got)
 		}
 
-		declined := newFixture(t, d, order.FakeConfig{DeclineRate: 1})
+		declined := newFixture(t, d, payment.FakeConfig{DeclineRate: 1})
 		o = declined.place(t, "k1")
-		if err := declined.svc.Pay(ctx, o.ID); err != nil {
+		if err := declined.svc.SettlePayment(ctx, o.ID); err != nil {
 			t.Fatal(err)
 		}
 		if got := declined.status(t, o.ID); got != order.Failed {
 			t.Errorf("declined: got %s, want failed", got)
 		}
 
-		flaky := newFixture(t, d, order.FakeConfig{FailureRate: 1})
-		o = flaky.place(t, "k1")
-		if err := flaky.svc.Pay(ctx, o.ID); !errors.Is(err, order.ErrProviderUnavailable) {
-			t.Errorf("provider down: got %v, want ErrProviderUnavailable", err)
-		}
-		if got := flaky.status(t, o.ID); got != order.Placed {
-			t.Errorf("provider down: got %s, want placed", got)
-		}
-		// The reconciler keeps retrying, then gives up after PaymentGiveUp.
-		flaky.clock.Advance(11 * time.Second)
-		flaky.svc.Reconcile(ctx)
-		if got := flaky.status(t, o.ID); got != order.Placed {
-			t.Errorf("after a failed retry: got %s, want placed", got)
-		}
-		flaky.clock.Advance(11 * time.Minute)
-		if err := flaky.svc.Reconcile(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if got := flaky.status(t, o.ID); got != order.Failed {
-			t.Errorf("after PaymentGiveUp: got %s, want failed", got)
-		}
 	})
 }
 
@@ -147,7 +141,7 @@ func TestPaymentOutcomes(t *testing.T) {
 // and the reconciler charges the order once its deadline passes.
 func TestReconcilerChargesLostPlacements(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, d store.Dialect) {
-		f := newFixture(t, d, order.FakeConfig{})
+		f := newFixture(t, d, payment.FakeConfig{})
 		o := f.place(t, "k1")
 		f.svc.Reconcile(context.Background())
 		if got := f.status(t, o.ID); got != order.Placed {
@@ -166,9 +160,9 @@ func TestReconcilerChargesLostPlacements(t *testing.T) {
 func TestRestaurantTimeoutRefunds(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, d store.Dialect) {
 		ctx := context.Background()
-		f := newFixture(t, d, order.FakeConfig{})
+		f := newFixture(t, d, payment.FakeConfig{})
 		o := f.place(t, "k1")
-		f.svc.Pay(ctx, o.ID)
+		f.svc.SettlePayment(ctx, o.ID)
 		f.clock.Advance(4 * time.Minute)
 		f.svc.Reconcile(ctx)
 		if got := f.status(t, o.ID); got != order.Paid {
@@ -181,8 +175,8 @@ func TestRestaurantTimeoutRefunds(t *testing.T) {
 		if got := f.status(t, o.ID); got != order.Cancelled {
 			t.Errorf("after the restaurant timeout: got %s, want cancelled", got)
 		}
-		if got := f.paymentStatus(t, o.ID); got != "refunded" {
-			t.Errorf("payment: got %s, want refunded", got)
+		if got := f.paymentStatus(t, o.ID); got != "voided" {
+			t.Errorf("payment: got %s, want voided", got)
 		}
 	})
 }
@@ -190,13 +184,13 @@ func TestRestaurantTimeoutRefunds(t *testing.T) {
 func TestWhoMayMoveAnOrder(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, d store.Dialect) {
 		ctx := context.Background()
-		f := newFixture(t, d, order.FakeConfig{})
+		f := newFixture(t, d, payment.FakeConfig{})
 		o := f.place(t, "k1")
 		stranger := auth.Principal{Subject: "owner-2", Role: auth.Restaurant}
 		if _, err := f.svc.Restaurant(ctx, owner, o.ID, order.Accept, ""); !errors.Is(err, order.ErrInvalidTransition) {
 			t.Errorf("accept before payment: got %v, want ErrInvalidTransition", err)
 		}
-		f.svc.Pay(ctx, o.ID)
+		f.svc.SettlePayment(ctx, o.ID)
 		if _, err := f.svc.Restaurant(ctx, stranger, o.ID, order.Accept, ""); !errors.Is(err, fault.NotFound) {
 			t.Errorf("another restaurant accepts: got %v, want not found", err)
 		}
@@ -240,7 +234,7 @@ func TestWhoMayMoveAnOrder(t *testing.T) {
 func TestCancelRefundsAndRestocks(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, d store.Dialect) {
 		ctx := context.Background()
-		f := newFixture(t, d, order.FakeConfig{})
+		f := newFixture(t, d, payment.FakeConfig{})
 		o := f.place(t, "k1", order.LineInput{MenuItemID: "coffee", Quantity: 2})
 		_, err := f.svc.Place(ctx, customer, "k2", order.PlaceRequest{RestaurantID: "r-1",
 			Items: []order.LineInput{{MenuItemID: "coffee", Quantity: 1}}, Delivery: geo.LatLng{Lat: 12.95, Lng: 77.6}},
@@ -249,13 +243,16 @@ func TestCancelRefundsAndRestocks(t *testing.T) {
 		if !errors.As(err, &fe) || fe.Location != "body.items[0].quantity" {
 			t.Errorf("sold out: got %v, want a field error at body.items[0].quantity", err)
 		}
-		f.svc.Pay(ctx, o.ID)
+		f.svc.SettlePayment(ctx, o.ID)
 		c, err := f.svc.Cancel(ctx, customer, o.ID, "changed my mind")
 		if err != nil || c.Status != order.Cancelled || c.Reason != "changed my mind" {
 			t.Fatalf("cancel: %v %s %q", err, c.Status, c.Reason)
 		}
-		if got := f.paymentStatus(t, o.ID); got != "refunded" {
-			t.Errorf("payment: got %s, want refunded", got)
+		if err := f.svc.SettlePayment(ctx, o.ID); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.paymentStatus(t, o.ID); got != "voided" {
+			t.Errorf("payment: got %s, want voided", got)
 		}
 		var stock int
 		f.db.QueryRow(`SELECT stock FROM menu_items WHERE id = 'coffee'`).Scan(&stock)
@@ -268,7 +265,7 @@ func TestCancelRefundsAndRestocks(t *testing.T) {
 func TestIdempotentPlacement(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, d store.Dialect) {
 		ctx := context.Background()
-		f := newFixture(t, d, order.FakeConfig{})
+		f := newFixture(t, d, payment.FakeConfig{})
 		req := order.PlaceRequest{RestaurantID: "r-1", Items: []order.LineInput{{MenuItemID: "dosa", Quantity: 1}}, Delivery: geo.LatLng{Lat: 12.95, Lng: 77.6}}
 		enc := func(o order.Order) ([]byte, error) { return []byte(o.ID), nil }
 		first, err := f.svc.Place(ctx, customer, "k", req, enc)
@@ -291,4 +288,4 @@ func TestIdempotentPlacement(t *testing.T) {
 	})
 }
 
-var orderFakeOK = order.FakeConfig{}
+var orderFakeOK = payment.FakeConfig{}

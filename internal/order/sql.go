@@ -225,6 +225,11 @@ func (s *Service) save(ctx context.Context, tx *store.Tx, o *Order, from Status,
 			return err
 		}
 	}
+	if s.paymentTrigger(o.Status) {
+		if err := markPaymentDue(ctx, tx, o.ID, at); err != nil {
+			return err
+		}
+	}
 	if err := appendHistory(ctx, tx, o.ID, o.Status, actor, at); err != nil {
 		return err
 	}

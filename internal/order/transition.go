@@ -16,29 +16,34 @@ import (
 func (s *Service) Update(ctx context.Context, id, actor string, change func(tx *store.Tx, o *Order) error) (Order, error) {
 	var out Order
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		o, err := load(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		from := o.Status
-		if err := change(tx, &o); err != nil {
-			if errors.Is(err, errNoChange) {
-				out = o
-				return nil
-			}
-			return err
-		}
-		if err := checkMove(from, o.Status); err != nil {
-			return err
-		}
-		if err := s.save(ctx, tx, &o, from, actor, s.cfg.Now()); err != nil {
-			return err
-		}
-		o.History = append(o.History, Transition{Status: o.Status, Actor: actor, At: o.UpdatedAt})
-		out = o
-		return nil
+		var err error
+		out, err = s.updateTx(ctx, tx, id, actor, change)
+		return err
 	})
 	return out, err
+}
+
+// updateTx is Update inside a transaction the caller owns.
+func (s *Service) updateTx(ctx context.Context, tx *store.Tx, id, actor string, change func(tx *store.Tx, o *Order) error) (Order, error) {
+	o, err := load(ctx, tx, id)
+	if err != nil {
+		return Order{}, err
+	}
+	from := o.Status
+	if err := change(tx, &o); err != nil {
+		if errors.Is(err, errNoChange) {
+			return o, nil
+		}
+		return Order{}, err
+	}
+	if err := checkMove(from, o.Status); err != nil {
+		return Order{}, err
+	}
+	if err := s.save(ctx, tx, &o, from, actor, s.cfg.Now()); err != nil {
+		return Order{}, err
+	}
+	o.History = append(o.History, Transition{Status: o.Status, Actor: actor, At: o.UpdatedAt})
+	return o, nil
 }
 
 var errNoChange = errors.New("order already in the wanted status")
@@ -69,13 +74,14 @@ var restaurantTarget = map[RestaurantAction]Status{
 }
 
 // Restaurant applies a restaurant's action to order id. Only the owner of the order's
-// restaurant (or ops) may act. A rejection refunds the customer.
+// restaurant (or ops) may act. A rejection gives the customer's money back (the payment saga
+// voids or refunds it).
 func (s *Service) Restaurant(ctx context.Context, p auth.Principal, id string, action RestaurantAction, reason string) (Order, error) {
 	to, ok := restaurantTarget[action]
 	if !ok {
 		return Order{}, fmt.Errorf("unknown restaurant action %q: %w", action, ErrInvalidTransition)
 	}
-	o, err := s.Update(ctx, id, actorOf(p), func(tx *store.Tx, o *Order) error {
+	return s.Update(ctx, id, actorOf(p), func(tx *store.Tx, o *Order) error {
 		if err := s.authorizeRestaurant(ctx, tx, p, *o); err != nil {
 			return err
 		}
@@ -84,14 +90,9 @@ func (s *Service) Restaurant(ctx context.Context, p auth.Principal, id string, a
 		}
 		if to == Rejected {
 			o.Reason = reasonOr(reason, "rejected by the restaurant")
-			return s.startRefund(ctx, tx, o.ID)
 		}
 		return nil
 	})
-	if err == nil && to == Rejected {
-		s.refund(ctx, id)
-	}
-	return o, err
 }
 
 func (s *Service) authorizeRestaurant(ctx context.Context, q querier, p auth.Principal, o Order) error {
@@ -144,9 +145,11 @@ func (s *Service) Courier(ctx context.Context, p auth.Principal, id string, acti
 	})
 }
 
-// Cancel cancels order id for its customer or ops, before pickup, refunding what was paid.
+// Cancel cancels order id for its customer or ops, before pickup. The payment saga gives the
+// money back: it voids an authorization, refunds a capture, and voids a charge still in flight
+// once it lands. Cancelling a cancelled order answers with the order unchanged.
 func (s *Service) Cancel(ctx context.Context, p auth.Principal, id, reason string) (Order, error) {
-	o, err := s.Update(ctx, id, actorOf(p), func(tx *store.Tx, o *Order) error {
+	return s.Update(ctx, id, actorOf(p), func(tx *store.Tx, o *Order) error {
 		if !(p.Role == auth.Ops || (p.Role == auth.Customer && o.CustomerID == p.Subject)) {
 			return ErrNotFound
 		}
@@ -154,12 +157,8 @@ func (s *Service) Cancel(ctx context.Context, p auth.Principal, id, reason strin
 			return err
 		}
 		o.Reason = reasonOr(reason, "cancelled by "+string(p.Role))
-		return s.startRefund(ctx, tx, o.ID)
+		return nil
 	})
-	if err == nil {
-		s.refund(ctx, id)
-	}
-	return o, err
 }
 
 func actorOf(p auth.Principal) string { return string(p.Role) + ":" + p.Subject }

@@ -49,6 +49,9 @@ type Metrics struct {
 	Reconciled *prometheus.CounterVec
 	// LocationFixes counts courier GPS fixes ingested.
 	LocationFixes prometheus.Counter
+	// PaymentCalls counts payment provider calls by operation and result (ok, declined,
+	// unknown, refused, never_made).
+	PaymentCalls *prometheus.CounterVec
 }
 
 // NewMetrics registers the instruments on a fresh registry, with Go and process collectors.
@@ -83,9 +86,12 @@ func NewMetrics() *Metrics {
 		LocationFixes: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tiffin_location_fixes_total", Help: "Courier GPS fixes ingested.",
 		}),
+		PaymentCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tiffin_payment_calls_total", Help: "Payment provider calls by operation and result.",
+		}, []string{"op", "result"}),
 	}
 	reg.MustRegister(m.HTTPRequests, m.HTTPDuration, m.Orders, m.ClickToDoor, m.Offers, m.Consumed,
-		m.Reconciled, m.LocationFixes)
+		m.Reconciled, m.LocationFixes, m.PaymentCalls)
 	return m
 }
 

@@ -1,0 +1,359 @@
+package order_test
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tiffin-dev/tiffin/internal/auth"
+	"github.com/tiffin-dev/tiffin/internal/order"
+	"github.com/tiffin-dev/tiffin/internal/payment"
+	"github.com/tiffin-dev/tiffin/internal/store"
+)
+
+// sagaConfig is the order configuration the payment tests run with, on the fixture's clock
+// and provider.
+func (f *fixture) sagaConfig(capture order.CaptureAt) order.Config {
+	return order.Config{Now: f.clock.Now, Payments: f.pay, RestaurantTimeout: 5 * time.Minute, CaptureAt: capture}
+}
+
+// replica is a second order service on its own connection to the fixture's database, as
+// another replica of tiffin would be.
+func (f *fixture) replica(t *testing.T, capture order.CaptureAt) *order.Service {
+	return order.New(openStore(t, f.dsn), nil, f.sagaConfig(capture))
+}
+
+func (f *fixture) settle(t *testing.T, id string) {
+	t.Helper()
+	if err := f.svc.SettlePayment(context.Background(), id); err != nil {
+		t.Fatalf("settle payment of %s: %v", id, err)
+	}
+}
+
+// blockFirst returns a hook that holds the first call of op until release is closed, and
+// closes entered when that call arrives.
+func blockFirst(op payment.Op) (hook func(context.Context, payment.Call) error, entered, release chan struct{}) {
+	entered, release = make(chan struct{}), make(chan struct{})
+	var n atomic.Int32
+	hook = func(ctx context.Context, c payment.Call) error {
+		if c.Op == op && n.Add(1) == 1 {
+			close(entered)
+			<-release
+		}
+		return nil
+	}
+	return hook, entered, release
+}
+
+// Failure 1: the customer cancels while the provider's authorization is still running. The
+// authorization lands after the order ended, and is voided; the cancel's own attempt to settle
+// does not act while the call runs.
+func TestCancelDuringAuthorizationVoidsIt(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, d store.Dialect) {
+		ctx := context.Background()
+		hook, entered, release := blockFirst(payment.Authorize)
+		f := newFixture(t, d, payment.FakeConfig{Hook: hook})
+		o := f.place(t, "k1")
+		done := make(chan error, 1)
+		go func() { done <- f.svc.SettlePayment(ctx, o.ID) }()
+		<-entered
+		if _, err := f.svc.Cancel(ctx, customer, o.ID, ""); err != nil {
+			t.Fatal(err)
+		}
+		f.settle(t, o.ID) // what the order.cancelled consumer does: must wait for the running call
+		if err := f.svc.Reconcile(ctx); err != nil {
+			t.Fatal(err)
+		}
+		close(release)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if got := f.status(t, o.ID); got != order.Cancelled {
+			t.Errorf("order: got %s, want cancelled", got)
+		}
+		if got := f.paymentStatus(t, o.ID); got != "voided" {
+			t.Errorf("payment: got %s, want voided", got)
+		}
+		if a, v := f.pay.Calls(payment.Authorize), f.pay.Calls(payment.Void); a != 1 || v != 1 {
+			t.Errorf("provider calls: authorize %d, void %d; want 1 and 1", a, v)
+		}
+		if acc, _ := f.pay.Account(ctx, o.ID); acc.Holding() {
+			t.Errorf("the provider still holds the customer's money: %+v", acc)
+		}
+	})
+}
+
+// Failure 2: eight concurrent cancels of one paid order, on two replicas, in five trials: one
+// void per order. With capture at acceptance, one refund per order.
+func TestConcurrentCancelsGiveMoneyBackOnce(t *testing.T) {
+	for _, capture := range []order.CaptureAt{order.CaptureOnDelivery, order.CaptureOnAcceptance} {
+		t.Run(string(capture), func(t *testing.T) {
+			forEachBackend(t, func(t *testing.T, d store.Dialect) {
+				ctx := context.Background()
+				f := newFixture(t, d, payment.FakeConfig{})
+				f.svc = order.New(f.db, nil, f.sagaConfig(capture))
+				other := f.replica(t, capture)
+				const trials = 5
+				for trial := range trials {
+					o := f.place(t, "k"+string(rune('a'+trial)))
+					f.settle(t, o.ID)
+					if capture == order.CaptureOnAcceptance {
+						if _, err := f.svc.Restaurant(ctx, owner, o.ID, order.Accept, ""); err != nil {
+							t.Fatal(err)
+						}
+						f.settle(t, o.ID)
+					}
+					var wg sync.WaitGroup
+					for i := range 8 {
+						svc := f.svc
+						if i%2 == 1 {
+							svc = other
+						}
+						wg.Go(func() {
+							svc.Cancel(ctx, customer, o.ID, "")
+							svc.SettlePayment(ctx, o.ID)
+							svc.Reconcile(ctx)
+						})
+					}
+					wg.Wait()
+					want := "voided"
+					if capture == order.CaptureOnAcceptance {
+						want = "refunded"
+					}
+					if got := f.paymentStatus(t, o.ID); got != want {
+						t.Errorf("trial %d: payment %s, want %s", trial, got, want)
+					}
+				}
+				gave := f.pay.Calls(payment.Void) + f.pay.Calls(payment.Refund)
+				if gave != trials {
+					t.Errorf("voids+refunds asked of the provider: got %d (void %d, refund %d), want %d",
+						gave, f.pay.Calls(payment.Void), f.pay.Calls(payment.Refund), trials)
+				}
+			})
+		})
+	}
+}
+
+// Failure 2, second half: a refund that takes a while is not retried by the reconciler (on
+// either replica) while it runs.
+func TestSlowRefundIsNotRetriedWhileRunning(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, d store.Dialect) {
+		ctx := context.Background()
+		hook, entered, release := blockFirst(payment.Refund)
+		f := newFixture(t, d, payment.FakeConfig{Hook: hook})
+		f.svc = order.New(f.db, nil, f.sagaConfig(order.CaptureOnAcceptance))
+		other := f.replica(t, order.CaptureOnAcceptance)
+		o := f.place(t, "k1")
+		f.settle(t, o.ID)
+		if _, err := f.svc.Restaurant(ctx, owner, o.ID, order.Accept, ""); err != nil {
+			t.Fatal(err)
+		}
+		f.settle(t, o.ID)
+		if _, err := f.svc.Cancel(ctx, customer, o.ID, ""); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- f.svc.SettlePayment(ctx, o.ID) }()
+		<-entered
+		for range 3 { // three seconds of sweeps on both replicas
+			f.clock.Advance(time.Second)
+			if err := f.svc.Reconcile(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := other.Reconcile(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		close(release)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if got := f.pay.Calls(payment.Refund); got != 1 {
+			t.Errorf("refund calls: got %d, want 1", got)
+		}
+		if got := f.paymentStatus(t, o.ID); got != "refunded" {
+			t.Errorf("payment: got %s, want refunded", got)
+		}
+	})
+}
+
+// Failure 3: at the give-up deadline the order fails, and the saga asks the provider what
+// became of the "failed" authorization before deciding: one that went through is voided, one
+// that never reached the provider is closed without a call.
+func TestPaymentGiveUpAsksTheProvider(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		afterWork  bool
+		wantStatus string
+		wantVoids  int
+	}{
+		{"charged after all", true, "voided", 1},
+		{"never charged", false, "cancelled", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			forEachBackend(t, func(t *testing.T, d store.Dialect) {
+				ctx := context.Background()
+				f := newFixture(t, d, payment.FakeConfig{})
+				o := f.place(t, "k1")
+				f.pay.FailNext(1, tc.afterWork)
+				if err := f.svc.SettlePayment(ctx, o.ID); err == nil {
+					t.Fatal("settle with a failing provider: got nil error")
+				}
+				if got := f.status(t, o.ID); got != order.Placed {
+					t.Fatalf("after an unknown outcome: got %s, want placed", got)
+				}
+				f.pay.FailNext(1000, false) // the provider is down until the give-up
+				for range 10 {
+					f.clock.Advance(time.Minute)
+					f.svc.Reconcile(ctx)
+				}
+				f.pay.Recover()
+				f.clock.Advance(2 * time.Minute)
+				for range 3 {
+					f.svc.Reconcile(ctx)
+					f.clock.Advance(2 * time.Minute)
+				}
+				if got := f.status(t, o.ID); got != order.Failed {
+					t.Errorf("order: got %s, want failed", got)
+				}
+				if got := f.paymentStatus(t, o.ID); got != tc.wantStatus {
+					t.Errorf("payment: got %s, want %s", got, tc.wantStatus)
+				}
+				if got := f.pay.Calls(payment.Void); got != tc.wantVoids {
+					t.Errorf("voids: got %d, want %d", got, tc.wantVoids)
+				}
+				if got := f.pay.Effects(payment.Authorize); got != boolToInt(tc.afterWork) {
+					t.Errorf("authorizations acted on: got %d, want %d", got, boolToInt(tc.afterWork))
+				}
+				if acc, _ := f.pay.Account(ctx, o.ID); acc.Holding() {
+					t.Errorf("the provider still holds the customer's money: %+v", acc)
+				}
+			})
+		})
+	}
+}
+
+// A process dies between "the provider said yes" and recording it: once its claim goes stale
+// another sweep looks the call up, records it, and never calls again.
+func TestCrashAfterProviderSaidYes(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, d store.Dialect) {
+		ctx := context.Background()
+		f := newFixture(t, d, payment.FakeConfig{})
+		o := f.place(t, "k1")
+		// What the dead process left: its claim, and an authorization at the provider.
+		mustExec(t, f.db, ctx, `UPDATE payments SET status = 'authorizing', claim_attempt = 1, claimed_at = $1, due_at = $2 WHERE order_id = $3`,
+			store.Now(f.clock.Now()), store.Now(f.clock.Now().Add(30*time.Second)), o.ID)
+		if _, err := f.pay.Authorize(ctx, payment.Key(o.ID, payment.Authorize), payment.Amount{OrderID: o.ID, Value: o.Total, Currency: o.Currency}); err != nil {
+			t.Fatal(err)
+		}
+		f.clock.Advance(20 * time.Second)
+		f.svc.Reconcile(ctx)
+		if got := f.status(t, o.ID); got != order.Placed {
+			t.Fatalf("while the claim is fresh: got %s, want placed", got)
+		}
+		f.clock.Advance(11 * time.Second)
+		if err := f.svc.Reconcile(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.status(t, o.ID); got != order.Paid {
+			t.Errorf("order: got %s, want paid", got)
+		}
+		if got := f.paymentStatus(t, o.ID); got != "authorized" {
+			t.Errorf("payment: got %s, want authorized", got)
+		}
+		if got := f.pay.Calls(payment.Authorize); got != 1 {
+			t.Errorf("authorize calls: got %d, want 1 (the dead process's)", got)
+		}
+	})
+}
+
+// A claimer that stalls past its claim is fenced off: the process that took over records the
+// outcome, and the stale one's late answer changes nothing.
+func TestStaleClaimIsFencedOff(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, d store.Dialect) {
+		ctx := context.Background()
+		hook, entered, release := blockFirst(payment.Authorize)
+		f := newFixture(t, d, payment.FakeConfig{Hook: hook})
+		o := f.place(t, "k1")
+		done := make(chan error, 1)
+		go func() { done <- f.svc.SettlePayment(ctx, o.ID) }()
+		<-entered
+		f.clock.Advance(31 * time.Second)
+		other := f.replica(t, order.CaptureOnDelivery)
+		if err := other.SettlePayment(ctx, o.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := other.Restaurant(ctx, owner, o.ID, order.Accept, ""); err != nil {
+			t.Fatal(err)
+		}
+		close(release)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if got := f.status(t, o.ID); got != order.Accepted {
+			t.Errorf("order: got %s, want accepted", got)
+		}
+		if got := f.pay.Effects(payment.Authorize); got != 1 {
+			t.Errorf("authorizations acted on: got %d, want 1", got)
+		}
+		var attempt int
+		f.db.QueryRow(`SELECT claim_attempt FROM payments WHERE order_id = $1`, o.ID).Scan(&attempt)
+		if attempt != 2 {
+			t.Errorf("claim attempt: got %d, want 2 (the takeover's)", attempt)
+		}
+	})
+}
+
+// Delivery captures exactly once, however many times the saga is prompted.
+func TestDeliveryCapturesOnce(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, d store.Dialect) {
+		ctx := context.Background()
+		f := newFixture(t, d, payment.FakeConfig{})
+		o := f.place(t, "k1")
+		f.settle(t, o.ID)
+		for _, a := range []order.RestaurantAction{order.Accept, order.MarkReady} {
+			if _, err := f.svc.Restaurant(ctx, owner, o.ID, a, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		f.settle(t, o.ID)
+		if got := f.paymentStatus(t, o.ID); got != "authorized" {
+			t.Fatalf("before delivery: got %s, want authorized", got)
+		}
+		for _, a := range []order.CourierAction{order.PickUp, order.Deliver} {
+			if _, err := f.svc.Courier(ctx, ops, o.ID, a); err != nil {
+				t.Fatal(err)
+			}
+		}
+		other := f.replica(t, order.CaptureOnDelivery)
+		var wg sync.WaitGroup
+		for i := range 6 {
+			wg.Go(func() {
+				if i%2 == 0 {
+					f.svc.SettlePayment(ctx, o.ID)
+				} else {
+					other.Reconcile(ctx)
+				}
+			})
+		}
+		wg.Wait()
+		if got := f.paymentStatus(t, o.ID); got != "captured" {
+			t.Errorf("payment: got %s, want captured", got)
+		}
+		if got := f.pay.Calls(payment.Capture); got != 1 {
+			t.Errorf("capture calls: got %d, want 1", got)
+		}
+		if _, err := f.svc.Cancel(ctx, auth.Principal{Role: auth.Ops, Subject: "ops-1"}, o.ID, ""); err == nil {
+			t.Error("cancel after delivery: got nil, want an invalid transition")
+		}
+	})
+}
+
+func boolToInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
