@@ -16,7 +16,7 @@ func TestMachine(t *testing.T) {
 		{Authorized, Capturing}: true, {Authorized, Voiding}: true,
 		{Capturing, Capturing}: true, {Capturing, Captured}: true,
 		{Voiding, Voiding}: true, {Voiding, Voided}: true,
-		{Captured, Refunding}: true,
+		{Captured, Refunding}:  true,
 		{Refunding, Refunding}: true, {Refunding, Refunded}: true,
 	}
 	for _, from := range Statuses {
