@@ -54,6 +54,9 @@ type Config struct {
 
 	// PayProvider names the payment provider. Default (and today the only one) "fake".
 	PayProvider string
+	// Payments, when set, is the payment provider, whatever PayProvider says (for embedding
+	// tiffin, and for tests that count what reached the provider).
+	Payments payment.Provider
 	// PayDeclineRate, PayFailureRate and PayLatency tune the fake provider: the share of
 	// authorizations declined, the share of calls failing with an unknown outcome, the delay
 	// of every call.
@@ -171,14 +174,17 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		c.Register(a.srv)
 	}
 	if run("orders") {
-		if cfg.PayProvider != "fake" {
-			return nil, fmt.Errorf("app: unknown payment provider %q (known: fake)", cfg.PayProvider)
+		pay := cfg.Payments
+		if pay == nil {
+			if cfg.PayProvider != "fake" {
+				return nil, fmt.Errorf("app: unknown payment provider %q (known: fake)", cfg.PayProvider)
+			}
+			pay = payment.NewFake(payment.FakeConfig{
+				DeclineRate: cfg.PayDeclineRate, FailureRate: cfg.PayFailureRate, Latency: cfg.PayLatency, Seed: uint64(time.Now().UnixNano()),
+			})
 		}
 		o := order.New(a.db, a.bus, order.Config{
-			Logger: cfg.Logger, Metrics: a.metrics, Regions: regions, RestaurantTimeout: cfg.RestaurantTimeout,
-			Payments: payment.NewFake(payment.FakeConfig{
-				DeclineRate: cfg.PayDeclineRate, FailureRate: cfg.PayFailureRate, Latency: cfg.PayLatency, Seed: uint64(time.Now().UnixNano()),
-			}),
+			Logger: cfg.Logger, Metrics: a.metrics, Regions: regions, RestaurantTimeout: cfg.RestaurantTimeout, Payments: pay,
 		})
 		o.Register(a.srv)
 		a.runners = append(a.runners, runner{"orders", o.Run})

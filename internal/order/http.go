@@ -197,6 +197,17 @@ func (s *Service) Register(srv *httpapi.Server) {
 		})
 	}
 
+	httpapi.Handle(srv, huma.Operation{
+		OperationID: "reconcile-payments", Method: http.MethodGet, Path: "/v1/ops/payments/reconciliation", Tags: []string{"ops"},
+		Summary: "compare the payment provider's ledger with the store: every mismatch listed",
+	}, []auth.Role{auth.Ops}, func(ctx context.Context, p auth.Principal, in *reconcileInput) (*reconcileOutput, error) {
+		rep, err := s.ReconcilePayments(ctx, in.Limit)
+		if err != nil {
+			return nil, err
+		}
+		return &reconcileOutput{Body: rep}, nil
+	})
+
 	for _, a := range []CourierAction{PickUp, Deliver} {
 		httpapi.Handle(srv, huma.Operation{
 			OperationID: string(a) + "-order", Method: http.MethodPost, Path: "/v1/orders/{id}/" + string(a), Tags: tags,
@@ -209,6 +220,14 @@ func (s *Service) Register(srv *httpapi.Server) {
 			return &orderOutput{Status: http.StatusOK, Body: toJSON(o)}, nil
 		})
 	}
+}
+
+type reconcileInput struct {
+	Limit int `query:"limit" minimum:"0" maximum:"100000" doc:"How many of the newest payments to check (default 1000)."`
+}
+
+type reconcileOutput struct {
+	Body Reconciliation
 }
 
 func reasonOf(in *reasonInput) string {

@@ -1,0 +1,137 @@
+package app_test
+
+import (
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tiffin-dev/tiffin/internal/app"
+	"github.com/tiffin-dev/tiffin/internal/apptest"
+	"github.com/tiffin-dev/tiffin/internal/auth"
+	"github.com/tiffin-dev/tiffin/internal/payment"
+	"github.com/tiffin-dev/tiffin/internal/tiffintest"
+)
+
+type reconciliation struct {
+	Checked    int `json:"checked"`
+	Unsettled  int `json:"unsettled"`
+	Mismatches []struct {
+		OrderID string `json:"order_id"`
+		Problem string `json:"problem"`
+	} `json:"mismatches"`
+}
+
+// TestMoneyMovesOnce boots the whole app with a slow payment provider and drives orders over
+// HTTP down every money path: cancelled while the authorization runs, cancelled by eight
+// concurrent requests once paid, rejected, and delivered. The provider is asked exactly once
+// for each void and capture, it holds nothing for an order that ended, and the ops
+// reconciliation finds no mismatch.
+func TestMoneyMovesOnce(t *testing.T) {
+	t.Parallel()
+	for _, d := range tiffintest.Backends {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			pay := payment.NewFake(payment.FakeConfig{Latency: 150 * time.Millisecond})
+			a := apptest.Start(t, d, func(c *app.Config) { c.Payments = pay })
+			m := seed(t, a, "r-1", "owner-1")
+			customer := a.Token(auth.Customer, "cust-1")
+			restaurant := a.Token(auth.Restaurant, "owner-1")
+			ops := a.Token(auth.Ops, "ops-1")
+
+			const each = 3
+			place := func(i int) string {
+				r := a.Do("POST", "/v1/orders", customer, orderBody("r-1", m.Items[0].ID, 1), "Idempotency-Key", fmt.Sprintf("k-%d", i))
+				if r.Status != http.StatusCreated {
+					t.Fatalf("place: got %d %s", r.Status, r.Body)
+				}
+				var o order
+				r.JSON(t, &o)
+				return o.ID
+			}
+			post := func(path, token string, want int) {
+				t.Helper()
+				if r := a.Do("POST", path, token, nil); r.Status != want {
+					t.Fatalf("POST %s: got %d %s, want %d", path, r.Status, r.Body, want)
+				}
+			}
+			var early, cancelled, rejected, delivered []string
+			for i := range each {
+				id := place(i)
+				post("/v1/orders/"+id+"/cancel", customer, http.StatusOK) // while the authorization runs
+				early = append(early, id)
+			}
+			for i := range each {
+				id := place(100 + i)
+				waitStatus(t, a, customer, id, "paid")
+				var wg sync.WaitGroup
+				for range 8 {
+					wg.Go(func() { a.Do("POST", "/v1/orders/"+id+"/cancel", customer, nil) })
+				}
+				wg.Wait()
+				cancelled = append(cancelled, id)
+			}
+			for i := range each {
+				id := place(200 + i)
+				waitStatus(t, a, customer, id, "paid")
+				post("/v1/orders/"+id+"/reject", restaurant, http.StatusOK)
+				rejected = append(rejected, id)
+			}
+			for i := range each {
+				id := place(300 + i)
+				waitStatus(t, a, customer, id, "paid")
+				for _, step := range []string{"accept", "ready"} {
+					post("/v1/orders/"+id+"/"+step, restaurant, http.StatusOK)
+				}
+				for _, step := range []string{"picked-up", "delivered"} {
+					post("/v1/orders/"+id+"/"+step, ops, http.StatusOK)
+				}
+				delivered = append(delivered, id)
+			}
+
+			var rep reconciliation
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				r := a.Do("GET", "/v1/ops/payments/reconciliation", ops, nil)
+				if r.Status != http.StatusOK {
+					t.Fatalf("reconciliation: got %d %s", r.Status, r.Body)
+				}
+				r.JSON(t, &rep)
+				if rep.Unsettled == 0 || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			if rep.Checked != 4*each || rep.Unsettled != 0 || len(rep.Mismatches) != 0 {
+				t.Errorf("reconciliation: got %+v, want %d checked, none unsettled, no mismatches", rep, 4*each)
+			}
+			if r := a.Do("GET", "/v1/ops/payments/reconciliation", customer, nil); r.Status != http.StatusForbidden {
+				t.Errorf("reconciliation as a customer: got %d, want 403", r.Status)
+			}
+
+			accounts := pay.Accounts()
+			for _, id := range append(append(early, cancelled...), rejected...) {
+				if accounts[id].Holding() {
+					t.Errorf("order %s ended but the provider holds %+v", id, accounts[id])
+				}
+			}
+			for _, id := range delivered {
+				if acc := accounts[id]; acc.Captured != 12000+3000 {
+					t.Errorf("delivered order %s: provider captured %d, want %d", id, acc.Captured, 15000)
+				}
+			}
+			if got, want := pay.Calls(payment.Capture), each; got != want {
+				t.Errorf("captures asked: got %d, want %d", got, want)
+			}
+			// Every authorized order that ended is voided once; an early cancel either beat the
+			// authorization (nothing to void) or was voided once it landed.
+			if got, want := pay.Calls(payment.Void), pay.Effects(payment.Authorize)-each; got != want {
+				t.Errorf("voids asked: got %d, want %d (authorized %d, delivered %d)", got, want, pay.Effects(payment.Authorize), each)
+			}
+			if got := pay.Calls(payment.Refund); got != 0 {
+				t.Errorf("refunds asked: got %d, want 0 (capture happens at delivery)", got)
+			}
+		})
+	}
+}

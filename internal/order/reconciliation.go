@@ -1,0 +1,144 @@
+package order
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/tiffin-dev/tiffin/internal/payment"
+)
+
+// Reconciliation compares the payment provider's ledger with the store.
+type Reconciliation struct {
+	// Checked is how many payments were compared.
+	Checked int `json:"checked"`
+	// Unsettled is how many of them the saga is still working on (a call in flight or due):
+	// they are not judged.
+	Unsettled int `json:"unsettled"`
+	// Mismatches lists every payment whose provider account contradicts the store, or whose
+	// settled state contradicts its order (money kept for an order that ended, a delivered
+	// order not captured).
+	Mismatches []Mismatch `json:"mismatches"`
+}
+
+// Mismatch is one payment the provider and the store disagree on.
+type Mismatch struct {
+	OrderID       string           `json:"order_id"`
+	OrderStatus   Status           `json:"order_status"`
+	PaymentStatus payment.Status   `json:"payment_status"`
+	Amount        int64            `json:"amount"`
+	Provider      *payment.Account `json:"provider,omitempty"`
+	Problem       string           `json:"problem"`
+}
+
+// Reconcile limits.
+const (
+	DefaultReconcileLimit = 1000
+	MaxReconcileLimit     = 100000
+)
+
+// ReconcilePayments checks the newest limit payments (DefaultReconcileLimit when limit <= 0)
+// against the provider, one Account call each.
+func (s *Service) ReconcilePayments(ctx context.Context, limit int) (Reconciliation, error) {
+	if limit <= 0 {
+		limit = DefaultReconcileLimit
+	}
+	limit = min(limit, MaxReconcileLimit)
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT p.order_id, o.status, p.status, p.amount, p.provider_ref, p.due_at IS NOT NULL
+		 FROM payments p JOIN orders o ON o.id = p.order_id ORDER BY p.order_id DESC LIMIT $1`, limit)
+	if err != nil {
+		return Reconciliation{}, fmt.Errorf("read payments to reconcile: %w", err)
+	}
+	type row struct {
+		id      string
+		order   Status
+		status  payment.Status
+		amount  int64
+		ref     string
+		pending bool
+	}
+	var all []row
+	for rows.Next() {
+		var r row
+		var ostatus, pstatus string
+		if err := rows.Scan(&r.id, &ostatus, &pstatus, &r.amount, &r.ref, &r.pending); err != nil {
+			rows.Close()
+			return Reconciliation{}, fmt.Errorf("scan payment: %w", err)
+		}
+		r.order, r.status = Status(ostatus), payment.Status(pstatus)
+		all = append(all, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return Reconciliation{}, fmt.Errorf("read payments to reconcile: %w", err)
+	}
+	rep := Reconciliation{Mismatches: []Mismatch{}}
+	for _, r := range all {
+		rep.Checked++
+		if _, inFlight := r.status.InFlight(); inFlight || r.pending {
+			rep.Unsettled++
+			continue
+		}
+		acc, err := s.cfg.Payments.Account(ctx, r.id)
+		known := err == nil
+		if err != nil && !errors.Is(err, payment.ErrUnknownKey) {
+			return rep, fmt.Errorf("read provider account of %s: %w", r.id, err)
+		}
+		problem := accountProblem(r.status, r.amount, acc, known)
+		if problem == "" {
+			problem = settledProblem(r.order, r.status, s.wantCapture(r.order))
+		}
+		if problem == "" {
+			continue
+		}
+		m := Mismatch{OrderID: r.id, OrderStatus: r.order, PaymentStatus: r.status, Amount: r.amount, Problem: problem}
+		if known {
+			m.Provider = &acc
+		}
+		rep.Mismatches = append(rep.Mismatches, m)
+	}
+	return rep, nil
+}
+
+// accountProblem says how the provider's account contradicts a settled payment status, or "".
+func accountProblem(st payment.Status, amount int64, acc payment.Account, known bool) string {
+	switch st {
+	case payment.Pending, payment.Cancelled:
+		if known && acc.Holding() {
+			return "the provider holds money for a payment the store never made"
+		}
+	case payment.Declined:
+		if known && !acc.Declined {
+			return "the store says declined, the provider did not decline"
+		}
+	case payment.Authorized:
+		if !known || acc.Authorized != amount || acc.Captured != 0 || acc.Voided {
+			return "the store says authorized, the provider holds no open authorization of the amount"
+		}
+	case payment.Captured:
+		if !known || acc.Captured != amount || acc.Refunded != 0 {
+			return "the store says captured, the provider did not capture the amount (or refunded it)"
+		}
+	case payment.Voided:
+		if !known || !acc.Voided || acc.Captured != 0 {
+			return "the store says voided, the provider did not void"
+		}
+	case payment.Refunded:
+		if !known || acc.Refunded != acc.Captured || acc.Captured != amount {
+			return "the store says refunded, the provider did not refund what it captured"
+		}
+	}
+	return ""
+}
+
+// settledProblem says how a settled payment contradicts its order's status, or "".
+func settledProblem(o Status, st payment.Status, wantCapture bool) string {
+	switch {
+	case ended(o) && (st == payment.Authorized || st == payment.Captured):
+		return "the order ended but the customer's money was kept"
+	case wantCapture && st != payment.Captured:
+		return "the order was delivered (or accepted, capturing at acceptance) but not captured"
+	}
+	return ""
+}
