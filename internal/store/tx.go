@@ -23,7 +23,8 @@ type Tx struct {
 }
 
 // InTx runs fn in a write transaction and commits it when fn returns nil. Everything fn wrote,
-// outbox rows included, becomes visible at once or not at all.
+// outbox rows included, becomes visible at once or not at all. Under a context from
+// WithFence, a transaction whose lease has passed to another holder is refused (ErrFenced).
 func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 	sqlTx, err := db.writer.BeginTx(ctx, nil)
 	if err != nil {
@@ -42,7 +43,11 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 			panic(p)
 		}
 	}()
-	if err := fn(tx); err != nil {
+	err = tx.checkFence(ctx)
+	if err == nil {
+		err = fn(tx)
+	}
+	if err != nil {
 		if rbErr := sqlTx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) {
 			return errors.Join(err, fmt.Errorf("store: rollback: %w", rbErr))
 		}
