@@ -47,6 +47,9 @@ type Config struct {
 	NATS string
 	// Services to run. Default AllServices. Routes of services not run are not served.
 	Services []string
+	// NoRelay leaves the outbox unpublished: committed events wait in the store and nothing
+	// reaches the bus, as when the broker takes nothing. Tests use it; off by default.
+	NoRelay bool
 	// Version is reported by the API.
 	Version string
 	// H3Resolution of regions. Default 5.
@@ -162,7 +165,9 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		}
 		return age.Seconds()
 	})
-	a.runners = append(a.runners, runner{"relay", relay.Run})
+	if !cfg.NoRelay {
+		a.runners = append(a.runners, runner{"relay", relay.Run})
+	}
 
 	a.srv = httpapi.New(httpapi.Config{
 		Version: cfg.Version, Keys: a.keys, Metrics: a.metrics, Logger: cfg.Logger, Ready: a.ready,

@@ -190,6 +190,16 @@ func TestOrderJourney(t *testing.T) {
 				if !strings.Contains(strings.Join(seen, " "), "delivered") {
 					t.Errorf("SSE statuses %v never reached delivered", seen)
 				}
+				// From the bus and the store alike, each status comes once and in order.
+				var statuses []string
+				for _, e := range seen {
+					if !strings.HasPrefix(e, "location:") {
+						statuses = append(statuses, e)
+					}
+				}
+				if !strings.HasSuffix(want, strings.Join(statuses, " ")) {
+					t.Errorf("SSE statuses %v, want the end of %q, each once", statuses, want)
+				}
 				if !slices.Contains(seen, "location:courier-1") {
 					t.Errorf("SSE events %v carry no position of the courier carrying the order", seen)
 				}

@@ -13,6 +13,10 @@ type Order struct {
 	Currency     string    `json:"currency"`
 	Reason       string    `json:"reason,omitempty"`
 	At           time.Time `json:"at"`
+	// OrderVersion is the order's version after the transition (orders.version: 1 at placement,
+	// one more per transition), its position in the order's history. Watchers order and dedupe
+	// statuses by it. Zero in events published before it was added.
+	OrderVersion int64 `json:"order_version,omitempty"`
 }
 
 // Version of the Order payload.

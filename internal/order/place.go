@@ -274,7 +274,7 @@ func (s *Service) insertOrder(ctx context.Context, tx *store.Tx, p auth.Principa
 		return Order{}, fmt.Errorf("insert payment: %w", err)
 	}
 	payload := event.Order{OrderID: o.ID, CustomerID: o.CustomerID, RestaurantID: o.RestaurantID,
-		Status: string(Placed), Total: o.Total, Currency: o.Currency, At: now}
+		Status: string(Placed), Total: o.Total, Currency: o.Currency, At: now, OrderVersion: 1}
 	if err := tx.EmitNew(ctx, event.OrderPlaced, o.Region, now, payload); err != nil {
 		return Order{}, err
 	}

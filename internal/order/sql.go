@@ -236,6 +236,7 @@ func (s *Service) save(ctx context.Context, tx *store.Tx, o *Order, from Status,
 	payload := event.Order{
 		OrderID: o.ID, CustomerID: o.CustomerID, RestaurantID: o.RestaurantID, Status: string(o.Status),
 		PrevStatus: string(from), Total: o.Total, Currency: o.Currency, Reason: o.Reason, At: at,
+		OrderVersion: int64(o.Version),
 	}
 	if err := tx.EmitNew(ctx, event.Type("order."+string(o.Status)), o.Region, at, payload); err != nil {
 		return err

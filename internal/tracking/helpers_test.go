@@ -136,6 +136,7 @@ type sse struct {
 type stream struct {
 	t      testing.TB
 	resp   *http.Response
+	cancel context.CancelFunc
 	events chan sse
 	done   chan struct{} // closed when the server ends the stream
 
@@ -144,6 +145,13 @@ type stream struct {
 
 // openStream opens GET /v1/orders/{id}/events with token.
 func (f *fixture) openStream(orderID, token string) (*stream, int) {
+	f.t.Helper()
+	return f.resumeStream(orderID, token, "")
+}
+
+// resumeStream opens the order's event stream as a client reconnecting with a Last-Event-ID
+// (none when lastEventID is empty).
+func (f *fixture) resumeStream(orderID, token, lastEventID string) (*stream, int) {
 	f.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.url+"/v1/orders/"+orderID+"/events", nil)
@@ -154,6 +162,9 @@ func (f *fixture) openStream(orderID, token string) (*stream, int) {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	if lastEventID != "" {
+		req.Header.Set("Last-Event-ID", lastEventID)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		cancel()
@@ -163,7 +174,7 @@ func (f *fixture) openStream(orderID, token string) (*stream, int) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, resp.StatusCode
 	}
-	s := &stream{t: f.t, resp: resp, events: make(chan sse, 64), done: make(chan struct{})}
+	s := &stream{t: f.t, resp: resp, cancel: cancel, events: make(chan sse, 64), done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
 		r := bufio.NewReader(resp.Body)
@@ -177,7 +188,11 @@ func (f *fixture) openStream(orderID, token string) (*stream, int) {
 			switch {
 			case line == "":
 				if cur.Event != "" {
-					s.events <- cur
+					select {
+					case s.events <- cur:
+					case <-ctx.Done():
+						return
+					}
 				}
 				cur = sse{}
 			case strings.HasPrefix(line, ":"):
@@ -197,13 +212,25 @@ func (f *fixture) openStream(orderID, token string) (*stream, int) {
 // next returns the next event, failing the test if none comes in time.
 func (s *stream) next() sse {
 	s.t.Helper()
+	return s.nextWithin(15 * time.Second)
+}
+
+// nextWithin returns the next event, failing the test if none comes within d.
+func (s *stream) nextWithin(d time.Duration) sse {
+	s.t.Helper()
 	select {
 	case e := <-s.events:
 		return e
-	case <-time.After(15 * time.Second):
-		s.t.Fatal("timed out waiting for an event")
+	case <-time.After(d):
+		s.t.Fatalf("no event within %v", d)
 		return sse{}
 	}
+}
+
+// close hangs up, as a client that loses its connection.
+func (s *stream) close() {
+	s.cancel()
+	<-s.done
 }
 
 // ended waits for the server to end the stream, with no event left unread.

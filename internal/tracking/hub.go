@@ -31,15 +31,20 @@ type locationData struct {
 
 // message is one event for a watcher.
 type message struct {
-	name   string
-	status statusData // when name is statusEvent
-	data   []byte     // encoded data, shared by every watcher
+	name string
+	// version is the order's version a status event brings it to (orders.version): the event's
+	// SSE id. Zero for a status event that came without one: the stream reads the store instead.
+	version int64
+	status  statusData // when name is statusEvent
+	data    []byte     // encoded data, shared by every watcher
 }
 
-func statusMessage(orderID, status string, at time.Time) message {
-	d := statusData{OrderID: orderID, Status: status, At: at.UTC()}
+// statusMessage is the status event for an order at version. Times are cut to the store's
+// milliseconds, so an event reads the same whether it came from the bus or the store.
+func statusMessage(orderID, status string, version int64, at time.Time) message {
+	d := statusData{OrderID: orderID, Status: status, At: at.UTC().Truncate(time.Millisecond)}
 	b, _ := json.Marshal(d)
-	return message{name: statusEvent, status: d, data: b}
+	return message{name: statusEvent, version: version, status: d, data: b}
 }
 
 func locationMessage(l event.Location) message {
@@ -136,12 +141,13 @@ func (h *hub) unwatch(w *watcher) {
 	}
 }
 
-// carry records that courierID carries orderID, if anyone watches the order.
-func (h *hub) carry(orderID, courierID string) {
+// carry records that courierID carries orderID, if anyone watches the order. It reports
+// whether that is news.
+func (h *hub) carry(orderID, courierID string) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if _, watched := h.watchers[orderID]; !watched || h.carriers[orderID] == courierID {
-		return
+		return false
 	}
 	h.uncarryLocked(orderID)
 	h.carriers[orderID] = courierID
@@ -151,6 +157,7 @@ func (h *hub) carry(orderID, courierID string) {
 		h.byCourier[courierID] = orders
 	}
 	orders[orderID] = struct{}{}
+	return true
 }
 
 // carrier returns the courier carrying a watched order.
@@ -173,9 +180,9 @@ func (h *hub) uncarryLocked(orderID string) {
 	}
 }
 
-// status sends an order's new status to its watchers; a final status ends its courier's
-// visibility.
-func (h *hub) status(orderID, status string, at time.Time) {
+// status sends an order's new status, at version, to its watchers; a final status ends its
+// courier's visibility.
+func (h *hub) status(orderID, status string, version int64, at time.Time) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if terminal(status) {
@@ -185,7 +192,7 @@ func (h *hub) status(orderID, status string, at time.Time) {
 	if len(ws) == 0 {
 		return
 	}
-	m := statusMessage(orderID, status, at)
+	m := statusMessage(orderID, status, version, at)
 	for w := range ws {
 		w.push(m)
 	}

@@ -64,11 +64,18 @@ func (s *Service) Register(srv *httpapi.Server) {
 		Description: "Server-sent events for the order's customer (or ops): `status` events " +
 			"`{order_id,status,at}` on every change and, while a courier carries the order, `location` events " +
 			"`{courier_id,lat,lng,at}` with its latest position (coalesced for slow clients). The first events " +
-			"are the current state; the stream ends after a final status.",
-		Security:   []map[string][]string{{"bearer": {}}},
-		Parameters: []*huma.Param{{Name: "id", In: "path", Required: true, Schema: &huma.Schema{Type: "string"}}},
+			"are the current state; the stream ends after a final status. A status event's `id` is the order's " +
+			"version: each status comes once, never an older after a newer, and a client reconnecting with " +
+			"`Last-Event-ID` gets only newer ones (204 when it already has the final status). Location events " +
+			"carry no id.",
+		Security: []map[string][]string{{"bearer": {}}},
+		Parameters: []*huma.Param{
+			{Name: "id", In: "path", Required: true, Schema: &huma.Schema{Type: "string"}},
+			{Name: "Last-Event-ID", In: "header", Description: "the id of the last status event the client got", Schema: &huma.Schema{Type: "string"}},
+		},
 		Responses: map[string]*huma.Response{
 			"200": {Description: "An event stream.", Content: map[string]*huma.MediaType{"text/event-stream": {Schema: &huma.Schema{Type: "string"}}}},
+			"204": {Description: "Last-Event-ID says the client already has the order's final status: stop reconnecting."},
 			"401": {Description: "No valid bearer token."},
 			"403": {Description: "Role may not watch orders."},
 			"404": {Description: "No such order for this customer."},

@@ -5,12 +5,20 @@
 // Every replica follows the location stream and the order and delivery events, so a watcher
 // connected anywhere sees a courier reporting anywhere. A courier's position reaches a
 // watcher only while that courier carries the watched order.
+//
+// Statuses converge on the store: the order and delivery events are followed from the event
+// stream (which replays what a dropped connection missed), and each stream also reads its
+// order's row when it opens and every StatusPoll, so a lost event, a stopped relay or a broker
+// outage delays a status by seconds and never loses it. Each status event's id is the order's
+// version, so a watcher sees each status once, never an older one after a newer, and a client
+// that reconnects with Last-Event-ID resumes where it was.
 package tracking
 
 import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,6 +44,9 @@ type Config struct {
 	MaxFixesPerRequest int
 	// Heartbeat is how often an idle event stream gets a comment line. Default 15s.
 	Heartbeat time.Duration
+	// StatusPoll is how often an open event stream re-reads its order's status (one row) from
+	// the store, bounding how late a status whose event was lost can be. Default 2s.
+	StatusPoll time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -54,6 +65,9 @@ func (c Config) withDefaults() Config {
 	if c.Heartbeat <= 0 {
 		c.Heartbeat = 15 * time.Second
 	}
+	if c.StatusPoll <= 0 {
+		c.StatusPoll = 2 * time.Second
+	}
 	return c
 }
 
@@ -65,7 +79,7 @@ type Service struct {
 	log *slog.Logger
 	hub *hub
 
-	// ready is closed once Run has subscribed to the bus (tests wait on it).
+	// ready is closed once Run follows the bus (tests wait on it).
 	ready     chan struct{}
 	readyOnce sync.Once
 
@@ -87,30 +101,48 @@ func New(db *store.DB, b *bus.Bus, cfg Config) *Service {
 	}
 }
 
-// Run follows courier locations and order and delivery events on core NATS, feeding positions
-// and watchers, until ctx ends; then it returns nil.
+// Run follows courier locations on core NATS, and order and delivery events from the event
+// stream, feeding positions and watchers, until ctx ends; then it returns nil. While the event
+// stream can't be followed it tries again every second, and watchers get statuses from the
+// store meanwhile.
 func (s *Service) Run(ctx context.Context) error {
-	subs := []struct {
-		subject string
-		f       func(subject string, data []byte)
-	}{
-		{event.SubjectAll(event.CourierLocation), s.onLocation},
-		{event.Prefix + ".*.order.>", s.onOrder},
-		{event.SubjectAll(event.DeliveryAssigned), s.onAssigned},
+	unsubscribe, err := s.bus.Subscribe(event.SubjectAll(event.CourierLocation), s.onLocation)
+	if err != nil {
+		return err
 	}
-	for _, sub := range subs {
-		unsubscribe, err := s.bus.Subscribe(sub.subject, sub.f)
-		if err != nil {
-			return err
-		}
-		defer unsubscribe()
-	}
+	defer unsubscribe()
 	if err := s.bus.Conn().Flush(); err != nil {
 		return err
 	}
+	stop := s.follow(ctx)
+	if stop == nil {
+		return nil
+	}
+	defer stop()
 	s.readyOnce.Do(func() { close(s.ready) })
 	<-ctx.Done()
 	return nil
+}
+
+// follow starts following order events and delivery.assigned from the event stream, trying
+// again every second until it works; it returns nil only when ctx ends first.
+func (s *Service) follow(ctx context.Context) (stop func()) {
+	subjects := []string{event.Prefix + ".*.order.>", event.SubjectAll(event.DeliveryAssigned)}
+	for {
+		stop, err := s.bus.Follow(ctx, subjects, s.onEvent)
+		if err == nil {
+			return stop
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		s.log.WarnContext(ctx, "follow order events; watchers read the store meanwhile", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 func (s *Service) onLocation(_ string, data []byte) {
@@ -123,11 +155,18 @@ func (s *Service) onLocation(_ string, data []byte) {
 	}
 }
 
-func (s *Service) onOrder(_ string, data []byte) {
-	e, err := event.Decode(data)
-	if err != nil {
-		return
+// onEvent takes an event from the stream: order events move watchers, delivery.assigned tells
+// who carries an order.
+func (s *Service) onEvent(e event.Envelope) {
+	switch {
+	case e.Type == event.DeliveryAssigned:
+		s.onAssigned(e)
+	case strings.HasPrefix(string(e.Type), "order."):
+		s.onOrder(e)
 	}
+}
+
+func (s *Service) onOrder(e event.Envelope) {
 	var o event.Order
 	if err := e.Payload(&o); err != nil || o.OrderID == "" || o.Status == "" {
 		return
@@ -136,14 +175,10 @@ func (s *Service) onOrder(_ string, data []byte) {
 	if at.IsZero() {
 		at = e.Time
 	}
-	s.hub.status(o.OrderID, o.Status, at)
+	s.hub.status(o.OrderID, o.Status, o.OrderVersion, at)
 }
 
-func (s *Service) onAssigned(_ string, data []byte) {
-	e, err := event.Decode(data)
-	if err != nil {
-		return
-	}
+func (s *Service) onAssigned(e event.Envelope) {
 	var d event.Delivery
 	if err := e.Payload(&d); err != nil || d.OrderID == "" || d.CourierID == "" {
 		return

@@ -129,7 +129,7 @@ func TestHubCoalesces(t *testing.T) {
 	statuses := []string{"accepted", "preparing", "ready", "picked_up"}
 	for i := range 100 {
 		if i%25 == 0 {
-			h.status("o1", statuses[i/25], t0.Add(time.Duration(i)*time.Second))
+			h.status("o1", statuses[i/25], int64(i/25+3), t0.Add(time.Duration(i)*time.Second))
 		}
 		h.location(event.Location{CourierID: "c1", Lat: float64(i), Lng: 1, At: t0.Add(time.Duration(i) * time.Second)})
 		h.location(event.Location{CourierID: "c2", Lat: 50, Lng: 2, At: t0})
@@ -158,7 +158,7 @@ func TestHubCoalesces(t *testing.T) {
 	}
 
 	// A final status ends the courier's visibility; unwatching forgets the order.
-	h.status("o1", "delivered", t0.Add(time.Hour))
+	h.status("o1", "delivered", 7, t0.Add(time.Hour))
 	h.location(event.Location{CourierID: "c1", Lat: 7, Lng: 7, At: t0.Add(time.Hour)})
 	if loc, st := slow.take(); loc != nil || len(st) != 1 || st[0].status.Status != "delivered" {
 		t.Errorf("after delivered: %v, %v; want only the delivered status", loc, st)
@@ -183,7 +183,7 @@ func TestHubNeverBlocks(t *testing.T) {
 		for i := range 10000 {
 			h.location(event.Location{CourierID: "c1", Lat: 1, Lng: float64(i % 180)})
 		}
-		h.status("o1", "ready", time.Now())
+		h.status("o1", "ready", 5, time.Now())
 	}()
 	select {
 	case <-done:
@@ -197,7 +197,8 @@ func TestEventStream(t *testing.T) {
 	for _, d := range tiffintest.Backends {
 		t.Run(fmt.Sprint(d), func(t *testing.T) {
 			t.Parallel()
-			f := newFixture(t, d, Config{Heartbeat: 50 * time.Millisecond})
+			// No polls: statuses here come from the bus alone.
+			f := newFixture(t, d, Config{Heartbeat: 50 * time.Millisecond, StatusPoll: time.Hour})
 			f.run()
 			updated := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
 			f.exec(`INSERT INTO restaurants (id, owner_id, name, lat, lng, region, created_at, updated_at)
@@ -259,28 +260,31 @@ func TestEventStream(t *testing.T) {
 				case <-time.After(100 * time.Millisecond):
 				}
 			}
-			if loc.Event != "location" || loc.ID != "2" {
-				t.Errorf("event %+v, want location with id 2", loc)
+			if loc.Event != "location" || loc.ID != "" {
+				t.Errorf("event %+v, want location without an id", loc)
 			}
 			if got := decode[locationData](t, loc.Data); got.CourierID != "c1" || got.Lat != 12.95 || got.Lng != 77.63 {
 				t.Errorf("location %+v, want c1 at 12.95,77.63", got)
 			}
 			// Drain any repeats of c1's position from the polling above.
-			f.publish(event.OrderPickedUp, event.Order{OrderID: "o1", Status: "picked_up", At: updated.Add(time.Minute)})
+			f.publish(event.OrderPickedUp, event.Order{OrderID: "o1", Status: "picked_up", At: updated.Add(time.Minute), OrderVersion: 2})
 			e = s.next()
 			for e.Event == "location" {
 				e = s.next()
+			}
+			if e.ID != "2" {
+				t.Errorf("live status id %q, want 2 (the order's version)", e.ID)
 			}
 			if diff := cmp.Diff(statusData{OrderID: "o1", Status: "picked_up", At: updated.Add(time.Minute)}, decode[statusData](t, e.Data)); diff != "" {
 				t.Errorf("live status (-want +got):\n%s", diff)
 			}
 
 			// Other orders' events don't reach this stream; a final status ends it.
-			f.publish(event.OrderCancelled, event.Order{OrderID: "o2", Status: "cancelled", At: updated.Add(time.Minute)})
-			f.publish(event.OrderDelivered, event.Order{OrderID: "o1", Status: "delivered", At: updated.Add(2 * time.Minute)})
+			f.publish(event.OrderCancelled, event.Order{OrderID: "o2", Status: "cancelled", At: updated.Add(time.Minute), OrderVersion: 2})
+			f.publish(event.OrderDelivered, event.Order{OrderID: "o1", Status: "delivered", At: updated.Add(2 * time.Minute), OrderVersion: 3})
 			e = s.next()
-			if got := decode[statusData](t, e.Data); e.Event != "status" || got.OrderID != "o1" || got.Status != "delivered" {
-				t.Errorf("event %+v, want o1 delivered", e)
+			if got := decode[statusData](t, e.Data); e.Event != "status" || e.ID != "3" || got.OrderID != "o1" || got.Status != "delivered" {
+				t.Errorf("event %+v, want o1 delivered with id 3", e)
 			}
 			s.ended()
 
@@ -323,8 +327,8 @@ func TestEventStreamInitialLocation(t *testing.T) {
 		t.Errorf("first event %+v, want status picked_up", e)
 	}
 	e := s.next()
-	if got := decode[locationData](t, e.Data); e.Event != "location" || e.ID != "2" || got.CourierID != "c1" || got.Lat != 12.94 {
-		t.Errorf("second event %+v, want c1's location with id 2", e)
+	if got := decode[locationData](t, e.Data); e.Event != "location" || e.ID != "" || got.CourierID != "c1" || got.Lat != 12.94 {
+		t.Errorf("second event %+v, want c1's location without an id", e)
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for s.heartbeats.Load() == 0 {
