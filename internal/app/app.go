@@ -22,6 +22,7 @@ import (
 	"github.com/tiffin-dev/tiffin/internal/dispatch"
 	"github.com/tiffin-dev/tiffin/internal/geo"
 	"github.com/tiffin-dev/tiffin/internal/httpapi"
+	"github.com/tiffin-dev/tiffin/internal/lease"
 	"github.com/tiffin-dev/tiffin/internal/order"
 	"github.com/tiffin-dev/tiffin/internal/payment"
 	"github.com/tiffin-dev/tiffin/internal/sim"
@@ -118,6 +119,7 @@ type App struct {
 	bus     *bus.Bus
 	keys    *auth.Keys
 	metrics *telemetry.Metrics
+	leases  *lease.Elector
 	srv     *httpapi.Server
 	ln      net.Listener
 	runners []runner
@@ -165,8 +167,11 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		}
 		return age.Seconds()
 	})
+	a.leases = lease.New(a.db, lease.Config{Logger: cfg.Logger, Holder: leaseHolder(a.db)})
 	if !cfg.NoRelay {
-		a.runners = append(a.runners, runner{"relay", relay.Run})
+		a.runners = append(a.runners, runner{"relay", func(ctx context.Context) error {
+			return a.leases.Run(ctx, "outbox-relay", relay.Run)
+		}})
 	}
 
 	a.srv = httpapi.New(httpapi.Config{
@@ -195,7 +200,9 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		a.runners = append(a.runners, runner{"orders", o.Run})
 	}
 	if run("dispatch") {
-		d := dispatch.New(a.db, a.bus, dispatch.Config{Logger: cfg.Logger, Metrics: a.metrics, Regions: regions, OfferTTL: cfg.OfferTTL})
+		d := dispatch.New(a.db, a.bus, dispatch.Config{
+			Logger: cfg.Logger, Metrics: a.metrics, Regions: regions, OfferTTL: cfg.OfferTTL, Lead: a.leases.Run,
+		})
 		d.Register(a.srv)
 		a.runners = append(a.runners, runner{"dispatch", d.Run})
 	}
@@ -210,6 +217,16 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		}
 	}
 	return a, nil
+}
+
+// leaseHolder names this process in the leases table. A SQLite store belongs to one process
+// (the embedded NATS server locks the data directory too), so there the name is fixed and a
+// restarted process takes its leases back at once instead of waiting for them to expire.
+func leaseHolder(db *store.DB) string {
+	if db.Dialect() == store.SQLite {
+		return "sqlite-local"
+	}
+	return ""
 }
 
 // URL is the base URL the HTTP edge serves on.

@@ -44,6 +44,9 @@ type Config struct {
 	OfferTTL time.Duration
 	// SweepInterval is how often the reconciler runs. Default 1s.
 	SweepInterval time.Duration
+	// Lead runs fn while this process holds the named lease (lease.Elector.Run), so the
+	// reconciler runs in one replica at a time. Default: run fn at once (one process).
+	Lead func(ctx context.Context, name string, fn func(context.Context) error) error
 	// SearchRadiusM is how far from the pickup, in metres, a courier may be to get an offer.
 	// Default 15000.
 	SearchRadiusM float64
@@ -66,6 +69,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.OfferTTL <= 0 {
 		c.OfferTTL = 30 * time.Second
+	}
+	if c.Lead == nil {
+		c.Lead = func(ctx context.Context, _ string, fn func(context.Context) error) error { return fn(ctx) }
 	}
 	if c.SweepInterval <= 0 {
 		c.SweepInterval = time.Second
@@ -138,7 +144,7 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 		errc <- s.bus.Consume(ctx, Consumer, subjects, s.handle)
 	}()
-	go func() { errc <- s.reconcile(ctx) }()
+	go func() { errc <- s.cfg.Lead(ctx, "dispatch-reconciler", s.reconcile) }()
 	var first error
 	for range 2 {
 		err := <-errc
