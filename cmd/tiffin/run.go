@@ -34,6 +34,7 @@ type common struct {
 	PayDeclineRate    float64       `default:"0" help:"Share of payments the fake provider declines (0..1)."`
 	PayFailureRate    float64       `default:"0" help:"Share of payment calls that fail transiently (0..1)."`
 	RestaurantTimeout time.Duration `default:"5m" help:"Cancel and refund paid orders no restaurant accepted within this time."`
+	MaxOrderValue     int64         `default:"10000000" help:"Largest order total accepted, delivery included, in minor units."`
 	OfferTTL          time.Duration `default:"30s" help:"How long a courier has to answer an offer."`
 }
 
@@ -41,7 +42,7 @@ func (c common) config(log logFlags) app.Config {
 	return app.Config{
 		Addr: c.Addr, DataDir: c.Data, H3Resolution: c.H3Resolution, Version: version,
 		PayDeclineRate: c.PayDeclineRate, PayFailureRate: c.PayFailureRate,
-		RestaurantTimeout: c.RestaurantTimeout, OfferTTL: c.OfferTTL, Logger: log.logger(),
+		RestaurantTimeout: c.RestaurantTimeout, MaxOrderValue: c.MaxOrderValue, OfferTTL: c.OfferTTL, Logger: log.logger(),
 	}
 }
 

@@ -55,6 +55,9 @@ type Config struct {
 	PayDeclineRate, PayFailureRate float64
 	// RestaurantTimeout cancels paid orders no restaurant accepted. Default 5m.
 	RestaurantTimeout time.Duration
+	// MaxOrderValue caps an order's total in minor units. Default: the order service's
+	// (10,000,000).
+	MaxOrderValue int64
 	// OfferTTL is how long a courier has to answer an offer. Default 30s.
 	OfferTTL time.Duration
 
@@ -164,7 +167,8 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	if run("orders") {
 		o := order.New(a.db, a.bus, order.Config{
 			Logger: cfg.Logger, Metrics: a.metrics, Regions: regions, RestaurantTimeout: cfg.RestaurantTimeout,
-			Payments: order.NewFakeProvider(order.FakeConfig{DeclineRate: cfg.PayDeclineRate, FailureRate: cfg.PayFailureRate, Seed: uint64(time.Now().UnixNano())}),
+			MaxOrderValue: cfg.MaxOrderValue,
+			Payments:      order.NewFakeProvider(order.FakeConfig{DeclineRate: cfg.PayDeclineRate, FailureRate: cfg.PayFailureRate, Seed: uint64(time.Now().UnixNano())}),
 		})
 		o.Register(a.srv)
 		a.runners = append(a.runners, runner{"orders", o.Run})
