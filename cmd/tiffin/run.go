@@ -37,6 +37,7 @@ type common struct {
 	PayFailureRate    float64       `default:"0" help:"Share of fake payment provider calls that fail with an unknown outcome, half before and half after acting (0..1)."`
 	PayLatency        time.Duration `default:"0s" help:"Delay of every fake payment provider call."`
 	RestaurantTimeout time.Duration `default:"5m" help:"Cancel and refund paid orders no restaurant accepted within this time."`
+	MaxOrderValue     int64         `default:"10000000" help:"Largest order total accepted, delivery included, in minor units."`
 	OfferTTL          time.Duration `default:"30s" help:"How long a courier has to answer an offer."`
 }
 
@@ -44,7 +45,7 @@ func (c common) config(log logFlags) app.Config {
 	return app.Config{
 		Addr: c.Addr, DataDir: c.Data, H3Resolution: c.H3Resolution, Version: version,
 		PayDeclineRate: c.PayDeclineRate, PayFailureRate: c.PayFailureRate, PayLatency: c.PayLatency,
-		RestaurantTimeout: c.RestaurantTimeout, OfferTTL: c.OfferTTL, Logger: log.logger(),
+		RestaurantTimeout: c.RestaurantTimeout, MaxOrderValue: c.MaxOrderValue, OfferTTL: c.OfferTTL, Logger: log.logger(),
 	}
 }
 

@@ -68,6 +68,9 @@ type Config struct {
 	PayLatency                     time.Duration
 	// RestaurantTimeout cancels paid orders no restaurant accepted. Default 5m.
 	RestaurantTimeout time.Duration
+	// MaxOrderValue caps an order's total in minor units. Default: the order service's
+	// (10,000,000).
+	MaxOrderValue int64
 	// OfferTTL is how long a courier has to answer an offer. Default 30s.
 	OfferTTL time.Duration
 
@@ -194,7 +197,8 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 			})
 		}
 		o := order.New(a.db, a.bus, order.Config{
-			Logger: cfg.Logger, Metrics: a.metrics, Regions: regions, RestaurantTimeout: cfg.RestaurantTimeout, Payments: pay,
+			Logger: cfg.Logger, Metrics: a.metrics, Regions: regions, RestaurantTimeout: cfg.RestaurantTimeout,
+			MaxOrderValue: cfg.MaxOrderValue, Payments: pay,
 		})
 		o.Register(a.srv)
 		a.runners = append(a.runners, runner{"orders", o.Run})

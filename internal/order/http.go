@@ -79,7 +79,7 @@ type placeInput struct {
 		Items        []struct {
 			MenuItemID string `json:"menu_item_id" minLength:"1" maxLength:"64"`
 			Quantity   int    `json:"quantity" minimum:"1" maximum:"99"`
-		} `json:"items" minItems:"1" maxItems:"50"`
+		} `json:"items" minItems:"1" maxItems:"50" doc:"At most 99 of one menu item per order, counting every line that names it; the total is capped too."`
 		Delivery LatLngJSON `json:"delivery"`
 	}
 }

@@ -44,7 +44,10 @@ type PlaceResult struct {
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,64}$`)
 
-// Limits on one order.
+// Limits on one order. MaxQuantity caps each menu item across the whole order: lines naming
+// the same item are kept as the client sent them, but their quantities count together (so 50
+// lines of one dish cannot add up to 4,950 of it). The order's value is capped by
+// Config.MaxOrderValue.
 const (
 	MaxLines    = 50
 	MaxQuantity = 99
@@ -127,12 +130,18 @@ func (s *Service) validatePlace(p auth.Principal, key string, req PlaceRequest) 
 	if len(req.Items) == 0 || len(req.Items) > MaxLines {
 		return "", fault.Field("body.items", len(req.Items), "an order has 1 to %d lines", MaxLines)
 	}
+	perItem := make(map[string]int, len(req.Items))
 	for i, l := range req.Items {
 		if l.Quantity < 1 || l.Quantity > MaxQuantity {
 			return "", fault.Field(fmt.Sprintf("body.items[%d].quantity", i), l.Quantity, "quantity must be between 1 and %d", MaxQuantity)
 		}
 		if !idPattern.MatchString(l.MenuItemID) {
 			return "", fault.Field(fmt.Sprintf("body.items[%d].menu_item_id", i), l.MenuItemID, "malformed menu item id")
+		}
+		perItem[l.MenuItemID] += l.Quantity
+		if perItem[l.MenuItemID] > MaxQuantity {
+			return "", fault.Field(fmt.Sprintf("body.items[%d].quantity", i), l.Quantity,
+				"at most %d of one menu item per order, counting every line that names it", MaxQuantity)
 		}
 	}
 	if !req.Delivery.Valid() || (req.Delivery.Lat == 0 && req.Delivery.Lng == 0) {
@@ -187,8 +196,8 @@ type restaurantRow struct {
 	hours    hours.Daily
 }
 
-// insertOrder prices req against the menu, takes stock, and writes the order, its lines, its
-// first history row, its pending payment and the order.placed event.
+// insertOrder prices req against the menu, takes stock (recording what it took), and writes the
+// order, its lines, its first history row, its pending payment and the order.placed event.
 func (s *Service) insertOrder(ctx context.Context, tx *store.Tx, p auth.Principal, customer string, req PlaceRequest) (Order, error) {
 	now := s.cfg.Now()
 	var r restaurantRow
@@ -216,7 +225,6 @@ func (s *Service) insertOrder(ctx context.Context, tx *store.Tx, p auth.Principa
 	if err != nil {
 		return Order{}, err
 	}
-	tookStock := false
 	for i, l := range req.Items {
 		loc := fmt.Sprintf("body.items[%d].menu_item_id", i)
 		m, ok := menu[l.MenuItemID]
@@ -226,28 +234,17 @@ func (s *Service) insertOrder(ctx context.Context, tx *store.Tx, p auth.Principa
 		if !m.available {
 			return Order{}, fault.Field(loc, l.MenuItemID, "%s is not available", m.name)
 		}
-		if m.stock.Valid {
-			res, err := tx.ExecContext(ctx,
-				`UPDATE menu_items SET stock = stock - $1, updated_at = $2 WHERE id = $3 AND stock >= $4`,
-				l.Quantity, store.Now(now), l.MenuItemID, l.Quantity)
-			if err != nil {
-				return Order{}, fmt.Errorf("take stock of %s: %w", l.MenuItemID, err)
-			}
-			if n, _ := res.RowsAffected(); n != 1 {
-				return Order{}, fault.Field(fmt.Sprintf("body.items[%d].quantity", i), l.Quantity, "not enough %s left", m.name)
-			}
-			tookStock = true
-		}
 		o.Items = append(o.Items, Item{MenuItemID: l.MenuItemID, Name: m.name, UnitPrice: m.price, Quantity: l.Quantity})
-		o.Subtotal += m.price * int64(l.Quantity)
 	}
-	o.Total = o.Subtotal + o.DeliveryFee
-	if tookStock {
-		// Stock is part of the menu clients cache: a new version invalidates their ETags.
-		if _, err := tx.ExecContext(ctx, `UPDATE restaurants SET menu_version = menu_version + 1, updated_at = $1 WHERE id = $2`,
-			store.Now(now), req.RestaurantID); err != nil {
-			return Order{}, fmt.Errorf("bump menu version: %w", err)
-		}
+	sub, ok := subtotal(o.Items, s.cfg.MaxOrderValue-max(o.DeliveryFee, 0))
+	if !ok {
+		return Order{}, fault.Field("body.items", nil, "an order may total at most %d minor units of %s, delivery included",
+			s.cfg.MaxOrderValue, o.Currency)
+	}
+	o.Subtotal, o.Total = sub, sub+o.DeliveryFee
+	takes := stockTakes(o, menu)
+	if err := takeStock(ctx, tx, req.RestaurantID, takes, menu, now); err != nil {
+		return Order{}, err
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO customers (id, created_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`,
 		customer, store.Now(now)); err != nil {
@@ -262,6 +259,9 @@ func (s *Service) insertOrder(ctx context.Context, tx *store.Tx, p auth.Principa
 		return Order{}, fmt.Errorf("insert order: %w", err)
 	}
 	if err := insertLines(ctx, tx, o); err != nil {
+		return Order{}, err
+	}
+	if err := reserve(ctx, tx, o.ID, takes, now); err != nil {
 		return Order{}, err
 	}
 	if err := appendHistory(ctx, tx, o.ID, Placed, o.PlacedBy, now); err != nil {
@@ -280,6 +280,25 @@ func (s *Service) insertOrder(ctx context.Context, tx *store.Tx, p auth.Principa
 	}
 	tx.AfterCommit(func() { s.cfg.Metrics.Orders.WithLabelValues(string(Placed)).Inc() })
 	return o, nil
+}
+
+// subtotal prices items, or reports false when they come to more than limit (or limit is
+// negative). It never computes a value above limit, so no price or quantity can overflow it.
+func subtotal(items []Item, limit int64) (int64, bool) {
+	if limit < 0 {
+		return 0, false
+	}
+	var sum int64
+	for _, it := range items {
+		if it.UnitPrice < 0 || it.Quantity < 0 {
+			return 0, false
+		}
+		if it.UnitPrice > 0 && int64(it.Quantity) > (limit-sum)/it.UnitPrice {
+			return 0, false
+		}
+		sum += it.UnitPrice * int64(it.Quantity)
+	}
+	return sum, true
 }
 
 type menuItem struct {

@@ -39,6 +39,9 @@ type Config struct {
 	Currency string
 	// DeliveryFee in minor units added to every order. Default 3000.
 	DeliveryFee int64
+	// MaxOrderValue caps an order's total, delivery included, in minor units; checkout refuses
+	// more with a 422 naming body.items. Default 10,000,000 (100,000.00 INR).
+	MaxOrderValue int64
 	// MaxDeliveryM is the farthest drop-off from the restaurant. Default 15 km.
 	MaxDeliveryM float64
 	// PaymentRetryAfter is how long a placed order's payment waits for its order.placed event
@@ -92,6 +95,9 @@ func (c *Config) defaults() {
 	}
 	if c.DeliveryFee == 0 {
 		c.DeliveryFee = 3000
+	}
+	if c.MaxOrderValue <= 0 {
+		c.MaxOrderValue = 10_000_000
 	}
 	if c.MaxDeliveryM == 0 {
 		c.MaxDeliveryM = 15000

@@ -202,7 +202,9 @@ func (s *Service) Get(ctx context.Context, p auth.Principal, id string) (Order, 
 }
 
 // save writes o's new status (and reason and deadline) after a legal transition, checks the
-// version it was read at, appends the history row and emits the status event, all in tx.
+// version it was read at, gives back the stock the order took if it ended before pickup,
+// appends the history row and emits the status event, all in tx. Every transition goes
+// through here, so every path that ends an order releases its stock.
 func (s *Service) save(ctx context.Context, tx *store.Tx, o *Order, from Status, actor string, at time.Time) error {
 	var deadline any
 	if !o.DeadlineAt.IsZero() {
@@ -220,8 +222,8 @@ func (s *Service) save(ctx context.Context, tx *store.Tx, o *Order, from Status,
 	}
 	o.Version++
 	o.UpdatedAt = at
-	if (o.Status == Cancelled || o.Status == Rejected || o.Status == Failed) && (from == Placed || from == Paid || from == Accepted) {
-		if err := restock(ctx, tx, *o, at); err != nil {
+	if releasesStock(from, o.Status) {
+		if err := releaseStock(ctx, tx, o.ID, o.RestaurantID, at); err != nil {
 			return err
 		}
 	}
@@ -258,25 +260,6 @@ func appendHistory(ctx context.Context, tx *store.Tx, id string, st Status, acto
 		id, id, string(st), actor, store.Now(at))
 	if err != nil {
 		return fmt.Errorf("append order %s history: %w", id, err)
-	}
-	return nil
-}
-
-// restock returns the stock an order took when it ends before the kitchen started on it.
-func restock(ctx context.Context, tx *store.Tx, o Order, at time.Time) error {
-	res, err := tx.ExecContext(ctx,
-		`UPDATE menu_items SET stock = stock + (SELECT SUM(quantity) FROM order_items
-		   WHERE order_items.order_id = $1 AND order_items.menu_item_id = menu_items.id), updated_at = $2
-		 WHERE stock IS NOT NULL AND id IN (SELECT menu_item_id FROM order_items WHERE order_id = $3)`,
-		o.ID, store.Now(at), o.ID)
-	if err != nil {
-		return fmt.Errorf("restock order %s: %w", o.ID, err)
-	}
-	if n, _ := res.RowsAffected(); n > 0 {
-		if _, err := tx.ExecContext(ctx, `UPDATE restaurants SET menu_version = menu_version + 1, updated_at = $1 WHERE id = $2`,
-			store.Now(at), o.RestaurantID); err != nil {
-			return fmt.Errorf("bump menu version: %w", err)
-		}
 	}
 	return nil
 }

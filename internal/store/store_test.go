@@ -58,7 +58,7 @@ func testMigrateIsIdempotent(t *testing.T, db *store.DB) {
 			t.Fatalf("Migrate #%d on an up-to-date store: %v", i+1, err)
 		}
 	}
-	for _, table := range []string{"restaurants", "menu_items", "orders", "deliveries", "outbox", "processed_events"} {
+	for _, table := range []string{"restaurants", "menu_items", "orders", "stock_reservations", "deliveries", "outbox", "processed_events"} {
 		if n := count(t, db, "SELECT COUNT(*) FROM "+table); n != 0 {
 			t.Errorf("%s has %d rows after migrating, want 0", table, n)
 		}
