@@ -67,7 +67,11 @@ func TestMoneyMovesOnce(t *testing.T) {
 				waitStatus(t, a, customer, id, "paid")
 				var wg sync.WaitGroup
 				for range 8 {
-					wg.Go(func() { a.Do("POST", "/v1/orders/"+id+"/cancel", customer, nil) })
+					wg.Go(func() {
+						if r := a.Do("POST", "/v1/orders/"+id+"/cancel", customer, nil); r.Status != http.StatusOK {
+							t.Errorf("one of eight concurrent cancels: got %d %s, want 200", r.Status, r.Body)
+						}
+					})
 				}
 				wg.Wait()
 				cancelled = append(cancelled, id)

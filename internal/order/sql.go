@@ -201,6 +201,9 @@ func (s *Service) Get(ctx context.Context, p auth.Principal, id string) (Order, 
 	return o, nil
 }
 
+// errChangedConcurrently is save finding the order's version moved since it was read.
+var errChangedConcurrently = fmt.Errorf("changed concurrently: %w", fault.Conflict)
+
 // save writes o's new status (and reason and deadline) after a legal transition, checks the
 // version it was read at, gives back the stock the order took if it ended before pickup,
 // appends the history row and emits the status event, all in tx. Every transition goes
@@ -218,7 +221,7 @@ func (s *Service) save(ctx context.Context, tx *store.Tx, o *Order, from Status,
 		return fmt.Errorf("update order %s: %w", o.ID, err)
 	}
 	if n, _ := res.RowsAffected(); n != 1 {
-		return fmt.Errorf("update order %s: %w: changed concurrently", o.ID, fault.Conflict)
+		return fmt.Errorf("update order %s: %w", o.ID, errChangedConcurrently)
 	}
 	o.Version++
 	o.UpdatedAt = at

@@ -13,13 +13,23 @@ import (
 // Update loads order id in a write transaction, lets change move it (through checkMove) and
 // saves the result with its history row and event. change returns errNoChange when the order
 // is already where the caller wanted it, which makes retried requests harmless.
+//
+// On PostgreSQL two requests can read the same version at once; the loser's write finds the
+// version moved (errChangedConcurrently) and is retried on a fresh read, so concurrent
+// identical requests (eight cancels of one order) all answer with the moved order.
 func (s *Service) Update(ctx context.Context, id, actor string, change func(tx *store.Tx, o *Order) error) (Order, error) {
 	var out Order
-	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		var err error
-		out, err = s.updateTx(ctx, tx, id, actor, change)
-		return err
-	})
+	var err error
+	for range 5 {
+		err = s.db.InTx(ctx, func(tx *store.Tx) error {
+			var err error
+			out, err = s.updateTx(ctx, tx, id, actor, change)
+			return err
+		})
+		if !errors.Is(err, errChangedConcurrently) {
+			break
+		}
+	}
 	return out, err
 }
 
