@@ -12,6 +12,29 @@ import (
 
 type benchCmd struct {
 	Orders benchOrdersCmd `cmd:"" help:"Measure order placement throughput and latency against an in-process app on each database, with pgbench as the PostgreSQL yardstick."`
+	Chaos  benchChaosCmd  `cmd:"" help:"Run tiffin processes under load while killing them (and their dependencies), then count what was acknowledged, lost, duplicated and stuck."`
+}
+
+type benchChaosCmd struct {
+	Scenario     []string      `default:"all" help:"Scenarios, repeatable or comma-separated: kill, or all."`
+	DB           []string      `name:"db" env:"TIFFIN_BENCH_DB" default:"sqlite" help:"Databases: sqlite (one tiffin dev process) and/or postgres:// URLs (replicas of tiffin serve on a fresh schema)."`
+	Duration     time.Duration `default:"60s" help:"How long load runs, and failures are inflicted, per scenario."`
+	Rate         float64       `default:"200" help:"Orders per second offered on SQLite."`
+	PostgresRate float64       `default:"500" help:"Orders per second offered on PostgreSQL."`
+	Kills        int           `default:"20" help:"SIGKILLs in the kill scenario."`
+	Replicas     int           `default:"2" help:"tiffin serve processes on a PostgreSQL backend."`
+	Drain        time.Duration `default:"60s" help:"Longest wait after the load for every acknowledged order to end."`
+	Binary       string        `placeholder:"PATH" help:"The tiffin executable to run (default: this one)."`
+	Markdown     bool          `help:"Also print the results as a markdown table for docs/benchmarks.md."`
+}
+
+func (b *benchChaosCmd) Run(ctx context.Context) error {
+	_, err := bench.Chaos(ctx, bench.ChaosConfig{
+		Scenarios: b.Scenario, Backends: b.DB, Binary: b.Binary, Duration: b.Duration, Rate: b.Rate,
+		PostgresRate: b.PostgresRate, Kills: b.Kills, Replicas: b.Replicas, Drain: b.Drain,
+		Out: os.Stdout, Markdown: b.Markdown,
+	})
+	return err
 }
 
 type benchOrdersCmd struct {

@@ -123,11 +123,16 @@ type client struct {
 // do sends one request with a JSON body (when body is not nil) and returns the status and the
 // response body.
 func (c *client) do(ctx context.Context, method, path, token string, body []byte, hdr http.Header) (int, []byte, error) {
+	return c.doAt(ctx, c.base, method, path, token, body, hdr)
+}
+
+// doAt is do against another base URL (another replica).
+func (c *client) doAt(ctx context.Context, base, method, path, token string, body []byte, hdr http.Header) (int, []byte, error) {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, base+path, rd)
 	if err != nil {
 		return 0, nil, err
 	}

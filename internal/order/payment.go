@@ -31,16 +31,19 @@ type payState struct {
 	attempt     int       // claim_attempt: the fencing token of the current (or last) claim
 	claimedAt   time.Time // zero when no call is running
 	dueAt       time.Time // zero when nothing is due
+	firstFailed time.Time // when the current run of failed attempts began; zero if none
+	dead        bool      // the saga gave up: a dead letter until redriven
 }
 
 func readPayState(ctx context.Context, q querier, id string) (payState, error) {
 	var p payState
 	var ostatus, pstatus string
-	var claimed, due sql.NullInt64
+	var claimed, due, firstFailed, dead sql.NullInt64
 	err := q.QueryRowContext(ctx,
-		`SELECT o.status, p.amount, p.currency, p.status, p.provider_ref, p.claim_attempt, p.claimed_at, p.due_at
+		`SELECT o.status, p.amount, p.currency, p.status, p.provider_ref, p.claim_attempt, p.claimed_at, p.due_at,
+		   p.first_failed_at, p.dead_at
 		 FROM payments p JOIN orders o ON o.id = p.order_id WHERE p.order_id = $1`, id).
-		Scan(&ostatus, &p.amount, &p.currency, &pstatus, &p.ref, &p.attempt, &claimed, &due)
+		Scan(&ostatus, &p.amount, &p.currency, &pstatus, &p.ref, &p.attempt, &claimed, &due, &firstFailed, &dead)
 	if errors.Is(err, sql.ErrNoRows) {
 		return payState{}, ErrNotFound
 	}
@@ -54,6 +57,10 @@ func readPayState(ctx context.Context, q querier, id string) (payState, error) {
 	if due.Valid {
 		p.dueAt = store.Time(due.Int64)
 	}
+	if firstFailed.Valid {
+		p.firstFailed = store.Time(firstFailed.Int64)
+	}
+	p.dead = dead.Valid
 	return p, nil
 }
 
@@ -73,6 +80,9 @@ type payStep struct {
 // order is delivered (or accepted, with CaptureOnAcceptance); resolve an unknown outcome
 // before anything else.
 func (s *Service) nextPayStep(p payState, now time.Time) payStep {
+	if p.dead {
+		return payStep{} // a dead letter waits for ops to redrive it
+	}
 	if op, ok := p.status.InFlight(); ok {
 		switch {
 		case !p.claimedAt.IsZero() && now.Before(p.claimedAt.Add(s.cfg.PaymentClaimTimeout)):
@@ -237,7 +247,12 @@ func (s *Service) callProvider(ctx context.Context, p payState, step payStep, at
 			s.logger.ErrorContext(ctx, "payment provider refused a call", "order", p.orderID, "op", op, "err", err)
 		}
 		s.countPayment(op, result)
-		if rerr := s.releasePayment(ctx, p.orderID, attempt, err); rerr != nil {
+		dead := result == "refused" || (!p.firstFailed.IsZero() && s.cfg.Now().Sub(p.firstFailed) > s.cfg.PaymentDeadAfter)
+		if dead {
+			s.logger.ErrorContext(ctx, "payment dead-lettered: ops must look at it and redrive it",
+				"order", p.orderID, "op", op, "failing_since", p.firstFailed, "err", err)
+		}
+		if rerr := s.releasePayment(ctx, p.orderID, attempt, err, dead); rerr != nil {
 			return errors.Join(err, rerr)
 		}
 		return fmt.Errorf("%s payment of order %s (attempt %d): %w", op, p.orderID, attempt, err)
@@ -261,7 +276,7 @@ func (s *Service) recordPayment(ctx context.Context, p payState, attempt int, fr
 	return s.db.InTx(ctx, func(tx *store.Tx) error {
 		res, err := tx.ExecContext(ctx,
 			`UPDATE payments SET status = $1, provider_ref = $2, claimed_at = NULL, due_at = $3, attempts = attempts + $4,
-			   last_error = '', updated_at = $5
+			   last_error = '', updated_at = $5, first_failed_at = NULL, dead_at = NULL
 			 WHERE order_id = $6 AND status = $7 AND claim_attempt = $8`,
 			string(to), ref, store.Now(now), boolInt(from != payment.Pending), store.Now(now), p.orderID, string(from), attempt)
 		if err != nil {
@@ -293,18 +308,24 @@ func (s *Service) recordPayment(ctx context.Context, p payState, attempt int, fr
 
 // releasePayment gives up claim attempt after a call with an unknown outcome: the payment
 // stays in its in-flight status and is due again after a backoff, when the saga resumes it
-// by asking the provider.
-func (s *Service) releasePayment(ctx context.Context, id string, attempt int, cause error) error {
+// by asking the provider. A dead payment (the provider refused the call, or calls have failed
+// for PaymentDeadAfter) is due never: it waits, as a dead letter, for ops to redrive it.
+func (s *Service) releasePayment(ctx context.Context, id string, attempt int, cause error, dead bool) error {
 	now := s.cfg.Now()
 	msg := cause.Error()
 	if len(msg) > 200 {
 		msg = msg[:200]
 	}
+	var due, deadAt any = store.Now(now.Add(s.retryDelay(attempt))), nil
+	if dead {
+		due, deadAt = nil, store.Now(now)
+	}
 	return s.db.InTx(ctx, func(tx *store.Tx) error {
 		_, err := tx.ExecContext(ctx,
-			`UPDATE payments SET claimed_at = NULL, due_at = $1, attempts = attempts + 1, last_error = $2, updated_at = $3
-			 WHERE order_id = $4 AND claim_attempt = $5`,
-			store.Now(now.Add(s.retryDelay(attempt))), msg, store.Now(now), id, attempt)
+			`UPDATE payments SET claimed_at = NULL, due_at = $1, attempts = attempts + 1, last_error = $2, updated_at = $3,
+			   first_failed_at = COALESCE(first_failed_at, $4), dead_at = $5
+			 WHERE order_id = $6 AND claim_attempt = $7`,
+			due, msg, store.Now(now), store.Now(now), deadAt, id, attempt)
 		if err != nil {
 			return fmt.Errorf("release payment claim of %s: %w", id, err)
 		}

@@ -357,3 +357,62 @@ func boolToInt(b bool) int {
 	}
 	return 0
 }
+
+// A call the provider refuses is a dead letter at once; one failing with unknown outcomes is
+// retried until PaymentDeadAfter and then dead-lettered. Redriving either resumes it (asking the
+// provider first) and settles it once.
+func TestPaymentDeadLettersAndRedrive(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, d store.Dialect) {
+		ctx := context.Background()
+		f := newFixture(t, d, payment.FakeConfig{})
+		o := f.place(t, "k1")
+		f.pay.FailNext(100000, false) // down for a day and more
+		for range 26 * 60 {         // 26 hours of sweeps, one a minute
+			f.clock.Advance(time.Minute)
+			f.svc.Reconcile(ctx)
+		}
+		dead, err := f.svc.DeadPayments(ctx, 10)
+		if err != nil || len(dead) != 1 || dead[0].OrderID != o.ID || dead[0].Status != payment.Authorizing {
+			t.Fatalf("dead payments: got %+v, %v; want the order's, stopped authorizing", dead, err)
+		}
+		calls := f.pay.Calls(payment.Authorize)
+		f.clock.Advance(time.Hour)
+		f.svc.Reconcile(ctx)
+		if got := f.pay.Calls(payment.Authorize); got != calls {
+			t.Errorf("a dead letter was retried: %d calls, then %d", calls, got)
+		}
+		f.pay.Recover()
+		for range 2 {
+			if n, err := f.svc.RedrivePayments(ctx, nil); err != nil {
+				t.Fatal(err)
+			} else if n > 1 {
+				t.Errorf("redrove %d payments, want at most 1", n)
+			}
+		}
+		if err := f.svc.Reconcile(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// The order gave up on its payment long ago; the redriven authorization never reached
+		// the provider, so it is closed without one.
+		if got := f.paymentStatus(t, o.ID); got != "cancelled" {
+			t.Errorf("after redrive: payment %s, want cancelled", got)
+		}
+		if n, _ := f.svc.DeadPaymentCount(ctx); n != 0 {
+			t.Errorf("dead letters after redrive: %d, want 0", n)
+		}
+
+		// A refusal is dead at once.
+		o2 := f.place(t, "k2")
+		f.settle(t, o2.ID)
+		mustExec(t, f.db, ctx, `UPDATE payments SET provider_ref = 'pi_nonexistent' WHERE order_id = $1`, o2.ID)
+		if _, err := f.svc.Cancel(ctx, customer, o2.ID, ""); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.svc.SettlePayment(ctx, o2.ID); err == nil {
+			t.Fatal("void of an unknown reference: got nil error")
+		}
+		if dead, _ := f.svc.DeadPayments(ctx, 10); len(dead) != 1 || dead[0].OrderID != o2.ID || dead[0].Status != payment.Voiding {
+			t.Errorf("dead payments after a refusal: got %+v", dead)
+		}
+	})
+}

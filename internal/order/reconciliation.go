@@ -15,6 +15,8 @@ type Reconciliation struct {
 	// Unsettled is how many of them the saga is still working on (a call in flight or due):
 	// they are not judged.
 	Unsettled int `json:"unsettled"`
+	// Dead is how many of the unsettled are dead letters waiting for ops (GET /v1/ops/dlq).
+	Dead int `json:"dead"`
 	// Mismatches lists every payment whose provider account contradicts the store, or whose
 	// settled state contradicts its order (money kept for an order that ended, a delivered
 	// order not captured).
@@ -45,7 +47,7 @@ func (s *Service) ReconcilePayments(ctx context.Context, limit int) (Reconciliat
 	}
 	limit = min(limit, MaxReconcileLimit)
 	rows, err := s.db.QueryContext(ctx,
-		`SELECT p.order_id, o.status, p.status, p.amount, p.provider_ref, p.due_at IS NOT NULL
+		`SELECT p.order_id, o.status, p.status, p.amount, p.provider_ref, p.due_at IS NOT NULL, p.dead_at IS NOT NULL
 		 FROM payments p JOIN orders o ON o.id = p.order_id ORDER BY p.order_id DESC LIMIT $1`, limit)
 	if err != nil {
 		return Reconciliation{}, fmt.Errorf("read payments to reconcile: %w", err)
@@ -57,12 +59,13 @@ func (s *Service) ReconcilePayments(ctx context.Context, limit int) (Reconciliat
 		amount  int64
 		ref     string
 		pending bool
+		dead    bool
 	}
 	var all []row
 	for rows.Next() {
 		var r row
 		var ostatus, pstatus string
-		if err := rows.Scan(&r.id, &ostatus, &pstatus, &r.amount, &r.ref, &r.pending); err != nil {
+		if err := rows.Scan(&r.id, &ostatus, &pstatus, &r.amount, &r.ref, &r.pending, &r.dead); err != nil {
 			rows.Close()
 			return Reconciliation{}, fmt.Errorf("scan payment: %w", err)
 		}
@@ -76,8 +79,11 @@ func (s *Service) ReconcilePayments(ctx context.Context, limit int) (Reconciliat
 	rep := Reconciliation{Mismatches: []Mismatch{}}
 	for _, r := range all {
 		rep.Checked++
-		if _, inFlight := r.status.InFlight(); inFlight || r.pending {
+		if _, inFlight := r.status.InFlight(); inFlight || r.pending || r.dead {
 			rep.Unsettled++
+			if r.dead {
+				rep.Dead++
+			}
 			continue
 		}
 		acc, err := s.cfg.Payments.Account(ctx, r.id)

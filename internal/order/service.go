@@ -35,6 +35,10 @@ type Config struct {
 	// PaymentRetryBase and PaymentRetryMax bound the backoff between attempts of a call whose
 	// outcome was unknown: base after the first, doubling, capped at max. Default 1s and 1m.
 	PaymentRetryBase, PaymentRetryMax time.Duration
+	// PaymentDeadAfter is how long a payment call may keep failing with unknown outcomes
+	// before the saga stops retrying and leaves it as a dead letter for ops. A call the
+	// provider refuses as invalid is a dead letter at once. Default 24h.
+	PaymentDeadAfter time.Duration
 	// Currency of every price. Default "INR".
 	Currency string
 	// DeliveryFee in minor units added to every order. Default 3000.
@@ -89,6 +93,9 @@ func (c *Config) defaults() {
 	}
 	if c.PaymentRetryMax == 0 {
 		c.PaymentRetryMax = time.Minute
+	}
+	if c.PaymentDeadAfter == 0 {
+		c.PaymentDeadAfter = 24 * time.Hour
 	}
 	if c.Currency == "" {
 		c.Currency = "INR"

@@ -4,6 +4,10 @@
 ALTER TABLE payments ADD COLUMN claim_attempt INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE payments ADD COLUMN claimed_at BIGINT;
 ALTER TABLE payments ADD COLUMN due_at BIGINT;
+-- first_failed_at: when the current run of failed attempts began; dead_at: when the saga gave
+-- up on the payment (a dead letter, until ops redrive it).
+ALTER TABLE payments ADD COLUMN first_failed_at BIGINT;
+ALTER TABLE payments ADD COLUMN dead_at BIGINT;
 UPDATE payments SET status = 'refunding', due_at = updated_at WHERE status = 'refund_pending';
 UPDATE payments SET status = 'cancelled' WHERE status = 'void';
 UPDATE payments SET due_at = updated_at WHERE status = 'pending';
@@ -22,6 +26,8 @@ CREATE TABLE payment_transitions (
 -- +goose Down
 DROP TABLE payment_transitions;
 DROP INDEX payments_due;
+ALTER TABLE payments DROP COLUMN dead_at;
+ALTER TABLE payments DROP COLUMN first_failed_at;
 ALTER TABLE payments DROP COLUMN due_at;
 ALTER TABLE payments DROP COLUMN claimed_at;
 ALTER TABLE payments DROP COLUMN claim_attempt;

@@ -1,0 +1,450 @@
+package bench
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/tiffin-dev/tiffin/internal/auth"
+)
+
+// Chaos scenarios.
+const (
+	ScenarioKill     = "kill"
+	ScenarioPayments = "payments"
+	ScenarioBroker   = "broker"
+	ScenarioDatabase = "database"
+)
+
+// ChaosScenarios lists the scenarios `all` runs, in order.
+var ChaosScenarios = []string{ScenarioKill}
+
+// ChaosConfig says which failures to inflict, on what, for how long.
+type ChaosConfig struct {
+	// Scenarios to run. Default ChaosScenarios.
+	Scenarios []string
+	// Backends are the stores: "sqlite" (one `tiffin dev` process, embedded NATS) and/or
+	// postgres:// URLs (Replicas `tiffin serve` processes on a fresh schema, with a NATS server
+	// run by the bench). Default ["sqlite"].
+	Backends []string
+	// Binary is the tiffin executable to run. Default: this process's own executable.
+	Binary string
+	// Duration is how long load runs (and failures are inflicted) per scenario. Default 60s.
+	Duration time.Duration
+	// Rate is the orders per second offered on SQLite; PostgresRate on PostgreSQL. Defaults 200
+	// and 500.
+	Rate, PostgresRate float64
+	// Kills is how many times the kill scenario SIGKILLs a process. Default 20.
+	Kills int
+	// Replicas is how many processes serve a PostgreSQL backend. Default 2.
+	Replicas int
+	// Drain bounds the wait, after load, for every acknowledged order to end. Default 60s.
+	Drain time.Duration
+	// Out gets progress and the table. Default io.Discard.
+	Out io.Writer
+	// Markdown also prints the table as markdown.
+	Markdown bool
+}
+
+func (c *ChaosConfig) defaults() error {
+	if len(c.Scenarios) == 0 || slices.Contains(c.Scenarios, "all") {
+		c.Scenarios = ChaosScenarios
+	}
+	for _, s := range c.Scenarios {
+		if !slices.Contains(ChaosScenarios, s) {
+			return fmt.Errorf("bench chaos: unknown scenario %q (known: %s, all)", s, strings.Join(ChaosScenarios, ", "))
+		}
+	}
+	if len(c.Backends) == 0 {
+		c.Backends = []string{"sqlite"}
+	}
+	for _, b := range c.Backends {
+		if b != "sqlite" && !isPostgres(b) {
+			return fmt.Errorf("bench chaos: backend %q is neither sqlite nor a postgres:// URL", b)
+		}
+	}
+	if c.Binary == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("bench chaos: find the tiffin binary: %w", err)
+		}
+		c.Binary = exe
+	}
+	if c.Duration <= 0 {
+		c.Duration = time.Minute
+	}
+	if c.Rate <= 0 {
+		c.Rate = 200
+	}
+	if c.PostgresRate <= 0 {
+		c.PostgresRate = 500
+	}
+	if c.Kills <= 0 {
+		c.Kills = 20
+	}
+	if c.Replicas <= 0 {
+		c.Replicas = 2
+	}
+	if c.Drain <= 0 {
+		c.Drain = time.Minute
+	}
+	if c.Out == nil {
+		c.Out = io.Discard
+	}
+	return nil
+}
+
+// ChaosResult is one scenario on one backend.
+type ChaosResult struct {
+	Scenario, Backend string
+	tally
+	// Offered is how many orders were attempted; PerSecond how many were acknowledged per
+	// second of load.
+	Offered   int
+	PerSecond float64
+	// Kills is how many processes were SIGKILLed; Recover the longest a restarted one took to
+	// serve again.
+	Kills   int
+	Recover time.Duration
+	// Captures per delivered order and give-backs (voids, refunds) per ended order, from the
+	// provider's ledger; negative when the provider's ledger died with a killed process.
+	CapturesPerDelivered, GiveBacksPerEnded float64
+	// Mismatches is what the ops payment reconciliation found after the drain (-1: not run).
+	Mismatches int
+	// DLQIn and DLQOut are dead letters written and redriven (-1: not measured).
+	DLQIn, DLQOut int
+	// Drained is how long the drain took.
+	Drained time.Duration
+}
+
+// Pass reports whether the run kept every promise: nothing lost, doubled or stuck, and the
+// money right where it was measured.
+func (r ChaosResult) Pass() bool {
+	ok := r.Lost == 0 && r.Duplicated == 0 && r.Stuck == 0 && r.Acknowledged > 0
+	if r.CapturesPerDelivered >= 0 && r.Delivered > 0 {
+		ok = ok && r.CapturesPerDelivered == 1
+	}
+	if r.GiveBacksPerEnded >= 0 && r.Ended > 0 {
+		ok = ok && r.GiveBacksPerEnded <= 1
+	}
+	return ok && r.Mismatches <= 0
+}
+
+// Chaos runs every scenario on every backend and prints one table.
+func Chaos(ctx context.Context, cfg ChaosConfig) ([]ChaosResult, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	m := describeMachine(time.Now())
+	fmt.Fprintf(cfg.Out, "tiffin bench chaos: %s; %s each, %d kills\n", m, cfg.Duration, cfg.Kills)
+	var results []ChaosResult
+	var errs []error
+	for _, sc := range cfg.Scenarios {
+		for _, b := range cfg.Backends {
+			r, err := runScenario(ctx, cfg, sc, b)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s on %s: %w", sc, backendLabel(b), err))
+				fmt.Fprintf(cfg.Out, "%s on %s: %v\n", sc, backendLabel(b), err)
+				continue
+			}
+			results = append(results, r)
+		}
+	}
+	writeChaosTable(cfg.Out, results)
+	if cfg.Markdown {
+		writeChaosMarkdown(cfg.Out, results, m, cfg)
+	}
+	for _, r := range results {
+		if !r.Pass() {
+			errs = append(errs, fmt.Errorf("%s on %s broke a promise: lost %d, duplicated %d, stuck %d (%s)",
+				r.Scenario, r.Backend, r.Lost, r.Duplicated, r.Stuck, strings.Join(r.Examples, "; ")))
+		}
+	}
+	return results, errors.Join(errs...)
+}
+
+func backendLabel(b string) string {
+	if isPostgres(b) {
+		return "postgres"
+	}
+	return b
+}
+
+// world is the processes one scenario runs against.
+type world struct {
+	cfg      ChaosConfig
+	backend  string
+	dir      string
+	schema   *schema
+	nats     *natsServer
+	replicas []*replica
+	keys     *auth.Keys
+	db       *sql.DB // the store, read to verify
+}
+
+func newWorld(ctx context.Context, cfg ChaosConfig, backend string, extra ...string) (*world, error) {
+	dir, err := os.MkdirTemp("", "tiffin-chaos-")
+	if err != nil {
+		return nil, err
+	}
+	w := &world{cfg: cfg, backend: backend, dir: dir}
+	data := filepath.Join(dir, "data")
+	if w.keys, err = auth.LoadOrCreate(data); err != nil {
+		return w, err
+	}
+	common := append([]string{"--data", data, "--restaurant-timeout", "10s", "--log-format", "json", "--log-level", "warn"}, extra...)
+	if !isPostgres(backend) {
+		r, err := newReplica("tiffin", cfg.Binary, dir, append([]string{"dev", "--sim=false", "--pay-provider", "fake"}, common...)...)
+		if err != nil {
+			return w, err
+		}
+		w.replicas = []*replica{r}
+		if w.db, err = sql.Open("sqlite", "file:"+filepath.Join(data, "tiffin.db")+"?mode=ro&_pragma=busy_timeout(10000)"); err != nil {
+			return w, err
+		}
+	} else {
+		if w.schema, err = newSchema(ctx, backend); err != nil {
+			return w, err
+		}
+		if w.nats, err = startNATS(filepath.Join(dir, "nats")); err != nil {
+			return w, err
+		}
+		for i := range cfg.Replicas {
+			r, err := newReplica(fmt.Sprintf("replica-%d", i+1), cfg.Binary, dir,
+				append([]string{"serve", "--db", w.schema.dsn, "--nats", w.nats.URL(), "--pay-provider", "fake"}, common...)...)
+			if err != nil {
+				return w, err
+			}
+			w.replicas = append(w.replicas, r)
+		}
+		w.db = w.schema.admin
+	}
+	for _, r := range w.replicas {
+		if _, err := r.start(ctx); err != nil {
+			return w, err
+		}
+	}
+	return w, nil
+}
+
+func (w *world) close() {
+	for _, r := range w.replicas {
+		r.stop()
+	}
+	if w.nats != nil {
+		w.nats.stop()
+	}
+	if w.schema != nil {
+		_ = w.schema.drop(context.Background())
+	} else if w.db != nil {
+		w.db.Close()
+	}
+	os.RemoveAll(w.dir)
+}
+
+// up returns the base URLs of the replicas now running, the first one first; all of them if
+// none is (the requests fail and are retried).
+func (w *world) up(mu *sync.Mutex) []string {
+	mu.Lock()
+	defer mu.Unlock()
+	var out, all []string
+	for _, r := range w.replicas {
+		all = append(all, r.URL())
+		if r.cmd != nil {
+			out = append(out, r.URL())
+		}
+	}
+	if len(out) == 0 {
+		return all
+	}
+	return out
+}
+
+func runScenario(ctx context.Context, cfg ChaosConfig, sc, backend string) (ChaosResult, error) {
+	res := ChaosResult{Scenario: sc, Backend: backendLabel(backend), CapturesPerDelivered: -1, GiveBacksPerEnded: -1, Mismatches: -1, DLQIn: -1, DLQOut: -1}
+	fmt.Fprintf(cfg.Out, "--- %s on %s\n", sc, res.Backend)
+	w, err := newWorld(ctx, cfg, backend)
+	if w != nil {
+		defer w.close()
+	}
+	if err != nil {
+		return res, err
+	}
+	ttl := cfg.Duration + cfg.Drain + time.Hour
+	ops, err := w.keys.Issue(auth.Principal{Subject: "chaos-ops", Role: auth.Ops}, ttl)
+	if err != nil {
+		return res, err
+	}
+	owner, err := w.keys.Issue(auth.Principal{Subject: "bench-owner", Role: auth.Restaurant}, ttl)
+	if err != nil {
+		return res, err
+	}
+	hc := &http.Client{Transport: transport(256), Timeout: 10 * time.Second}
+	defer hc.CloseIdleConnections()
+	c := &client{base: w.replicas[0].URL(), hc: hc}
+	if err := seed(ctx, c, w.keys, ttl); err != nil {
+		return res, fmt.Errorf("seed: %w", err)
+	}
+	r := cfg.Rate
+	if isPostgres(backend) {
+		r = cfg.PostgresRate
+	}
+	var mu sync.Mutex // guards the replicas' running state between the killer and the load
+	l := &chaosLoad{
+		c: c, bases: func() []string { return w.up(&mu) }, ops: ops, owner: owner, run: newRunID(),
+		limiter: rate.NewLimiter(rate.Limit(r), max(1, int(r/20))), acked: map[string]ackedOrder{},
+		fates: make(chan ackedOrder, 1<<16),
+	}
+
+	loadCtx, stopLoad := context.WithTimeout(ctx, cfg.Duration)
+	defer stopLoad()
+	driveCtx, stopDrive := context.WithTimeout(ctx, cfg.Duration+cfg.Drain+2*time.Minute)
+	defer stopDrive()
+	var wg sync.WaitGroup
+	wg.Go(func() { l.place(loadCtx, 64) })
+	var driving sync.WaitGroup
+	driving.Go(func() { l.drive(driveCtx, 64) })
+	start := time.Now()
+	progressDone := make(chan struct{})
+	go chaosProgress(cfg.Out, l, start, progressDone)
+
+	var injectErr error
+	switch sc {
+	case ScenarioKill:
+		res.Kills, res.Recover, injectErr = killLoop(loadCtx, cfg, w, &mu)
+	}
+	wg.Wait()
+	loadTime := time.Since(start)
+	close(l.fates)
+	driving.Wait()
+	close(progressDone)
+	if injectErr != nil {
+		return res, injectErr
+	}
+
+	acked := l.snapshot()
+	res.Offered = int(l.next.Load())
+	res.PerSecond = float64(len(acked)) / loadTime.Seconds()
+	drainStart := time.Now()
+	var t tally
+	for {
+		t, err = verify(ctx, w.db, l.run, acked)
+		if err != nil {
+			return res, err
+		}
+		if t.Stuck == 0 && t.Lost == 0 || time.Since(drainStart) > cfg.Drain {
+			break
+		}
+		sleep(ctx, 500*time.Millisecond)
+	}
+	res.tally, res.Drained = t, time.Since(drainStart)
+	fmt.Fprintf(cfg.Out, "    drained in %.1fs: acknowledged %d, in store %d, lost %d, duplicated %d, stuck %d\n",
+		res.Drained.Seconds(), t.Acknowledged, t.InStore, t.Lost, t.Duplicated, t.Stuck)
+	for _, e := range t.Examples {
+		fmt.Fprintf(cfg.Out, "    %s\n", e)
+	}
+	return res, nil
+}
+
+// killLoop SIGKILLs a replica at a random moment in each of cfg.Kills equal slots of the load,
+// restarts it at once, and returns the kills made and the longest restart-to-serving time.
+func killLoop(ctx context.Context, cfg ChaosConfig, w *world, mu *sync.Mutex) (int, time.Duration, error) {
+	slot := cfg.Duration / time.Duration(cfg.Kills+1)
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+	var worst time.Duration
+	kills := 0
+	for k := range cfg.Kills {
+		sleep(ctx, slot/2+time.Duration(rng.Int64N(int64(slot/2)+1)))
+		if ctx.Err() != nil {
+			break
+		}
+		r := w.replicas[k%len(w.replicas)]
+		mu.Lock()
+		r.kill()
+		mu.Unlock()
+		kills++
+		took, err := r.start(context.WithoutCancel(ctx))
+		if err != nil {
+			return kills, worst, fmt.Errorf("restart after kill %d: %w", kills, err)
+		}
+		worst = max(worst, took)
+		fmt.Fprintf(w.cfg.Out, "    kill %d: %s serving again in %.2fs\n", kills, r.name, took.Seconds())
+	}
+	return kills, worst, nil
+}
+
+func chaosProgress(out io.Writer, l *chaosLoad, start time.Time, done <-chan struct{}) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+			l.mu.Lock()
+			n := len(l.acked)
+			l.mu.Unlock()
+			el := time.Since(start).Seconds()
+			fmt.Fprintf(out, "    %4.0fs acknowledged %d (%.0f/s), attempts %d, retried %d\n",
+				el, n, float64(n)/el, l.attempts.Load(), l.failures.Load())
+		}
+	}
+}
+
+func writeChaosTable(w io.Writer, results []ChaosResult) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "scenario\tbackend\tacknowledged\tlost\tduplicated\tstuck\tcaptures/delivered\tgive-backs/ended\tmismatches\tDLQ in/out\trecover s\torders/s\t")
+	for _, r := range results {
+		cells := chaosRow(r)
+		fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
+	}
+	tw.Flush()
+}
+
+func chaosRow(r ChaosResult) []string {
+	ratio := func(v float64) string {
+		if v < 0 {
+			return "n/a"
+		}
+		return fmt.Sprintf("%.3f", v)
+	}
+	count := func(v int) string {
+		if v < 0 {
+			return "n/a"
+		}
+		return fmt.Sprint(v)
+	}
+	dlq := "n/a"
+	if r.DLQIn >= 0 {
+		dlq = fmt.Sprintf("%d/%d", r.DLQIn, r.DLQOut)
+	}
+	rec := "n/a"
+	if r.Kills > 0 {
+		rec = fmt.Sprintf("%.2f", r.Recover.Seconds())
+	}
+	return []string{r.Scenario, r.Backend, fmt.Sprint(r.Acknowledged), fmt.Sprint(r.Lost), fmt.Sprint(r.Duplicated),
+		fmt.Sprint(r.Stuck), ratio(r.CapturesPerDelivered), ratio(r.GiveBacksPerEnded), count(r.Mismatches), dlq, rec,
+		fmt.Sprintf("%.0f", r.PerSecond)}
+}
+
+func writeChaosMarkdown(w io.Writer, results []ChaosResult, m machine, cfg ChaosConfig) {
+	fmt.Fprintf(w, "\n### %s\n\n", m)
+	fmt.Fprintln(w, "| scenario | backend | acknowledged | lost | duplicated | stuck | captures/delivered | give-backs/ended | mismatches | DLQ in/out | recover s | orders/s |")
+	fmt.Fprintln(w, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+	for _, r := range results {
+		fmt.Fprintln(w, "| "+strings.Join(chaosRow(r), " | ")+" |")
+	}
+}

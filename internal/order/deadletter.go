@@ -1,0 +1,90 @@
+package order
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tiffin-dev/tiffin/internal/payment"
+	"github.com/tiffin-dev/tiffin/internal/store"
+)
+
+// DeadPayment is a payment the saga gave up on: the provider refused its call, or calls failed
+// for PaymentDeadAfter. It stays where it stopped until ops redrive it.
+type DeadPayment struct {
+	OrderID       string
+	Status        payment.Status // the in-flight status it stopped in
+	Attempts      int
+	LastError     string
+	FirstFailedAt time.Time
+	DeadAt        time.Time
+}
+
+// DeadPayments returns up to limit dead-lettered payments, oldest first.
+func (s *Service) DeadPayments(ctx context.Context, limit int) ([]DeadPayment, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT order_id, status, attempts, last_error, first_failed_at, dead_at FROM payments
+		 WHERE dead_at IS NOT NULL ORDER BY dead_at, order_id LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read dead payments: %w", err)
+	}
+	defer rows.Close()
+	var out []DeadPayment
+	for rows.Next() {
+		var d DeadPayment
+		var st string
+		var first sql.NullInt64
+		var dead int64
+		if err := rows.Scan(&d.OrderID, &st, &d.Attempts, &d.LastError, &first, &dead); err != nil {
+			return nil, fmt.Errorf("scan dead payment: %w", err)
+		}
+		d.Status, d.DeadAt = payment.Status(st), store.Time(dead)
+		if first.Valid {
+			d.FirstFailedAt = store.Time(first.Int64)
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// DeadPaymentCount is how many payments are dead letters.
+func (s *Service) DeadPaymentCount(ctx context.Context) (int, error) {
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM payments WHERE dead_at IS NOT NULL`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count dead payments: %w", err)
+	}
+	return n, nil
+}
+
+// RedrivePayments puts dead-lettered payments back to work: the named orders' payments, or
+// every dead one when ids is empty. Each is due at once and resumes where it stopped, asking
+// the provider first, with its failure history reset. It returns how many it redrove; a
+// payment redriven twice is settled once (the saga's claims see to that).
+func (s *Service) RedrivePayments(ctx context.Context, ids []string) (int, error) {
+	now := store.Now(s.cfg.Now())
+	q := `UPDATE payments SET dead_at = NULL, first_failed_at = NULL, due_at = $1 WHERE dead_at IS NOT NULL`
+	args := []any{now}
+	if len(ids) > 0 {
+		ph := make([]string, len(ids))
+		for i, id := range ids {
+			args = append(args, id)
+			ph[i] = fmt.Sprintf("$%d", len(args))
+		}
+		q += ` AND order_id IN (` + strings.Join(ph, ", ") + `)`
+	}
+	var n int64
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		res, err := tx.ExecContext(ctx, q, args...)
+		if err != nil {
+			return fmt.Errorf("redrive payments: %w", err)
+		}
+		n, _ = res.RowsAffected()
+		return nil
+	})
+	return int(n), err
+}
