@@ -367,7 +367,7 @@ func TestPaymentDeadLettersAndRedrive(t *testing.T) {
 		f := newFixture(t, d, payment.FakeConfig{})
 		o := f.place(t, "k1")
 		f.pay.FailNext(100000, false) // down for a day and more
-		for range 26 * 60 {         // 26 hours of sweeps, one a minute
+		for range 26 * 60 {           // 26 hours of sweeps, one a minute
 			f.clock.Advance(time.Minute)
 			f.svc.Reconcile(ctx)
 		}
