@@ -141,7 +141,7 @@ func startNATS(dir string) (*natsServer, error) {
 func (n *natsServer) start() error {
 	srv, err := server.NewServer(&server.Options{
 		Host: "127.0.0.1", Port: n.port, JetStream: true, StoreDir: n.dir, NoSigs: true,
-		JetStreamMaxMemory: 64 << 20, JetStreamMaxStore: 1 << 30,
+		JetStreamMaxMemory: 64 << 20, JetStreamMaxStore: 8 << 30,
 	})
 	if err != nil {
 		return fmt.Errorf("nats: %w", err)

@@ -1,0 +1,99 @@
+package app_test
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/tiffin-dev/tiffin/internal/app"
+	"github.com/tiffin-dev/tiffin/internal/apptest"
+	"github.com/tiffin-dev/tiffin/internal/auth"
+	"github.com/tiffin-dev/tiffin/internal/store"
+)
+
+// natsOn starts a listening JetStream server on port (0 picks one) storing in dir.
+func natsOn(t *testing.T, dir string, port int) *server.Server {
+	t.Helper()
+	srv, err := server.NewServer(&server.Options{
+		Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: dir, NoSigs: true,
+		JetStreamMaxMemory: 64 << 20, JetStreamMaxStore: 8 << 30,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatalf("nats on port %d not ready", port)
+	}
+	return srv
+}
+
+// TestBrokerDownServiceUp runs the app against an external NATS server and stops the server
+// under it: orders are still accepted (their events wait in the outbox), /readyz says why it is
+// degraded, and once the broker is back the backlog flows and every order is paid, with no
+// operator action.
+func TestBrokerDownServiceUp(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ns := natsOn(t, dir, -1)
+	port := ns.Addr().(*net.TCPAddr).Port
+	url := "nats://127.0.0.1:" + strconv.Itoa(port)
+	a := apptest.Start(t, store.SQLite, func(c *app.Config) { c.NATS = url })
+	t.Cleanup(func() { ns.Shutdown() })
+	m := seed(t, a, "r-1", "owner-1")
+	customer := a.Token(auth.Customer, "cust-1")
+	place := func(key string) string {
+		t.Helper()
+		r := a.Do("POST", "/v1/orders", customer, orderBody("r-1", m.Items[0].ID, 1), "Idempotency-Key", key)
+		if r.Status != http.StatusCreated {
+			t.Fatalf("place %s: got %d %s", key, r.Status, r.Body)
+		}
+		var o order
+		r.JSON(t, &o)
+		return o.ID
+	}
+	before := place("before")
+	waitStatus(t, a, customer, before, "paid")
+
+	ns.Shutdown()
+	ns.WaitForShutdown()
+	var during []string
+	for i := range 5 {
+		during = append(during, place(fmt.Sprintf("during-%d", i)))
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r := a.Do("GET", "/readyz", "", nil)
+		if r.Status == http.StatusServiceUnavailable {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz with the broker down: got %d %s, want 503", r.Status, r.Body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	ns = natsOn(t, dir, port)
+	t.Cleanup(func() { ns.Shutdown() })
+	for _, id := range during {
+		waitStatus(t, a, customer, id, "paid")
+	}
+	deadline = time.Now().Add(15 * time.Second)
+	for {
+		var unsent int
+		a.DB().QueryRow(`SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL`).Scan(&unsent)
+		r := a.Do("GET", "/readyz", "", nil)
+		if unsent == 0 && r.Status == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the broker came back: %d events unsent, /readyz %d", unsent, r.Status)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
