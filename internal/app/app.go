@@ -16,10 +16,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/tiffin-dev/tiffin/internal/auth"
 	"github.com/tiffin-dev/tiffin/internal/bus"
 	"github.com/tiffin-dev/tiffin/internal/catalog"
 	"github.com/tiffin-dev/tiffin/internal/dispatch"
+	"github.com/tiffin-dev/tiffin/internal/dlq"
 	"github.com/tiffin-dev/tiffin/internal/geo"
 	"github.com/tiffin-dev/tiffin/internal/httpapi"
 	"github.com/tiffin-dev/tiffin/internal/order"
@@ -161,6 +164,17 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	a.srv = httpapi.New(httpapi.Config{
 		Version: cfg.Version, Keys: a.keys, Metrics: a.metrics, Logger: cfg.Logger, Ready: a.ready,
 	})
+	deadLetters := dlq.New(a.bus, cfg.Logger)
+	deadLetters.Register(a.srv)
+	a.metrics.GaugeFunc("tiffin_dead_letters", "Dead letters waiting for an operator, by source (-1: unknown).", func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		n, err := deadLetters.Depth(ctx)
+		if err != nil {
+			return -1
+		}
+		return float64(n)
+	}, prometheus.Labels{"source": dlq.SourceBus})
 	regions := geo.Regioner{Resolution: cfg.H3Resolution}
 	run := func(s string) bool { return slices.Contains(cfg.Services, s) }
 	if run("catalog") {

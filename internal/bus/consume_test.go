@@ -14,6 +14,7 @@ import (
 
 	"github.com/tiffin-dev/tiffin/internal/bus"
 	"github.com/tiffin-dev/tiffin/internal/event"
+	"github.com/tiffin-dev/tiffin/internal/tiffintest"
 )
 
 // fast makes retries quick enough for tests. Each step is also an ack deadline, which a
@@ -126,7 +127,7 @@ func TestConsumeDeadLetters(t *testing.T) {
 		}, fast...)
 	})
 
-	eventually(t, 30*time.Second, func() (bool, string) {
+	tiffintest.Eventually(t, 30*time.Second, func() (bool, string) {
 		n := streamMsgs(t, b, bus.DLQStream)
 		return n == 2, fmt.Sprintf("dead-letter stream holds %d messages, want 2", n)
 	})
@@ -191,7 +192,7 @@ func TestConsumeDeadLetters(t *testing.T) {
 		t.Errorf("consumer MaxDeliver %d, BackOff %v; want 6 (3 tries and 3 spare deliveries) and 2 steps", info.Config.MaxDeliver, info.Config.BackOff)
 	}
 	// Terminated messages are not redelivered: the consumer has nothing pending.
-	eventually(t, 30*time.Second, func() (bool, string) {
+	tiffintest.Eventually(t, 30*time.Second, func() (bool, string) {
 		info, err := c.Info(ctx)
 		if err != nil {
 			return false, err.Error()
@@ -245,7 +246,7 @@ func TestConsumeDeadLettersUnansweredTries(t *testing.T) {
 			return nil
 		}, bus.WithMaxDeliver(3), bus.WithRetryDelay(step, step))
 	})
-	eventually(t, 30*time.Second, func() (bool, string) {
+	tiffintest.Eventually(t, 30*time.Second, func() (bool, string) {
 		n := streamMsgs(t, b, bus.DLQStream)
 		return n == 1, fmt.Sprintf("dead-letter stream holds %d messages, want 1", n)
 	})
@@ -292,7 +293,7 @@ func TestConsumeExtendsAckDeadline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, func() (bool, string) {
+	tiffintest.Eventually(t, 10*time.Second, func() (bool, string) {
 		info, err := c.Info(ctx)
 		if err != nil {
 			return false, err.Error()
@@ -338,7 +339,7 @@ func TestConsumeResumes(t *testing.T) {
 	stop := start(t, "consume", func(ctx context.Context) error {
 		return b.Consume(ctx, "resumer", subjects, handler, bus.WithConcurrency(1))
 	})
-	eventually(t, 30*time.Second, func() (bool, string) {
+	tiffintest.Eventually(t, 30*time.Second, func() (bool, string) {
 		return seen.get(first.ID) == 1, "first event not handled"
 	})
 	stop()
@@ -348,7 +349,7 @@ func TestConsumeResumes(t *testing.T) {
 	start(t, "consume again", func(ctx context.Context) error {
 		return b.Consume(ctx, "resumer", subjects, handler, bus.WithConcurrency(1))
 	})
-	eventually(t, 30*time.Second, func() (bool, string) {
+	tiffintest.Eventually(t, 30*time.Second, func() (bool, string) {
 		return seen.get(second.ID) == 1, "second event not handled"
 	})
 	if n := seen.get(first.ID); n != 1 {

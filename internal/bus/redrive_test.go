@@ -14,6 +14,7 @@ import (
 
 	"github.com/tiffin-dev/tiffin/internal/bus"
 	"github.com/tiffin-dev/tiffin/internal/event"
+	"github.com/tiffin-dev/tiffin/internal/tiffintest"
 )
 
 // idempotent is a handler's store: effects keyed by event ID, as processed_events keys them.
@@ -82,9 +83,9 @@ func TestRedrive(t *testing.T) {
 			}
 			fixed.apply(e.ID)
 			return nil
-		}, bus.WithRetryDelay(100*time.Millisecond, 100*time.Millisecond), bus.WithMaxDeliver(2), bus.WithConcurrency(8))
+		}, bus.WithRetryDelay(300*time.Millisecond, 300*time.Millisecond), bus.WithMaxDeliver(2), bus.WithConcurrency(8))
 	})
-	eventually(t, 60*time.Second, func() (bool, string) {
+	tiffintest.Eventually(t, 60*time.Second, func() (bool, string) {
 		st, err := b.DeadLetterStats(ctx)
 		return err == nil && st.Count == n, fmt.Sprintf("dead letters: %+v, %v; want %d", st, err, n)
 	})
@@ -144,7 +145,7 @@ func TestRedrive(t *testing.T) {
 		t.Errorf("after redriving: %+v, %v; want no dead letters", st, err)
 	}
 
-	eventually(t, 30*time.Second, func() (bool, string) {
+	tiffintest.Eventually(t, 30*time.Second, func() (bool, string) {
 		for _, e := range events {
 			if fixed.effects(e.ID) != 1 {
 				return false, fmt.Sprintf("event %s has %d effects, want 1", e.ID, fixed.effects(e.ID))
@@ -185,7 +186,7 @@ func TestRedriveFailsAgain(t *testing.T) {
 		}, bus.WithRetryDelay(100*time.Millisecond, 100*time.Millisecond), bus.WithMaxDeliver(1))
 	})
 	var seq uint64
-	eventually(t, 30*time.Second, func() (bool, string) {
+	tiffintest.Eventually(t, 30*time.Second, func() (bool, string) {
 		letters, err := b.DeadLetters(ctx, 0, 10)
 		if err != nil || len(letters) != 1 {
 			return false, fmt.Sprintf("dead letters %+v, %v; want 1", letters, err)
@@ -196,7 +197,7 @@ func TestRedriveFailsAgain(t *testing.T) {
 	if err := b.Redrive(ctx, seq); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, func() (bool, string) {
+	tiffintest.Eventually(t, 30*time.Second, func() (bool, string) {
 		letters, err := b.DeadLetters(ctx, 0, 10)
 		if err != nil || len(letters) != 1 || letters[0].Seq == seq {
 			return false, fmt.Sprintf("dead letters %+v, %v; want a new one", letters, err)
