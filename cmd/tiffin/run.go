@@ -35,13 +35,14 @@ type common struct {
 	PayFailureRate    float64       `default:"0" help:"Share of payment calls that fail transiently (0..1)."`
 	RestaurantTimeout time.Duration `default:"5m" help:"Cancel and refund paid orders no restaurant accepted within this time."`
 	OfferTTL          time.Duration `default:"30s" help:"How long a courier has to answer an offer."`
+	ShutdownGrace     time.Duration `default:"10s" help:"On shutdown, how long requests in flight may run before they are cut off."`
 }
 
 func (c common) config(log logFlags) app.Config {
 	return app.Config{
 		Addr: c.Addr, DataDir: c.Data, H3Resolution: c.H3Resolution, Version: version,
 		PayDeclineRate: c.PayDeclineRate, PayFailureRate: c.PayFailureRate,
-		RestaurantTimeout: c.RestaurantTimeout, OfferTTL: c.OfferTTL, Logger: log.logger(),
+		RestaurantTimeout: c.RestaurantTimeout, OfferTTL: c.OfferTTL, ShutdownGrace: c.ShutdownGrace, Logger: log.logger(),
 	}
 }
 
