@@ -180,7 +180,8 @@ func (s *Service) Redrive(ctx context.Context, ids []string) (RedriveResult, err
 }
 
 // RedriveAll redrives every dead letter there is when it starts; ones written meanwhile (a
-// redriven message that fails again, say) wait for the next redrive.
+// redriven message that fails again, say) wait for the next redrive. If ctx ends first, it
+// reports what it did, and Remaining says what is left.
 func (s *Service) RedriveAll(ctx context.Context) (RedriveResult, error) {
 	st, err := s.bus.DeadLetterStats(ctx)
 	if err != nil {
@@ -208,9 +209,13 @@ func (s *Service) RedriveAll(ctx context.Context) (RedriveResult, error) {
 func (s *Service) redrive(ctx context.Context, seqs []uint64) (RedriveResult, error) {
 	res := RedriveResult{Redriven: []string{}, NotFound: []string{}, Failed: []Failure{}}
 	for _, seq := range seqs {
+		if ctx.Err() != nil {
+			break // out of time: report what was done; the rest stay for the next redrive
+		}
 		id := FormatID(seq)
 		err := s.bus.Redrive(ctx, seq)
 		switch {
+		case ctx.Err() != nil && err != nil:
 		case err == nil:
 			res.Redriven = append(res.Redriven, id)
 		case errors.Is(err, bus.ErrDeadLetterNotFound):
@@ -223,7 +228,9 @@ func (s *Service) redrive(ctx context.Context, seqs []uint64) (RedriveResult, er
 	if len(res.Redriven) > 0 {
 		s.log.InfoContext(ctx, "redriven", "count", len(res.Redriven))
 	}
-	n, err := s.Depth(ctx)
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	n, err := s.Depth(dctx)
 	if err != nil {
 		return res, err
 	}

@@ -11,9 +11,6 @@ import (
 	"github.com/tiffin-dev/tiffin/internal/httpapi"
 )
 
-// MaxRedriveIDs bounds the IDs one redrive request may name.
-const MaxRedriveIDs = 1000
-
 type listInput struct {
 	Cursor string `query:"cursor" maxLength:"64" doc:"The last ID of the previous page."`
 	Limit  int    `query:"limit" minimum:"0" maximum:"500" doc:"Page size; 0 means 50."`
