@@ -1,11 +1,12 @@
 // Command tiffin is the tiffin food-delivery platform: one binary that runs every service
-// (dev, serve), migrates the store, issues dev tokens, drives a server with the city simulator
-// and benchmarks it. Every flag can also be set from a TIFFIN_* environment variable.
+// (dev, serve), migrates the store, issues dev tokens, drives a server with the city simulator,
+// lists and redrives dead letters, and benchmarks it. Every flag can also be set from a TIFFIN_* environment variable.
 package main
 
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -24,6 +25,7 @@ type cli struct {
 	Migrate migrateCmd `cmd:"" help:"Apply database migrations and exit."`
 	Token   tokenCmd   `cmd:"" help:"Print a signed bearer token for a role and subject (dev key pair)."`
 	Sim     simCmd     `cmd:"" help:"Drive a running tiffin server through its public API as a whole city."`
+	DLQ     dlqCmd     `cmd:"" name:"dlq" help:"List, show and redrive dead letters, through a running server (--url) or on the NATS store."`
 	Bench   benchCmd   `cmd:"" help:"Benchmarks."`
 	Version versionCmd `cmd:"" help:"Print the version."`
 }
@@ -45,6 +47,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	kctx.BindTo(ctx, (*context.Context)(nil))
+	kctx.BindTo(os.Stdout, (*io.Writer)(nil))
 	kctx.Bind(&c.Log)
 	if err := kctx.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "tiffin:", err)

@@ -47,7 +47,7 @@ func TestFlagsAndEnvironment(t *testing.T) {
 type exited struct{}
 
 func TestEveryCommandHasHelp(t *testing.T) {
-	for _, cmd := range []string{"dev", "serve", "migrate", "token", "sim", "version", "bench", "bench orders"} {
+	for _, cmd := range []string{"dev", "serve", "migrate", "token", "sim", "version", "bench", "bench orders", "dlq", "dlq list", "dlq show", "dlq redrive"} {
 		var out bytes.Buffer
 		var c cli
 		p, err := kong.New(&c, append(options(), kong.Writers(&out, &out), kong.Exit(func(int) { panic(exited{}) }))...)

@@ -39,13 +39,15 @@ type common struct {
 	RestaurantTimeout time.Duration `default:"5m" help:"Cancel and refund paid orders no restaurant accepted within this time."`
 	MaxOrderValue     int64         `default:"10000000" help:"Largest order total accepted, delivery included, in minor units."`
 	OfferTTL          time.Duration `default:"30s" help:"How long a courier has to answer an offer."`
+	ShutdownGrace     time.Duration `default:"10s" help:"On shutdown, how long requests in flight may run before they are cut off."`
 }
 
 func (c common) config(log logFlags) app.Config {
 	return app.Config{
 		Addr: c.Addr, DataDir: c.Data, H3Resolution: c.H3Resolution, Version: version,
 		PayDeclineRate: c.PayDeclineRate, PayFailureRate: c.PayFailureRate, PayLatency: c.PayLatency,
-		RestaurantTimeout: c.RestaurantTimeout, MaxOrderValue: c.MaxOrderValue, OfferTTL: c.OfferTTL, Logger: log.logger(),
+		RestaurantTimeout: c.RestaurantTimeout, MaxOrderValue: c.MaxOrderValue, OfferTTL: c.OfferTTL,
+		ShutdownGrace: c.ShutdownGrace, Logger: log.logger(),
 	}
 }
 

@@ -16,10 +16,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/tiffin-dev/tiffin/internal/auth"
 	"github.com/tiffin-dev/tiffin/internal/bus"
 	"github.com/tiffin-dev/tiffin/internal/catalog"
 	"github.com/tiffin-dev/tiffin/internal/dispatch"
+	"github.com/tiffin-dev/tiffin/internal/dlq"
 	"github.com/tiffin-dev/tiffin/internal/geo"
 	"github.com/tiffin-dev/tiffin/internal/httpapi"
 	"github.com/tiffin-dev/tiffin/internal/lease"
@@ -73,6 +76,9 @@ type Config struct {
 	MaxOrderValue int64
 	// OfferTTL is how long a courier has to answer an offer. Default 30s.
 	OfferTTL time.Duration
+	// ShutdownGrace bounds how long shutdown waits for requests in flight to finish; those
+	// still running then are cancelled and cut off. Default 10s.
+	ShutdownGrace time.Duration
 
 	// Sim runs the city simulator against this process.
 	Sim bool
@@ -108,6 +114,9 @@ func (c *Config) defaults() {
 	}
 	if c.H3Resolution == 0 {
 		c.H3Resolution = 5
+	}
+	if c.ShutdownGrace <= 0 {
+		c.ShutdownGrace = 10 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -180,6 +189,17 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	a.srv = httpapi.New(httpapi.Config{
 		Version: cfg.Version, Keys: a.keys, Metrics: a.metrics, Logger: cfg.Logger, Ready: a.ready,
 	})
+	deadLetters := dlq.New(a.bus, cfg.Logger)
+	deadLetters.Register(a.srv)
+	a.metrics.GaugeFunc("tiffin_dead_letters", "Dead letters waiting for an operator, by source (-1: unknown).", func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		n, err := deadLetters.Depth(ctx)
+		if err != nil {
+			return -1
+		}
+		return float64(n)
+	}, prometheus.Labels{"source": dlq.SourceBus})
 	regions := geo.Regioner{Resolution: cfg.H3Resolution}
 	run := func(s string) bool { return slices.Contains(cfg.Services, s) }
 	if run("catalog") {
@@ -247,6 +267,9 @@ func (a *App) Keys() *auth.Keys { return a.keys }
 // DB is the app's store.
 func (a *App) DB() *store.DB { return a.db }
 
+// Bus is the app's bus.
+func (a *App) Bus() *bus.Bus { return a.bus }
+
 func (a *App) ready(ctx context.Context) error {
 	if err := a.db.PingContext(ctx); err != nil {
 		return fmt.Errorf("store: %w", err)
@@ -254,30 +277,39 @@ func (a *App) ready(ctx context.Context) error {
 	return a.bus.Ready(ctx)
 }
 
-// Run serves until ctx ends, then shuts down in order: stop taking requests, stop the
-// services, close the bus and the store. It returns the first failure of any part.
+// Run serves until ctx ends or a part fails, then shuts down in order: the HTTP edge stops
+// taking requests, ends event streams and drains the requests in flight (for up to
+// ShutdownGrace, then cancels and cuts off the rest); then the services stop, and the bus and
+// the store close. It returns the first failure of any part.
 func (a *App) Run(ctx context.Context) error {
 	defer a.Close()
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
+	// stop ends when ctx does or a part fails; the services run on until the edge has drained,
+	// since the requests in flight may need them.
+	stop, fail := context.WithCancelCause(ctx)
+	defer fail(nil)
+	svcCtx, stopServices := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopServices()
 	var wg sync.WaitGroup
 	for _, r := range a.runners {
 		wg.Go(func() {
-			if err := r.run(ctx); err != nil && ctx.Err() == nil {
+			if err := r.run(svcCtx); err != nil && svcCtx.Err() == nil {
 				a.logger.Error("service stopped", "svc", r.name, "err", err)
-				cancel(fmt.Errorf("%s: %w", r.name, err))
+				fail(fmt.Errorf("%s: %w", r.name, err))
 			}
 		})
 	}
 	var hs *http.Server
+	// Requests are not cancelled when ctx ends, only when the grace runs out.
+	base, cutOff := context.WithCancel(context.WithoutCancel(ctx))
+	defer cutOff()
 	if a.ln != nil {
 		hs = &http.Server{
 			Handler: a.srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
-			BaseContext: func(net.Listener) context.Context { return ctx },
+			BaseContext: func(net.Listener) context.Context { return base },
 		}
 		wg.Go(func() {
 			if err := hs.Serve(a.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				cancel(fmt.Errorf("http: %w", err))
+				fail(fmt.Errorf("http: %w", err))
 			}
 		})
 		a.logger.Info("tiffin is serving", "url", a.URL(), "services", strings.Join(a.cfg.Services, ","), "db", string(a.db.Dialect()))
@@ -288,22 +320,35 @@ func (a *App) Run(ctx context.Context) error {
 			Restaurants: a.cfg.SimRestaurants, Couriers: a.cfg.SimCouriers, Logger: a.logger,
 		})
 		wg.Go(func() {
-			if err := s.Run(ctx); err != nil && ctx.Err() == nil {
+			if err := s.Run(stop); err != nil && stop.Err() == nil {
 				a.logger.Error("simulator stopped", "err", err)
 			}
 		})
 	}
-	<-ctx.Done()
+	<-stop.Done()
 	if hs != nil {
-		sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		hs.Shutdown(sctx)
-		scancel()
+		a.drain(hs, cutOff)
 	}
+	stopServices()
 	wg.Wait()
-	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
+	if err := context.Cause(stop); err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
 	return nil
+}
+
+// drain shuts the HTTP server down: no new connections, event streams ended, requests in flight
+// given ShutdownGrace to finish; then cutOff cancels the rest and their connections are closed.
+// It never waits longer than the grace: a handler that ignores its context is left behind.
+func (a *App) drain(hs *http.Server, cutOff context.CancelFunc) {
+	a.srv.EndStreams()
+	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownGrace)
+	defer cancel()
+	if err := hs.Shutdown(ctx); err != nil {
+		a.logger.Warn("requests still running after the shutdown grace: cancelling them", "grace", a.cfg.ShutdownGrace)
+		cutOff()
+		hs.Close()
+	}
 }
 
 // Close releases the store and the bus. Run calls it on the way out.

@@ -43,7 +43,7 @@ type Config struct {
 	Replicas int
 	// StreamMaxBytes caps the event stream's size; the oldest messages are discarded beyond
 	// it. Default MaxStore/2 (1 GiB with the default MaxStore). The dead-letter stream gets a
-	// quarter of it.
+	// quarter of it, the failure records a sixteenth.
 	StreamMaxBytes int64
 
 	// PublishTimeout bounds the wait for the server to acknowledge a publish. Default 5s.
@@ -95,21 +95,28 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// ErrStoreLocked is returned by Open when another process runs an embedded server on the same
+// store directory.
+var ErrStoreLocked = errors.New("bus: the NATS store is in use by another process")
+
 // Bus is a connection to JetStream with tiffin's streams in place. It is safe for concurrent
 // use; Close it when done.
 type Bus struct {
-	cfg    Config
-	log    *slog.Logger
-	srv    *server.Server // nil when connected to an external server
-	nc     *nats.Conn
-	js     jetstream.JetStream
-	closed chan struct{} // closed once the connection is closed for good
+	cfg      Config
+	log      *slog.Logger
+	srv      *server.Server // nil when connected to an external server
+	unlock   func()         // releases the embedded store's lock
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	failures jetstream.KeyValue // when each failing message first failed, per consumer
+	closed   chan struct{}      // closed once the connection is closed for good
 
 	closeOnce sync.Once
 }
 
 // Open connects to the bus described by cfg, starting an embedded server when cfg.URL is
-// empty, and creates or updates the streams.
+// empty, and creates or updates the streams. An embedded server locks its store directory; if
+// another process holds it, Open fails with ErrStoreLocked.
 func Open(ctx context.Context, cfg Config) (*Bus, error) {
 	cfg = cfg.withDefaults()
 	b := &Bus{cfg: cfg, log: cfg.Logger.With("svc", "bus"), closed: make(chan struct{})}
@@ -135,7 +142,11 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 	}
 	var err error
 	if cfg.URL == "" {
+		if b.unlock, err = lockStore(cfg.StoreDir); err != nil {
+			return nil, err
+		}
 		if b.srv, err = startEmbedded(cfg, b.log); err != nil {
+			b.unlock()
 			return nil, err
 		}
 		opts = append(opts, nats.InProcessServer(b.srv))
@@ -193,6 +204,9 @@ func (b *Bus) shutdownServer() {
 	if b.srv != nil {
 		b.srv.Shutdown()
 		b.srv.WaitForShutdown()
+	}
+	if b.unlock != nil {
+		b.unlock()
 	}
 }
 

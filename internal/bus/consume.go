@@ -5,11 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -21,71 +19,80 @@ import (
 // least once, so handlers must be idempotent (store.Tx.Processed makes that one line).
 type Handler func(ctx context.Context, e event.Envelope) error
 
-// Headers on dead letters, besides the original message's own headers.
-const (
-	HeaderDLQConsumer   = "Tiffin-Dlq-Consumer"   // consumer that gave up
-	HeaderDLQSubject    = "Tiffin-Dlq-Subject"    // subject the message was on
-	HeaderDLQError      = "Tiffin-Dlq-Error"      // last error, one line
-	HeaderDLQDeliveries = "Tiffin-Dlq-Deliveries" // delivery attempts made
-	HeaderDLQStreamSeq  = "Tiffin-Dlq-Stream-Seq" // sequence in the event stream
-	HeaderDLQMsgID      = "Tiffin-Dlq-Msg-Id"     // the original Nats-Msg-Id (the event ID)
-)
-
 // Consumer defaults; ConsumeOptions override them.
 const (
 	DefaultMaxDeliver     = 20
-	DefaultAckWait        = 30 * time.Second
 	DefaultRetryBaseDelay = time.Second
 	DefaultRetryMaxDelay  = 30 * time.Second
 )
+
+// spareDeliveries is how many deliveries the server makes beyond a consumer's tries. The handler
+// never sees them: a message whose last try ended without an answer (the process died, the ack
+// was lost) comes back once more to be dead-lettered, and a dead-letter publish that failed is
+// tried again. The server's MaxDeliver is tries + spareDeliveries; only if every spare delivery
+// fails to reach the dead-letter stream does a message stay behind in the event stream, logged.
+const spareDeliveries = 3
 
 // ConsumeOption tunes one consumer.
 type ConsumeOption func(*consumeConfig)
 
 type consumeConfig struct {
-	maxDeliver  int
-	ackWait     time.Duration
+	tries       int
 	baseDelay   time.Duration
 	maxDelay    time.Duration
 	concurrency int
 }
 
-// WithMaxDeliver sets how many times a message is tried before it goes to the dead-letter
-// queue. Default 20.
-func WithMaxDeliver(n int) ConsumeOption { return func(c *consumeConfig) { c.maxDeliver = n } }
+// WithMaxDeliver sets how many times the handler is tried on a message before the message goes
+// to the dead-letter queue. Default 20.
+func WithMaxDeliver(n int) ConsumeOption { return func(c *consumeConfig) { c.tries = n } }
 
-// WithRetryDelay sets the redelivery delay after a handler error: base after the first
-// failure, doubling with each further one, capped at maxDelay. Default 1s to 30s.
+// WithRetryDelay sets the server's redelivery schedule (JetStream BackOff): a try that fails, or
+// goes unanswered, is redelivered base after it was handed out, the next 2*base after that,
+// doubling up to maxDelay. Each step is also that delivery's ack deadline, which the consumer
+// extends while the handler runs. Default 1s to 30s.
 func WithRetryDelay(base, maxDelay time.Duration) ConsumeOption {
 	return func(c *consumeConfig) { c.baseDelay, c.maxDelay = base, maxDelay }
 }
-
-// WithAckWait sets how long the server waits for a handler to finish before redelivering.
-// Default 30s.
-func WithAckWait(d time.Duration) ConsumeOption { return func(c *consumeConfig) { c.ackWait = d } }
 
 // WithConcurrency sets how many messages the consumer handles at once. Default
 // Config.ConsumerConcurrency. With 1, events are handled in stream order.
 func WithConcurrency(n int) ConsumeOption { return func(c *consumeConfig) { c.concurrency = n } }
 
-// retryDelay is the Nak delay after the delivered-th attempt failed.
-func (c consumeConfig) retryDelay(delivered int) time.Duration {
-	d := c.baseDelay
-	for i := 1; i < delivered && d < c.maxDelay; i++ {
-		d *= 2
+// backOff is the schedule given to the server: the k-th delivery of a message is redelivered
+// backOff[k-1] after it was handed out or last reported progress (the last step repeats).
+// Steps double from baseDelay to maxDelay, at most tries of them.
+func (c consumeConfig) backOff() []time.Duration {
+	var steps []time.Duration
+	for d := c.baseDelay; len(steps) < c.tries; d *= 2 {
+		if d >= c.maxDelay {
+			steps = append(steps, c.maxDelay)
+			break
+		}
+		steps = append(steps, d)
 	}
-	return min(d, c.maxDelay)
+	return steps
+}
+
+// ackDeadline is how long the server waits on the delivered-th delivery before handing the
+// message out again.
+func (c consumeConfig) ackDeadline(delivered int) time.Duration {
+	steps := c.backOff()
+	return steps[min(max(delivered, 1), len(steps))-1]
 }
 
 // Consume runs h for every event on subjects (which must lie in the event stream) through the
 // durable consumer name, until ctx ends; then it stops fetching, waits for running handlers and
-// returns nil, within about two seconds. It returns an error early only if the consumer can't
-// be created or the connection closes, so cancel consumers before closing the bus.
+// returns nil, within about two seconds. It returns an error only if, before ctx ends, the
+// consumer can't be created or the connection closes, so cancel consumers before closing the bus.
 //
-// A handler error redelivers the event after a growing delay. Once an event has failed
-// MaxDeliver times, or can't be decoded, it is published to DLQSubject(name) with the
-// HeaderDLQ* headers and terminated. Events arrive in stream order but, with concurrency above
-// one, are handled out of order.
+// Redelivery is the server's: the consumer has MaxDeliver and BackOff (see WithRetryDelay), a
+// handler error leaves the message unacknowledged until its step of the schedule has passed, and
+// while a handler runs the consumer reports progress so the message is not handed out again.
+// The try that fails last, or a delivery after the last try went unanswered, or a message that
+// can't be decoded, is published to DLQSubject(name) with the HeaderDLQ* headers and
+// terminated. Events arrive in stream order but, with concurrency above one, are handled out of
+// order. A message redriven for another consumer (HeaderRedriveFor) is acknowledged unseen.
 func (b *Bus) Consume(ctx context.Context, name string, subjects []string, h Handler, opts ...ConsumeOption) error {
 	if err := validToken(name); err != nil {
 		return fmt.Errorf("bus: consumer name %q: %w", name, err)
@@ -94,8 +101,7 @@ func (b *Bus) Consume(ctx context.Context, name string, subjects []string, h Han
 		return fmt.Errorf("bus: consumer %s: no subjects", name)
 	}
 	cc := consumeConfig{
-		maxDeliver:  DefaultMaxDeliver,
-		ackWait:     DefaultAckWait,
+		tries:       DefaultMaxDeliver,
 		baseDelay:   DefaultRetryBaseDelay,
 		maxDelay:    DefaultRetryMaxDelay,
 		concurrency: b.cfg.ConsumerConcurrency,
@@ -103,33 +109,35 @@ func (b *Bus) Consume(ctx context.Context, name string, subjects []string, h Han
 	for _, o := range opts {
 		o(&cc)
 	}
-	cc.maxDeliver = max(cc.maxDeliver, 1)
+	cc.tries = max(cc.tries, 1)
 	cc.concurrency = max(cc.concurrency, 1)
+	cc.baseDelay = max(cc.baseDelay, time.Millisecond)
 	cc.maxDelay = max(cc.maxDelay, cc.baseDelay)
 
-	c := &consumer{bus: b, name: name, subjects: subjects, h: h, cfg: cc, log: b.log.With("consumer", name)}
+	c := &consumer{bus: b, name: name, subjects: subjects, h: h, cfg: cc, log: b.log.With("consumer", name),
+		handling: map[uint64]int{}}
 	cons, err := c.subscribe(ctx)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped before it started
+		}
 		return err
 	}
 
-	work := make(chan jetstream.Msg)
+	// One token per handler that may run. The consumer pulls only as many messages as it has
+	// free tokens: a message waiting in this process would spend its ack deadline queueing,
+	// while another replica could be handling it.
+	tokens := make(chan struct{}, cc.concurrency)
 	var wg sync.WaitGroup
-	for range cc.concurrency {
-		wg.Go(func() {
-			for m := range work {
-				c.handle(ctx, m)
-			}
-		})
-	}
 	defer wg.Wait()
-	defer close(work)
-
-	// A loop of bounded fetches rather than Consumer.Messages: the latter's pull accounting can
-	// stall until its heartbeat check fires (seconds) when acks race its own pull requests.
-	batchSize := max(8, 2*cc.concurrency)
 	for {
-		err := c.fetch(ctx, cons, batchSize, work)
+		n := take(ctx, tokens)
+		if n == 0 {
+			return nil
+		}
+		// A loop of bounded fetches rather than Consumer.Messages: the latter's pull accounting
+		// can stall until its heartbeat check fires (seconds) when acks race its own pull requests.
+		err := c.fetch(ctx, cons, n, tokens, &wg)
 		switch {
 		case ctx.Err() != nil:
 			return nil
@@ -150,17 +158,44 @@ func (b *Bus) Consume(ctx context.Context, name string, subjects []string, h Han
 	}
 }
 
+// take waits for one free token and takes every other free one too; it returns how many it
+// took, 0 once ctx has ended.
+func take(ctx context.Context, tokens chan struct{}) int {
+	select {
+	case tokens <- struct{}{}:
+	case <-ctx.Done():
+		return 0
+	}
+	n := 1
+	for n < cap(tokens) {
+		select {
+		case tokens <- struct{}{}:
+			n++
+		default:
+			return n
+		}
+	}
+	return n
+}
+
 // fetchWait bounds one pull request; a new one follows at once. It is also how long Consume
 // may take to return once its ctx ends.
 const fetchWait = 2 * time.Second
 
-// fetch pulls up to n messages, waiting at most fetchWait, and hands them to the workers.
+// fetch pulls up to n messages, waiting at most fetchWait, and starts a handler for each,
+// holding one of the n tokens it was given; the tokens it does not use go back.
 //
 // The pull request is never cut short, even when ctx ends: the server would go on delivering
 // to it, and whatever it delivered after we stopped listening would sit unacknowledged for a
-// whole AckWait. So once ctx ends, fetch stays until the request expires, handing every message
-// that still arrives straight back to the server.
-func (c *consumer) fetch(ctx context.Context, cons jetstream.Consumer, n int, work chan<- jetstream.Msg) error {
+// whole ack deadline. So once ctx ends, fetch stays until the request expires, handing every
+// message that still arrives straight back to the server.
+func (c *consumer) fetch(ctx context.Context, cons jetstream.Consumer, n int, tokens chan struct{}, wg *sync.WaitGroup) error {
+	unused := n
+	defer func() {
+		for range unused {
+			<-tokens
+		}
+	}()
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchWait)
 	defer cancel()
 	batch, err := cons.Fetch(n, jetstream.FetchContext(fctx))
@@ -172,11 +207,11 @@ func (c *consumer) fetch(ctx context.Context, cons jetstream.Consumer, n int, wo
 			_ = m.Nak()
 			continue
 		}
-		select {
-		case work <- m:
-		case <-ctx.Done():
-			_ = m.Nak()
-		}
+		unused--
+		wg.Go(func() {
+			defer func() { <-tokens }()
+			c.handle(ctx, m)
+		})
 	}
 	if err := batch.Error(); err != nil && fctx.Err() == nil && !errors.Is(err, nats.ErrTimeout) {
 		return err
@@ -205,18 +240,21 @@ type consumer struct {
 	h            Handler
 	cfg          consumeConfig
 	log          *slog.Logger
+
+	mu       sync.Mutex
+	handling map[uint64]int // stream sequences a handler of this process works on: latest delivery
 }
 
 // subscribe creates or updates the durable consumer.
 func (c *consumer) subscribe(ctx context.Context) (jetstream.Consumer, error) {
+	backOff := c.cfg.backOff()
 	cfg := jetstream.ConsumerConfig{
 		Durable:       c.name,
 		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       c.cfg.ackWait,
+		AckWait:       backOff[0], // the server takes it from BackOff anyway
+		BackOff:       backOff,
+		MaxDeliver:    c.cfg.tries + spareDeliveries,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
-		// Unlimited on the server: the consumer itself dead-letters after maxDeliver attempts,
-		// so a message whose last attempt timed out is dead-lettered too, never silently dropped.
-		MaxDeliver:    -1,
 		MaxAckPending: max(1000, 4*c.cfg.concurrency),
 	}
 	switch {
@@ -278,86 +316,6 @@ func (c *consumer) resubscribe(ctx context.Context) (jetstream.Consumer, error) 
 	}
 }
 
-func (c *consumer) handle(ctx context.Context, m jetstream.Msg) {
-	delivered, seq := 1, uint64(0)
-	if meta, err := m.Metadata(); err == nil {
-		delivered, seq = int(meta.NumDelivered), meta.Sequence.Stream
-	}
-	if c.filterInCode && !c.wants(m.Subject()) {
-		_ = m.Ack()
-		return
-	}
-	e, err := event.Decode(m.Data())
-	if err != nil {
-		c.deadLetter(ctx, m, delivered, seq, err)
-		return
-	}
-	if delivered > c.cfg.maxDeliver {
-		// Earlier attempts timed out rather than failed.
-		c.deadLetter(ctx, m, delivered, seq, fmt.Errorf("bus: no outcome after %d deliveries", delivered-1))
-		return
-	}
-	err = c.call(ctx, e)
-	switch {
-	case err == nil:
-		if err := m.Ack(); err != nil {
-			c.log.Warn("ack", "event_id", e.ID, "err", err)
-		}
-	case ctx.Err() != nil:
-		_ = m.Nak() // shutting down: let the next instance have it now
-	case delivered >= c.cfg.maxDeliver:
-		c.deadLetter(ctx, m, delivered, seq, err)
-	default:
-		delay := c.cfg.retryDelay(delivered)
-		c.log.Warn("handler failed", "event_id", e.ID, "type", e.Type, "delivered", delivered, "retry_in", delay, "err", err)
-		if err := m.NakWithDelay(delay); err != nil {
-			c.log.Warn("nak", "event_id", e.ID, "err", err)
-		}
-	}
-}
-
-// call runs the handler, turning a panic into an error so one bad event can't kill the process.
-func (c *consumer) call(ctx context.Context, e event.Envelope) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("bus: handler panic: %v", p)
-		}
-	}()
-	return c.h(ctx, e)
-}
-
-// deadLetter publishes m to the consumer's dead-letter subject and terminates it. If the
-// publish fails the message is redelivered later and dead-lettered then.
-func (c *consumer) deadLetter(ctx context.Context, m jetstream.Msg, delivered int, seq uint64, cause error) {
-	h := nats.Header{}
-	for k, v := range m.Headers() {
-		if !strings.HasPrefix(k, "Nats-") {
-			h[k] = v
-		}
-	}
-	h.Set(HeaderDLQConsumer, c.name)
-	h.Set(HeaderDLQSubject, m.Subject())
-	h.Set(HeaderDLQError, oneLine(cause.Error(), 1024))
-	h.Set(HeaderDLQDeliveries, strconv.Itoa(delivered))
-	h.Set(HeaderDLQStreamSeq, strconv.FormatUint(seq, 10))
-	if id := m.Headers().Get(jetstream.MsgIDHeader); id != "" {
-		h.Set(HeaderDLQMsgID, id)
-	}
-	// The handler is done with the message; finish its dead-lettering even when shutting down.
-	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.bus.cfg.PublishTimeout)
-	defer cancel()
-	msg := &nats.Msg{Subject: DLQSubject(c.name), Data: m.Data(), Header: h}
-	if _, err := c.bus.js.PublishMsg(pctx, msg, jetstream.WithMsgID(c.name+"-"+strconv.FormatUint(seq, 10))); err != nil {
-		c.log.Error("dead-letter publish failed", "seq", seq, "err", err, "cause", cause)
-		_ = m.NakWithDelay(c.cfg.maxDelay)
-		return
-	}
-	c.log.Error("dead-lettered", "subject", m.Subject(), "seq", seq, "delivered", delivered, "err", cause)
-	if err := m.TermWithReason("dead-lettered"); err != nil {
-		c.log.Warn("term", "seq", seq, "err", err)
-	}
-}
-
 // validToken checks that s can be a durable name and a subject token.
 func validToken(s string) error {
 	if s == "" {
@@ -367,21 +325,4 @@ func validToken(s string) error {
 		return errors.New("must not contain '.', '*', '>', slashes or whitespace")
 	}
 	return nil
-}
-
-// oneLine makes s safe for a header value: no line breaks, at most n bytes.
-func oneLine(s string, n int) string {
-	s = strings.Map(func(r rune) rune {
-		if r == '\r' || r == '\n' {
-			return ' '
-		}
-		return r
-	}, s)
-	if len(s) > n {
-		for n > 0 && !utf8.RuneStart(s[n]) {
-			n--
-		}
-		s = s[:n]
-	}
-	return s
 }

@@ -4,20 +4,39 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
-func TestRetryDelay(t *testing.T) {
+func TestBackOff(t *testing.T) {
 	t.Parallel()
-	c := consumeConfig{baseDelay: time.Second, maxDelay: 30 * time.Second}
+	s := time.Second
+	tests := []struct {
+		tries          int
+		base, maxDelay time.Duration
+		want           []time.Duration
+	}{
+		{20, s, 30 * s, []time.Duration{s, 2 * s, 4 * s, 8 * s, 16 * s, 30 * s}},
+		{3, s, 30 * s, []time.Duration{s, 2 * s, 4 * s}},
+		{1, s, 30 * s, []time.Duration{s}},
+		{5, s, s, []time.Duration{s}},
+		{5, 300 * time.Millisecond, time.Second, []time.Duration{300 * time.Millisecond, 600 * time.Millisecond, s}},
+	}
+	for _, tt := range tests {
+		c := consumeConfig{tries: tt.tries, baseDelay: tt.base, maxDelay: tt.maxDelay}
+		if diff := cmp.Diff(tt.want, c.backOff()); diff != "" {
+			t.Errorf("backOff(tries %d, %v..%v) mismatch (-want +got):\n%s", tt.tries, tt.base, tt.maxDelay, diff)
+		}
+	}
+	c := consumeConfig{tries: 20, baseDelay: s, maxDelay: 30 * s}
 	for _, tc := range []struct {
 		delivered int
 		want      time.Duration
 	}{
-		{1, time.Second}, {2, 2 * time.Second}, {3, 4 * time.Second}, {5, 16 * time.Second},
-		{6, 30 * time.Second}, {100, 30 * time.Second},
+		{0, s}, {1, s}, {2, 2 * s}, {3, 4 * s}, {5, 16 * s}, {6, 30 * s}, {23, 30 * s},
 	} {
-		if got := c.retryDelay(tc.delivered); got != tc.want {
-			t.Errorf("retryDelay(%d) = %v, want %v", tc.delivered, got, tc.want)
+		if got := c.ackDeadline(tc.delivered); got != tc.want {
+			t.Errorf("ackDeadline(%d) = %v, want %v", tc.delivered, got, tc.want)
 		}
 	}
 }

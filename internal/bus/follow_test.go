@@ -13,6 +13,7 @@ import (
 
 	"github.com/tiffin-dev/tiffin/internal/bus"
 	"github.com/tiffin-dev/tiffin/internal/event"
+	"github.com/tiffin-dev/tiffin/internal/tiffintest"
 )
 
 // follower collects the order IDs of the events a Follow call hands it.
@@ -73,7 +74,7 @@ func TestFollow(t *testing.T) {
 		want = append(want, "order.paid:"+id)
 	}
 	publish(t, b, orderEvent(t, event.DeliveryAssigned, "d1"))
-	eventually(t, 10*time.Second, func() (bool, string) {
+	tiffintest.Eventually(t, 10*time.Second, func() (bool, string) {
 		got := f.got()
 		return len(got) == 6, fmt.Sprintf("got %v, want 6 events", got)
 	})
@@ -107,7 +108,7 @@ func TestFollowSurvivesExternalRestart(t *testing.T) {
 		t.Helper()
 		e := orderEvent(t, event.OrderPaid, id)
 		want = append(want, "order.paid:"+id)
-		eventually(t, 30*time.Second, func() (bool, string) {
+		tiffintest.Eventually(t, 30*time.Second, func() (bool, string) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			defer cancel()
 			err := publisher.Publish(ctx, e)
@@ -123,7 +124,7 @@ func TestFollowSurvivesExternalRestart(t *testing.T) {
 	for i := range 3 {
 		send(fmt.Sprint("b", i))
 	}
-	eventually(t, 30*time.Second, func() (bool, string) {
+	tiffintest.Eventually(t, 30*time.Second, func() (bool, string) {
 		return len(f.got()) >= len(want), fmt.Sprintf("got %v, want %v", f.got(), want)
 	})
 	if diff := cmp.Diff(want, f.got()); diff != "" {

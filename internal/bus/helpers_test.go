@@ -70,23 +70,6 @@ func start(tb testing.TB, name string, f func(context.Context) error) (stop func
 	return stop
 }
 
-// eventually polls cond until it reports true or the deadline passes, then fails with its
-// last message.
-func eventually(tb testing.TB, timeout time.Duration, cond func() (bool, string)) {
-	tb.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, msg := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("after %v: %s", timeout, msg)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // emit writes n order.placed events to db's outbox, in transactions of up to perTx events.
 func emit(tb testing.TB, db *store.DB, n, perTx int) []event.Envelope {
 	tb.Helper()

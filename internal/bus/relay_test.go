@@ -30,7 +30,7 @@ func TestRelay(t *testing.T) {
 			want := emit(t, db, n, 7)
 			relay := bus.NewRelay(db, b, nil)
 			stopRelay := start(t, "relay", relay.Run)
-			eventually(t, 30*time.Second, func() (bool, string) {
+			tiffintest.Eventually(t, 30*time.Second, func() (bool, string) {
 				got := relay.Published()
 				return got == n, fmt.Sprintf("relay published %d rows, want %d", got, n)
 			})
@@ -71,7 +71,7 @@ func TestRelay(t *testing.T) {
 			}
 			relay = bus.NewRelay(db, b, nil)
 			start(t, "relay", relay.Run)
-			eventually(t, 30*time.Second, func() (bool, string) {
+			tiffintest.Eventually(t, 30*time.Second, func() (bool, string) {
 				got := relay.Published()
 				return got == n, fmt.Sprintf("second relay published %d rows, want %d", got, n)
 			})
@@ -81,7 +81,7 @@ func TestRelay(t *testing.T) {
 
 			// New commits wake the relay.
 			emit(t, db, 3, 1)
-			eventually(t, 30*time.Second, func() (bool, string) {
+			tiffintest.Eventually(t, 30*time.Second, func() (bool, string) {
 				got := streamMsgs(t, b, bus.Stream)
 				return got == n+3, fmt.Sprintf("stream holds %d messages, want %d", got, n+3)
 			})
@@ -105,13 +105,13 @@ func TestRelaySurvivesEmbeddedRestart(t *testing.T) {
 	relay1 := bus.NewRelay(db, b1, nil)
 	stop1 := start(t, "relay on first bus", relay1.Run)
 	emit(t, db, 10, 1)
-	eventually(t, 30*time.Second, func() (bool, string) {
+	tiffintest.Eventually(t, 30*time.Second, func() (bool, string) {
 		return relay1.Published() == 10, fmt.Sprintf("published %d, want 10", relay1.Published())
 	})
 
 	b1.Close()
 	emit(t, db, 5, 1) // the relay keeps running against a closed bus: nothing may be lost
-	eventually(t, 30*time.Second, func() (bool, string) {
+	tiffintest.Eventually(t, 30*time.Second, func() (bool, string) {
 		age, err := relay1.OutboxAge(ctx)
 		return err == nil && age > 0, fmt.Sprintf("OutboxAge = %v, %v; want > 0", age, err)
 	})
@@ -126,11 +126,11 @@ func TestRelaySurvivesEmbeddedRestart(t *testing.T) {
 	}
 	relay2 := bus.NewRelay(db, b2, nil)
 	start(t, "relay on second bus", relay2.Run)
-	eventually(t, 30*time.Second, func() (bool, string) {
+	tiffintest.Eventually(t, 30*time.Second, func() (bool, string) {
 		got := streamMsgs(t, b2, bus.Stream)
 		return got == 15, fmt.Sprintf("stream holds %d messages, want 15", got)
 	})
-	eventually(t, 30*time.Second, func() (bool, string) {
+	tiffintest.Eventually(t, 30*time.Second, func() (bool, string) {
 		age, err := relay2.OutboxAge(ctx)
 		return err == nil && age == 0, fmt.Sprintf("OutboxAge = %v, %v; want 0", age, err)
 	})
@@ -151,7 +151,7 @@ func TestRelaySurvivesExternalRestart(t *testing.T) {
 	relay := bus.NewRelay(db, b, nil)
 	start(t, "relay", relay.Run)
 	emit(t, db, 10, 2)
-	eventually(t, 30*time.Second, func() (bool, string) {
+	tiffintest.Eventually(t, 30*time.Second, func() (bool, string) {
 		return relay.Published() == 10, fmt.Sprintf("published %d, want 10", relay.Published())
 	})
 
@@ -159,7 +159,7 @@ func TestRelaySurvivesExternalRestart(t *testing.T) {
 	srv.WaitForShutdown()
 	emit(t, db, 10, 2)
 	startServer(t, dir, port)
-	eventually(t, 30*time.Second, func() (bool, string) {
+	tiffintest.Eventually(t, 30*time.Second, func() (bool, string) {
 		return relay.Published() == 20, fmt.Sprintf("published %d, want 20", relay.Published())
 	})
 	if got := streamMsgs(t, b, bus.Stream); got != 20 {

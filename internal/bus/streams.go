@@ -14,6 +14,9 @@ const (
 	Stream = "TIFFIN"
 	// DLQStream holds messages consumers gave up on, one subject per consumer.
 	DLQStream = "TIFFIN_DLQ"
+	// FailureBucket is a key-value bucket remembering when each message a consumer is retrying
+	// first failed (key <consumer>.<stream sequence>), so its dead letter can say so.
+	FailureBucket = "TIFFIN_FAILURES"
 )
 
 // Retention and dedupe.
@@ -79,5 +82,17 @@ func (b *Bus) ensureStreams(ctx context.Context) error {
 			return fmt.Errorf("bus: create stream %s: %w", sc.Name, err)
 		}
 	}
+	kv, err := b.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      FailureBucket,
+		Description: "when each message a tiffin consumer is retrying first failed",
+		TTL:         StreamMaxAge, // a record never outlives its message
+		MaxBytes:    b.cfg.StreamMaxBytes / 16,
+		Storage:     jetstream.FileStorage,
+		Replicas:    b.cfg.Replicas,
+	})
+	if err != nil {
+		return fmt.Errorf("bus: create bucket %s: %w", FailureBucket, err)
+	}
+	b.failures = kv
 	return nil
 }

@@ -52,14 +52,18 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 	})
 }
 
-// limit bounds request bodies and, except for event streams, request time.
+// limit bounds request bodies and, except for event streams, request time; event streams end
+// when EndStreams is called.
 func (s *Server) limit(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 		}
 		if isStream(r) {
-			next.ServeHTTP(w, r)
+			ctx, cancel := context.WithCancel(r.Context())
+			defer cancel()
+			defer context.AfterFunc(s.streams, cancel)()
+			next.ServeHTTP(w, r.WithContext(ctx))
 			return
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)

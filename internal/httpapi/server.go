@@ -44,6 +44,10 @@ type Server struct {
 	mux    *http.ServeMux
 	api    huma.API
 	logger *slog.Logger
+
+	// streams ends, through EndStreams, the contexts of event streams in flight.
+	streams    context.Context
+	endStreams context.CancelFunc
 }
 
 // New builds the edge with /healthz, /readyz, /metrics and /v1/openapi.json in place.
@@ -77,6 +81,7 @@ func New(cfg Config) *Server {
 	hc.Components.Schemas = huma.NewMapRegistry("#/components/schemas/", schemaName)
 	api := humago.New(mux, hc)
 	s := &Server{cfg: cfg, mux: mux, api: api, logger: cfg.Logger.With("svc", "api")}
+	s.streams, s.endStreams = context.WithCancel(context.Background())
 
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -112,6 +117,11 @@ func (s *Server) Keys() *auth.Keys { return s.cfg.Keys }
 
 // Logger is the edge's logger.
 func (s *Server) Logger() *slog.Logger { return s.logger }
+
+// EndStreams ends every event stream in flight, and any that starts later, by cancelling its
+// request context. Call it when shutting down: other requests are drained, but a stream would
+// hold the drain until the grace runs out.
+func (s *Server) EndStreams() { s.endStreams() }
 
 // Handler returns the mux wrapped in the edge middleware.
 func (s *Server) Handler() http.Handler {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/tiffin-dev/tiffin/internal/event"
@@ -11,34 +12,37 @@ import (
 )
 
 // Run consumes the order events that move payments and runs the reconciler until ctx ends.
+// It returns once both have stopped: nil when ctx ended, the consumer's error if it failed for
+// good (which stops the reconciler too).
 func (s *Service) Run(ctx context.Context) error {
-	errc := make(chan error, 1)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// The consumer's result is read once, after it has stopped: a select that might take it
+	// while the loop still runs would leave nothing for the wait at the end.
+	var consumeErr error
+	var wg sync.WaitGroup
 	if s.bus != nil {
-		go func() {
-			errc <- s.bus.Consume(ctx, "orders-payments", paymentSubjects, s.handlePayment)
-		}()
-	} else {
-		close(errc)
+		wg.Go(func() {
+			defer cancel()
+			consumeErr = s.bus.Consume(ctx, "orders-payments", paymentSubjects, s.handlePayment)
+		})
 	}
 	t := time.NewTicker(s.cfg.SweepInterval)
 	defer t.Stop()
-	for {
+	for ctx.Err() == nil {
 		select {
 		case <-ctx.Done():
-			if err, ok := <-errc; ok && err != nil && !errors.Is(err, context.Canceled) {
-				return fmt.Errorf("orders consumer: %w", err)
-			}
-			return nil
-		case err := <-errc:
-			if err != nil && ctx.Err() == nil {
-				return fmt.Errorf("orders consumer: %w", err)
-			}
 		case <-t.C:
 			if err := s.Reconcile(ctx); err != nil && ctx.Err() == nil {
 				s.logger.WarnContext(ctx, "reconcile", "err", err)
 			}
 		}
 	}
+	wg.Wait()
+	if consumeErr != nil {
+		return fmt.Errorf("orders consumer: %w", consumeErr)
+	}
+	return nil
 }
 
 // paymentSubjects are the order events that give a payment work to do: placement

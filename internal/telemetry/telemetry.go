@@ -96,8 +96,14 @@ func NewMetrics() *Metrics {
 }
 
 // GaugeFunc registers a gauge whose value is computed at scrape time, e.g. the outbox age.
-func (m *Metrics) GaugeFunc(name, help string, f func() float64) {
-	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
+// Labels, if given, are fixed: one gauge of a name per set of label values, e.g.
+// tiffin_dead_letters{source="bus"} beside another source's.
+func (m *Metrics) GaugeFunc(name, help string, f func() float64, labels ...prometheus.Labels) {
+	opts := prometheus.GaugeOpts{Name: name, Help: help}
+	if len(labels) > 0 {
+		opts.ConstLabels = labels[0]
+	}
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(opts, f))
 }
 
 // Since is a small helper for observing durations in seconds.
