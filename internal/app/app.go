@@ -218,7 +218,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		}
 		o := order.New(a.db, a.bus, order.Config{
 			Logger: cfg.Logger, Metrics: a.metrics, Regions: regions, RestaurantTimeout: cfg.RestaurantTimeout,
-			MaxOrderValue: cfg.MaxOrderValue, Payments: pay,
+			MaxOrderValue: cfg.MaxOrderValue, Payments: pay, Lead: a.leases.Run,
 		})
 		o.Register(a.srv)
 		a.runners = append(a.runners, runner{"orders", o.Run})

@@ -11,7 +11,8 @@ import (
 	"github.com/tiffin-dev/tiffin/internal/store"
 )
 
-// Run consumes the order events that move payments and runs the reconciler until ctx ends.
+// Run consumes the order events that move payments and runs the reconciler (under the
+// "order-reconciler" lease, through Config.Lead) until ctx ends.
 // It returns once both have stopped: nil when ctx ended, the consumer's error if it failed for
 // good (which stops the reconciler too).
 func (s *Service) Run(ctx context.Context) error {
@@ -27,22 +28,32 @@ func (s *Service) Run(ctx context.Context) error {
 			consumeErr = s.bus.Consume(ctx, "orders-payments", paymentSubjects, s.handlePayment)
 		})
 	}
+	if err := s.cfg.Lead(ctx, "order-reconciler", s.sweep); err != nil && ctx.Err() == nil {
+		s.logger.ErrorContext(ctx, "order reconciler stopped", "err", err)
+	}
+	cancel()
+	wg.Wait()
+	if consumeErr != nil {
+		return fmt.Errorf("orders consumer: %w", consumeErr)
+	}
+	return nil
+}
+
+// sweep runs Reconcile every SweepInterval until ctx ends (or, under a lease, until the
+// lease is lost).
+func (s *Service) sweep(ctx context.Context) error {
 	t := time.NewTicker(s.cfg.SweepInterval)
 	defer t.Stop()
-	for ctx.Err() == nil {
+	for {
 		select {
 		case <-ctx.Done():
+			return nil
 		case <-t.C:
 			if err := s.Reconcile(ctx); err != nil && ctx.Err() == nil {
 				s.logger.WarnContext(ctx, "reconcile", "err", err)
 			}
 		}
 	}
-	wg.Wait()
-	if consumeErr != nil {
-		return fmt.Errorf("orders consumer: %w", consumeErr)
-	}
-	return nil
 }
 
 // paymentSubjects are the order events that give a payment work to do: placement

@@ -1,6 +1,7 @@
 package order
 
 import (
+	"context"
 	"log/slog"
 	"sync"
 	"time"
@@ -58,6 +59,9 @@ type Config struct {
 	RestaurantTimeout time.Duration
 	// SweepInterval is how often the reconciler runs. Default 1s.
 	SweepInterval time.Duration
+	// Lead runs fn while this process holds the named lease (lease.Elector.Run), so the
+	// reconciler runs in one replica at a time. Default: run fn at once (one process).
+	Lead func(ctx context.Context, name string, fn func(context.Context) error) error
 	// IdempotencyStale is when a pending Idempotency-Key may be taken over. Default 30s.
 	IdempotencyStale time.Duration
 }
@@ -117,6 +121,9 @@ func (c *Config) defaults() {
 	}
 	if c.RestaurantTimeout == 0 {
 		c.RestaurantTimeout = 5 * time.Minute
+	}
+	if c.Lead == nil {
+		c.Lead = func(ctx context.Context, _ string, fn func(context.Context) error) error { return fn(ctx) }
 	}
 	if c.SweepInterval == 0 {
 		c.SweepInterval = time.Second
