@@ -30,16 +30,19 @@ func (l logFlags) logger() *slog.Logger {
 
 // common are the flags dev and serve share.
 type common struct {
-	Addr              string        `default:"127.0.0.1:8080" help:"HTTP listen address (HOST:PORT)."`
-	Data              string        `default:"data" help:"Data directory: SQLite database, embedded NATS store, dev signing key."`
-	H3Resolution      int           `default:"5" help:"H3 resolution of regions."`
-	PayDeclineRate    float64       `default:"0" help:"Share of authorizations the fake payment provider declines (0..1)."`
-	PayFailureRate    float64       `default:"0" help:"Share of fake payment provider calls that fail with an unknown outcome, half before and half after acting (0..1)."`
-	PayLatency        time.Duration `default:"0s" help:"Delay of every fake payment provider call."`
-	RestaurantTimeout time.Duration `default:"5m" help:"Cancel and refund paid orders no restaurant accepted within this time."`
-	MaxOrderValue     int64         `default:"10000000" help:"Largest order total accepted, delivery included, in minor units."`
-	OfferTTL          time.Duration `default:"30s" help:"How long a courier has to answer an offer."`
-	ShutdownGrace     time.Duration `default:"10s" help:"On shutdown, how long requests in flight may run before they are cut off."`
+	Addr                string        `default:"127.0.0.1:8080" help:"HTTP listen address (HOST:PORT)."`
+	Data                string        `default:"data" help:"Data directory: SQLite database, embedded NATS store, dev signing key."`
+	H3Resolution        int           `default:"5" help:"H3 resolution of regions."`
+	PayDeclineRate      float64       `default:"0" help:"Share of authorizations the fake payment provider declines (0..1)."`
+	PayFailureRate      float64       `default:"0" help:"Share of fake payment provider calls that fail with an unknown outcome, half before and half after acting (0..1)."`
+	PayLatency          time.Duration `default:"0s" help:"Delay of every fake payment provider call."`
+	RestaurantTimeout   time.Duration `default:"5m" help:"Cancel and refund paid orders no restaurant accepted within this time."`
+	MaxOrderValue       int64         `default:"10000000" help:"Largest order total accepted, delivery included, in minor units."`
+	OfferTTL            time.Duration `default:"30s" help:"How long a courier has to answer an offer."`
+	StripeKey           string        `help:"Stripe secret key, for --pay-provider stripe (better given as TIFFIN_STRIPE_KEY than on the command line)."`
+	StripeURL           string        `default:"https://api.stripe.com" help:"Stripe API base URL."`
+	StripePaymentMethod string        `default:"pm_card_visa" help:"Payment method Stripe authorizations are confirmed with (a test card: checkout collects no card yet)."`
+	ShutdownGrace       time.Duration `default:"10s" help:"On shutdown, how long requests in flight may run before they are cut off."`
 }
 
 func (c common) config(log logFlags) app.Config {
@@ -48,7 +51,16 @@ func (c common) config(log logFlags) app.Config {
 		PayDeclineRate: c.PayDeclineRate, PayFailureRate: c.PayFailureRate, PayLatency: c.PayLatency,
 		RestaurantTimeout: c.RestaurantTimeout, MaxOrderValue: c.MaxOrderValue, OfferTTL: c.OfferTTL,
 		ShutdownGrace: c.ShutdownGrace, Logger: log.logger(),
+		StripeKey: c.StripeKey, StripeURL: c.StripeURL, StripePaymentMethod: c.StripePaymentMethod,
 	}
+}
+
+// checkPayments refuses a payment provider that cannot work as configured.
+func (c common) checkPayments(cmd, provider string) error {
+	if provider == "stripe" && strings.TrimSpace(c.StripeKey) == "" {
+		return fmt.Errorf("%s: --pay-provider stripe needs a secret key: pass --stripe-key or set TIFFIN_STRIPE_KEY", cmd)
+	}
+	return nil
 }
 
 type devCmd struct {
@@ -60,10 +72,13 @@ type devCmd struct {
 	OrdersPerMin   float64 `default:"30" help:"Simulated customers' orders per (real) minute."`
 	SimRestaurants int     `default:"20" help:"Simulated restaurants."`
 	SimCouriers    int     `default:"50" help:"Simulated couriers."`
-	PayProvider    string  `default:"fake" enum:"fake" help:"Payment provider: fake (in-process, for development)."`
+	PayProvider    string  `default:"fake" enum:"fake,stripe" help:"Payment provider: fake (in-process, moves no money) or stripe (needs --stripe-key)."`
 }
 
 func (d *devCmd) Run(ctx context.Context, log *logFlags) error {
+	if err := d.checkPayments("dev", d.PayProvider); err != nil {
+		return err
+	}
 	cfg := d.config(*log)
 	cfg.DB, cfg.NATS = d.DB, d.NATS
 	cfg.Sim, cfg.SimSpeed, cfg.SimOrdersPerMinute = d.Sim, d.Speed, d.OrdersPerMin
@@ -77,15 +92,18 @@ type serveCmd struct {
 	DB          string `required:"" help:"Database URL, e.g. postgres://user@host:5432/tiffin."`
 	NATS        string `name:"nats" required:"" help:"NATS URL(s), e.g. nats://n1:4222,nats://n2:4222."`
 	Services    string `default:"api,catalog,orders,dispatch,tracking" help:"Comma-separated services to run."`
-	PayProvider string `enum:"fake," default:"" help:"Payment provider. Required when the orders service runs: fake (in-process; no money moves) must be asked for by name."`
+	PayProvider string `enum:"stripe,fake," default:"" help:"Payment provider, required when the orders service runs: stripe (needs --stripe-key), or fake (in-process, moves no money) asked for by name."`
 }
 
 func (s *serveCmd) Run(ctx context.Context, log *logFlags) error {
-	cfg := s.config(*log)
 	services := strings.Split(s.Services, ",")
 	if s.PayProvider == "" && slices.Contains(services, "orders") {
-		return errors.New("serve: no payment provider: pass --pay-provider (fake moves no money and is for testing only)")
+		return errors.New("serve: no payment provider: pass --pay-provider stripe (with --stripe-key), or --pay-provider fake, which moves no money and is for testing only")
 	}
+	if err := s.checkPayments("serve", s.PayProvider); err != nil {
+		return err
+	}
+	cfg := s.config(*log)
 	cfg.PayProvider = s.PayProvider
 	cfg.DB, cfg.NATS = s.DB, s.NATS
 	cfg.Services = strings.Split(s.Services, ",")

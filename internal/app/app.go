@@ -4,6 +4,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -59,8 +60,13 @@ type Config struct {
 	// H3Resolution of regions. Default 5.
 	H3Resolution int
 
-	// PayProvider names the payment provider. Default (and today the only one) "fake".
+	// PayProvider names the payment provider: "fake" (the default: in process, moves no
+	// money) or "stripe" (Stripe PaymentIntents with manual capture; needs StripeKey).
 	PayProvider string
+	// StripeKey is the Stripe secret key. StripeURL is the API's base URL (default
+	// https://api.stripe.com). StripePaymentMethod is what authorizations are confirmed with
+	// (default pm_card_visa, a test card: the checkout collects no card yet).
+	StripeKey, StripeURL, StripePaymentMethod string
 	// Payments, when set, is the payment provider, whatever PayProvider says (for embedding
 	// tiffin, and for tests that count what reached the provider).
 	Payments payment.Provider
@@ -207,14 +213,9 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		c.Register(a.srv)
 	}
 	if run("orders") {
-		pay := cfg.Payments
-		if pay == nil {
-			if cfg.PayProvider != "fake" {
-				return nil, fmt.Errorf("app: unknown payment provider %q (known: fake)", cfg.PayProvider)
-			}
-			pay = payment.NewFake(payment.FakeConfig{
-				DeclineRate: cfg.PayDeclineRate, FailureRate: cfg.PayFailureRate, Latency: cfg.PayLatency, Seed: uint64(time.Now().UnixNano()),
-			})
+		pay, err := paymentProvider(cfg)
+		if err != nil {
+			return nil, err
 		}
 		o := order.New(a.db, a.bus, order.Config{
 			Logger: cfg.Logger, Metrics: a.metrics, Regions: regions, RestaurantTimeout: cfg.RestaurantTimeout,
@@ -241,6 +242,28 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		}
 	}
 	return a, nil
+}
+
+// paymentProvider is cfg.Payments, or the provider cfg.PayProvider names.
+func paymentProvider(cfg Config) (payment.Provider, error) {
+	if cfg.Payments != nil {
+		return cfg.Payments, nil
+	}
+	switch cfg.PayProvider {
+	case "fake":
+		cfg.Logger.Warn("payments go to the in-process fake provider: no money moves")
+		return payment.NewFake(payment.FakeConfig{
+			DeclineRate: cfg.PayDeclineRate, FailureRate: cfg.PayFailureRate, Latency: cfg.PayLatency, Seed: uint64(time.Now().UnixNano()),
+		}), nil
+	case "stripe":
+		s, err := payment.NewStripe(payment.StripeConfig{Key: cfg.StripeKey, URL: cfg.StripeURL, PaymentMethod: cfg.StripePaymentMethod})
+		if err != nil {
+			return nil, fmt.Errorf("app: %w", err)
+		}
+		cfg.Logger.Info("payments go to Stripe", "url", cmp.Or(cfg.StripeURL, "https://api.stripe.com"))
+		return s, nil
+	}
+	return nil, fmt.Errorf("app: unknown payment provider %q (known: fake, stripe)", cfg.PayProvider)
 }
 
 // leaseHolder names this process in the leases table. A SQLite store belongs to one process

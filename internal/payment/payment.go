@@ -1,6 +1,7 @@
 // Package payment is tiffin's side of a card payment: the payment state machine, the Provider
 // seam (authorize, capture, void, refund, and a lookup that resolves a call whose outcome is
-// unknown), idempotency keys derived from (order, operation), and the in-process fake provider.
+// unknown), idempotency keys derived from (order, operation), and two providers: the in-process
+// fake and Stripe (PaymentIntents with manual capture; its fake server is package stripefake).
 //
 // A payment follows the usual card flow (authorize a hold, then capture it, or void it; refund
 // what was captured). Every provider call is first claimed by moving the payment into the
