@@ -16,12 +16,13 @@ type benchCmd struct {
 }
 
 type benchChaosCmd struct {
-	Scenario     []string      `default:"all" help:"Scenarios, repeatable or comma-separated: kill, or all."`
+	Scenario     []string      `default:"all" help:"Scenarios, repeatable or comma-separated: kill, payments, or all."`
 	DB           []string      `name:"db" env:"TIFFIN_BENCH_DB" default:"sqlite" help:"Databases: sqlite (one tiffin dev process) and/or postgres:// URLs (replicas of tiffin serve on a fresh schema)."`
 	Duration     time.Duration `default:"60s" help:"How long load runs, and failures are inflicted, per scenario."`
 	Rate         float64       `default:"200" help:"Orders per second offered on SQLite."`
 	PostgresRate float64       `default:"500" help:"Orders per second offered on PostgreSQL."`
-	Kills        int           `default:"20" help:"SIGKILLs in the kill scenario."`
+	Kills        int           `default:"20" help:"SIGKILLs in the kill and payments scenarios."`
+	PayFailure   float64       `default:"0.3" help:"Share of payment provider requests the payments scenario fails (0..1)."`
 	Replicas     int           `default:"2" help:"tiffin serve processes on a PostgreSQL backend."`
 	Drain        time.Duration `default:"60s" help:"Longest wait after the load for every acknowledged order to end."`
 	Binary       string        `placeholder:"PATH" help:"The tiffin executable to run (default: this one)."`
@@ -31,7 +32,7 @@ type benchChaosCmd struct {
 func (b *benchChaosCmd) Run(ctx context.Context) error {
 	_, err := bench.Chaos(ctx, bench.ChaosConfig{
 		Scenarios: b.Scenario, Backends: b.DB, Binary: b.Binary, Duration: b.Duration, Rate: b.Rate,
-		PostgresRate: b.PostgresRate, Kills: b.Kills, Replicas: b.Replicas, Drain: b.Drain,
+		PostgresRate: b.PostgresRate, Kills: b.Kills, PayFailureRate: b.PayFailure, Replicas: b.Replicas, Drain: b.Drain,
 		Out: os.Stdout, Markdown: b.Markdown,
 	})
 	return err

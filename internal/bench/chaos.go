@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,6 +20,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/tiffin-dev/tiffin/internal/auth"
+	"github.com/tiffin-dev/tiffin/internal/payment/stripefake"
 )
 
 // Chaos scenarios.
@@ -30,7 +32,7 @@ const (
 )
 
 // ChaosScenarios lists the scenarios `all` runs, in order.
-var ChaosScenarios = []string{ScenarioKill}
+var ChaosScenarios = []string{ScenarioKill, ScenarioPayments}
 
 // ChaosConfig says which failures to inflict, on what, for how long.
 type ChaosConfig struct {
@@ -47,8 +49,11 @@ type ChaosConfig struct {
 	// Rate is the orders per second offered on SQLite; PostgresRate on PostgreSQL. Defaults 200
 	// and 500.
 	Rate, PostgresRate float64
-	// Kills is how many times the kill scenario SIGKILLs a process. Default 20.
+	// Kills is how many times the kill and payments scenarios SIGKILL a process. Default 20.
 	Kills int
+	// PayFailureRate is the share of payment provider requests the payments scenario fails
+	// (500s before and after acting, hangs, resets). Default 0.3.
+	PayFailureRate float64
 	// Replicas is how many processes serve a PostgreSQL backend. Default 2.
 	Replicas int
 	// Drain bounds the wait, after load, for every acknowledged order to end. Default 60s.
@@ -95,6 +100,9 @@ func (c *ChaosConfig) defaults() error {
 	if c.Kills <= 0 {
 		c.Kills = 20
 	}
+	if c.PayFailureRate <= 0 {
+		c.PayFailureRate = 0.3
+	}
 	if c.Replicas <= 0 {
 		c.Replicas = 2
 	}
@@ -128,6 +136,9 @@ type ChaosResult struct {
 	DLQIn, DLQOut int
 	// Drained is how long the drain took.
 	Drained time.Duration
+	// Holding counts ended orders whose money the provider still holds or kept;
+	// DoubleAuthorized orders with more than one PaymentIntent.
+	Holding, DoubleAuthorized int
 }
 
 // Pass reports whether the run kept every promise: nothing lost, doubled or stuck, and the
@@ -140,7 +151,7 @@ func (r ChaosResult) Pass() bool {
 	if r.GiveBacksPerEnded >= 0 && r.Ended > 0 {
 		ok = ok && r.GiveBacksPerEnded <= 1
 	}
-	return ok && r.Mismatches <= 0
+	return ok && r.Mismatches <= 0 && r.Holding == 0 && r.DoubleAuthorized == 0
 }
 
 // Chaos runs every scenario on every backend and prints one table.
@@ -193,21 +204,29 @@ type world struct {
 	replicas []*replica
 	keys     *auth.Keys
 	db       *sql.DB // the store, read to verify
+	pay      *stripefake.Server
+	payHTTP  *httptest.Server
 }
 
-func newWorld(ctx context.Context, cfg ChaosConfig, backend string, extra ...string) (*world, error) {
+// newWorld starts the processes of one scenario: the payment provider (a fake Stripe API in
+// this process, so its ledger outlives the tiffin processes it kills, failing payFailure of
+// its requests), NATS for PostgreSQL, and the tiffin replicas.
+func newWorld(ctx context.Context, cfg ChaosConfig, backend string, payFailure float64, extra ...string) (*world, error) {
 	dir, err := os.MkdirTemp("", "tiffin-chaos-")
 	if err != nil {
 		return nil, err
 	}
 	w := &world{cfg: cfg, backend: backend, dir: dir}
+	w.pay = stripefake.New(stripefake.Config{FailureRate: payFailure, Seed: uint64(time.Now().UnixNano()), HangLimit: 3 * time.Second})
+	w.payHTTP = httptest.NewServer(w.pay)
+	extra = append(extra, "--pay-provider", "stripe", "--stripe-key", w.pay.Key(), "--stripe-url", w.payHTTP.URL)
 	data := filepath.Join(dir, "data")
 	if w.keys, err = auth.LoadOrCreate(data); err != nil {
 		return w, err
 	}
 	common := append([]string{"--data", data, "--restaurant-timeout", "10s", "--log-format", "json", "--log-level", "warn"}, extra...)
 	if !isPostgres(backend) {
-		r, err := newReplica("tiffin", cfg.Binary, dir, append([]string{"dev", "--sim=false", "--pay-provider", "fake"}, common...)...)
+		r, err := newReplica("tiffin", cfg.Binary, dir, append([]string{"dev", "--sim=false"}, common...)...)
 		if err != nil {
 			return w, err
 		}
@@ -224,7 +243,7 @@ func newWorld(ctx context.Context, cfg ChaosConfig, backend string, extra ...str
 		}
 		for i := range cfg.Replicas {
 			r, err := newReplica(fmt.Sprintf("replica-%d", i+1), cfg.Binary, dir,
-				append([]string{"serve", "--db", w.schema.dsn, "--nats", w.nats.URL(), "--pay-provider", "fake"}, common...)...)
+				append([]string{"serve", "--db", w.schema.dsn, "--nats", w.nats.URL()}, common...)...)
 			if err != nil {
 				return w, err
 			}
@@ -240,17 +259,25 @@ func newWorld(ctx context.Context, cfg ChaosConfig, backend string, extra ...str
 	return w, nil
 }
 
-func (w *world) close() {
+func (w *world) close(keep bool) {
 	for _, r := range w.replicas {
 		r.stop()
 	}
 	if w.nats != nil {
 		w.nats.stop()
 	}
+	if w.payHTTP != nil {
+		w.pay.Close()
+		w.payHTTP.Close()
+	}
 	if w.schema != nil {
 		_ = w.schema.drop(context.Background())
 	} else if w.db != nil {
 		w.db.Close()
+	}
+	if keep {
+		fmt.Fprintf(w.cfg.Out, "    kept the run's data and logs in %s\n", w.dir)
+		return
 	}
 	os.RemoveAll(w.dir)
 }
@@ -273,12 +300,17 @@ func (w *world) up(mu *sync.Mutex) []string {
 	return out
 }
 
-func runScenario(ctx context.Context, cfg ChaosConfig, sc, backend string) (ChaosResult, error) {
-	res := ChaosResult{Scenario: sc, Backend: backendLabel(backend), CapturesPerDelivered: -1, GiveBacksPerEnded: -1, Mismatches: -1, DLQIn: -1, DLQOut: -1}
+func runScenario(ctx context.Context, cfg ChaosConfig, sc, backend string) (res ChaosResult, err error) {
+	res = ChaosResult{Scenario: sc, Backend: backendLabel(backend), CapturesPerDelivered: -1, GiveBacksPerEnded: -1, Mismatches: -1, DLQIn: -1, DLQOut: -1}
 	fmt.Fprintf(cfg.Out, "--- %s on %s\n", sc, res.Backend)
-	w, err := newWorld(ctx, cfg, backend)
+	payFailure := 0.0
+	if sc == ScenarioPayments {
+		payFailure = cfg.PayFailureRate
+	}
+	var w *world
+	w, err = newWorld(ctx, cfg, backend, payFailure)
 	if w != nil {
-		defer w.close()
+		defer func() { w.close(err != nil || !res.Pass()) }()
 	}
 	if err != nil {
 		return res, err
@@ -323,7 +355,7 @@ func runScenario(ctx context.Context, cfg ChaosConfig, sc, backend string) (Chao
 
 	var injectErr error
 	switch sc {
-	case ScenarioKill:
+	case ScenarioKill, ScenarioPayments:
 		res.Kills, res.Recover, injectErr = killLoop(loadCtx, cfg, w, &mu)
 	}
 	wg.Wait()
@@ -338,6 +370,7 @@ func runScenario(ctx context.Context, cfg ChaosConfig, sc, backend string) (Chao
 	acked := l.snapshot()
 	res.Offered = int(l.next.Load())
 	res.PerSecond = float64(len(acked)) / loadTime.Seconds()
+	w.pay.SetFailureRate(0) // the provider recovers for the drain, as providers do
 	drainStart := time.Now()
 	var t tally
 	for {
@@ -351,6 +384,15 @@ func runScenario(ctx context.Context, cfg ChaosConfig, sc, backend string) (Chao
 		sleep(ctx, 500*time.Millisecond)
 	}
 	res.tally, res.Drained = t, time.Since(drainStart)
+	money := checkLedger(w.pay, acked, t)
+	res.CapturesPerDelivered, res.GiveBacksPerEnded = money.capturesPerDelivered, money.giveBacksPerEnded
+	res.tally.Examples = append(res.tally.Examples, money.examples...)
+	res.Holding, res.DoubleAuthorized = money.holding, money.doubleAuthorized
+	if n, err := reconcile(ctx, c, w.up(&mu), ops); err == nil {
+		res.Mismatches = n
+	} else {
+		fmt.Fprintf(cfg.Out, "    reconciliation: %v\n", err)
+	}
 	fmt.Fprintf(cfg.Out, "    drained in %.1fs: acknowledged %d, in store %d, lost %d, duplicated %d, stuck %d\n",
 		res.Drained.Seconds(), t.Acknowledged, t.InStore, t.Lost, t.Duplicated, t.Stuck)
 	for _, e := range t.Examples {
@@ -397,9 +439,8 @@ func chaosProgress(out io.Writer, l *chaosLoad, start time.Time, done <-chan str
 			l.mu.Lock()
 			n := len(l.acked)
 			l.mu.Unlock()
-			el := time.Since(start).Seconds()
-			fmt.Fprintf(out, "    %4.0fs acknowledged %d (%.0f/s), attempts %d, retried %d\n",
-				el, n, float64(n)/el, l.attempts.Load(), l.failures.Load())
+			fmt.Fprintf(out, "    %4.0fs acknowledged %d, attempts %d, retried %d, fates given up %d\n",
+				time.Since(start).Seconds(), n, l.attempts.Load(), l.failures.Load(), l.fateFails.Load())
 		}
 	}
 }

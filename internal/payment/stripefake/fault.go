@@ -41,6 +41,13 @@ func (s *Server) Fail(n int, f Fault) {
 	}
 }
 
+// SetFailureRate changes Config.FailureRate: 0 stops the random failures.
+func (s *Server) SetFailureRate(r float64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cfg.FailureRate = r
+}
+
 // Recover drops the faults not yet used.
 func (s *Server) Recover() {
 	s.mu.Lock()

@@ -24,6 +24,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"strings"
 	"sync"
@@ -48,6 +49,11 @@ type Config struct {
 	Latency time.Duration
 	// HangLimit bounds how long a HangAfter fault holds a request. Default one minute.
 	HangLimit time.Duration
+	// FailureRate makes this share of requests (0..1), besides the faults Fail queues, fail in
+	// one of the five ways, chosen evenly: a 500 before or after acting, a hang or a reset after
+	// acting, a reset before. Seed seeds the choice.
+	FailureRate float64
+	Seed        uint64
 }
 
 // Op names an endpoint.
@@ -93,6 +99,7 @@ type Server struct {
 	declineNext int
 	requests    map[Op]int
 	effects     map[Effect]int
+	rnd         *rand.Rand
 }
 
 // keyed is what an idempotency key holds.
@@ -115,7 +122,7 @@ func New(cfg Config) *Server {
 	}
 	return &Server{
 		cfg: cfg, closed: make(chan struct{}), intents: map[string]*intent{}, keys: map[string]*keyed{},
-		requests: map[Op]int{}, effects: map[Effect]int{},
+		requests: map[Op]int{}, effects: map[Effect]int{}, rnd: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed+1)),
 	}
 }
 
@@ -189,6 +196,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.requests[op]++
 	fault := s.takeFault(op)
+	if fault == 0 && s.cfg.FailureRate > 0 && s.rnd.Float64() < s.cfg.FailureRate {
+		fault = FaultKind(1 + s.rnd.IntN(int(ResetBefore)))
+	}
 	s.mu.Unlock()
 	if !s.authorized(r) {
 		s.send(w, errorReply(&apiError{Type: invalidRequest, Message: "Invalid API Key provided.", status: http.StatusUnauthorized}), false)
