@@ -39,13 +39,16 @@ type common struct {
 	RestaurantTimeout time.Duration `default:"5m" help:"Cancel and refund paid orders no restaurant accepted within this time."`
 	MaxOrderValue     int64         `default:"10000000" help:"Largest order total accepted, delivery included, in minor units."`
 	OfferTTL          time.Duration `default:"30s" help:"How long a courier has to answer an offer."`
+	Redis             string        `help:"Redis URL (redis://host:6379/0) keeping the last copies of menus, restaurant lists and orders read, shared by replicas, to answer from while the database is unreachable (default: in-process memory)."`
+	RedisPrefix       string        `default:"tiffin:" help:"Prefix of every Redis key tiffin writes."`
 }
 
 func (c common) config(log logFlags) app.Config {
 	return app.Config{
 		Addr: c.Addr, DataDir: c.Data, H3Resolution: c.H3Resolution, Version: version,
 		PayDeclineRate: c.PayDeclineRate, PayFailureRate: c.PayFailureRate, PayLatency: c.PayLatency,
-		RestaurantTimeout: c.RestaurantTimeout, MaxOrderValue: c.MaxOrderValue, OfferTTL: c.OfferTTL, Logger: log.logger(),
+		RestaurantTimeout: c.RestaurantTimeout, MaxOrderValue: c.MaxOrderValue, OfferTTL: c.OfferTTL,
+		Redis: c.Redis, RedisPrefix: c.RedisPrefix, Logger: log.logger(),
 	}
 }
 

@@ -34,6 +34,10 @@ func (s *Service) Run(ctx context.Context) error {
 				return fmt.Errorf("orders consumer: %w", err)
 			}
 		case <-t.C:
+			if s.db.Down() != nil {
+				continue // the store has logged the outage; the sweep resumes when it ends
+			}
+			s.releaseClaims(ctx)
 			if err := s.Reconcile(ctx); err != nil && ctx.Err() == nil {
 				s.logger.WarnContext(ctx, "reconcile", "err", err)
 			}
