@@ -43,6 +43,8 @@ type common struct {
 	StripeURL           string        `default:"https://api.stripe.com" help:"Stripe API base URL."`
 	StripePaymentMethod string        `default:"pm_card_visa" help:"Payment method Stripe authorizations are confirmed with (a test card: checkout collects no card yet)."`
 	ShutdownGrace       time.Duration `default:"10s" help:"On shutdown, how long requests in flight may run before they are cut off."`
+	Redis               string        `help:"Redis URL (redis://host:6379/0) keeping the last copies of menus, restaurant lists and orders read, shared by replicas, to answer from while the database is unreachable (default: in-process memory)."`
+	RedisPrefix         string        `default:"tiffin:" help:"Prefix of every Redis key tiffin writes."`
 }
 
 func (c common) config(log logFlags) app.Config {
@@ -50,7 +52,7 @@ func (c common) config(log logFlags) app.Config {
 		Addr: c.Addr, DataDir: c.Data, H3Resolution: c.H3Resolution, Version: version,
 		PayDeclineRate: c.PayDeclineRate, PayFailureRate: c.PayFailureRate, PayLatency: c.PayLatency,
 		RestaurantTimeout: c.RestaurantTimeout, MaxOrderValue: c.MaxOrderValue, OfferTTL: c.OfferTTL,
-		ShutdownGrace: c.ShutdownGrace, Logger: log.logger(),
+		ShutdownGrace: c.ShutdownGrace, Logger: log.logger(), Redis: c.Redis, RedisPrefix: c.RedisPrefix,
 		StripeKey: c.StripeKey, StripeURL: c.StripeURL, StripePaymentMethod: c.StripePaymentMethod,
 	}
 }

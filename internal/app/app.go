@@ -21,6 +21,7 @@ import (
 
 	"github.com/tiffin-dev/tiffin/internal/auth"
 	"github.com/tiffin-dev/tiffin/internal/bus"
+	"github.com/tiffin-dev/tiffin/internal/cache"
 	"github.com/tiffin-dev/tiffin/internal/catalog"
 	"github.com/tiffin-dev/tiffin/internal/dispatch"
 	"github.com/tiffin-dev/tiffin/internal/dlq"
@@ -50,6 +51,12 @@ type Config struct {
 	DB string
 	// NATS is an external server's URL. Default: an embedded server storing in DataDir/nats.
 	NATS string
+	// Redis is a Redis server's URL (redis://host:6379/0) where the last copies of menus,
+	// restaurant lists and orders read are kept, shared by every replica, to answer from while
+	// the database can't be reached. Default: each process keeps its own copies in memory.
+	Redis string
+	// RedisPrefix starts every key the app writes in Redis. Default "tiffin:".
+	RedisPrefix string
 	// Services to run. Default AllServices. Routes of services not run are not served.
 	Services []string
 	// NoRelay leaves the outbox unpublished: committed events wait in the store and nothing
@@ -134,6 +141,8 @@ type App struct {
 	cfg     Config
 	logger  *slog.Logger
 	db      *store.DB
+	copies  cache.Backend
+	redis   *cache.Redis
 	bus     *bus.Bus
 	keys    *auth.Keys
 	metrics *telemetry.Metrics
@@ -166,7 +175,16 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	if a.keys, err = auth.LoadOrCreate(cfg.DataDir); err != nil {
 		return nil, err
 	}
-	if a.db, err = store.Open(ctx, cfg.DB); err != nil {
+	if a.db, err = store.OpenConfig(ctx, cfg.DB, store.Config{Logger: cfg.Logger}); err != nil {
+		return nil, err
+	}
+	a.metrics.GaugeFunc("tiffin_database_up", "1 while the database answers, 0 while it is known to be unreachable.", func() float64 {
+		if a.db.Down() != nil {
+			return 0
+		}
+		return 1
+	})
+	if err := a.openCopies(ctx); err != nil {
 		return nil, err
 	}
 	a.bus, err = bus.Open(ctx, bus.Config{
@@ -194,6 +212,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 
 	a.srv = httpapi.New(httpapi.Config{
 		Version: cfg.Version, Keys: a.keys, Metrics: a.metrics, Logger: cfg.Logger, Ready: a.ready,
+		Classify: a.db.Classify,
 	})
 	deadLetters := dlq.New(a.bus, cfg.Logger)
 	deadLetters.Register(a.srv)
@@ -209,7 +228,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	regions := geo.Regioner{Resolution: cfg.H3Resolution}
 	run := func(s string) bool { return slices.Contains(cfg.Services, s) }
 	if run("catalog") {
-		c := catalog.New(a.db, catalog.Config{Logger: cfg.Logger, Metrics: a.metrics, Regions: regions})
+		c := catalog.New(a.db, catalog.Config{Logger: cfg.Logger, Metrics: a.metrics, Regions: regions, Copies: a.copies})
 		c.Register(a.srv)
 	}
 	if run("orders") {
@@ -219,7 +238,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		}
 		o := order.New(a.db, a.bus, order.Config{
 			Logger: cfg.Logger, Metrics: a.metrics, Regions: regions, RestaurantTimeout: cfg.RestaurantTimeout,
-			MaxOrderValue: cfg.MaxOrderValue, Payments: pay, Lead: a.leases.Run,
+			MaxOrderValue: cfg.MaxOrderValue, Payments: pay, Lead: a.leases.Run, Copies: a.copies,
 		})
 		o.Register(a.srv)
 		a.runners = append(a.runners, runner{"orders", o.Run})
@@ -293,11 +312,40 @@ func (a *App) DB() *store.DB { return a.db }
 // Bus is the app's bus.
 func (a *App) Bus() *bus.Bus { return a.bus }
 
-func (a *App) ready(ctx context.Context) error {
-	if err := a.db.PingContext(ctx); err != nil {
-		return fmt.Errorf("store: %w", err)
+// openCopies sets up where the last copies of what readers asked for are kept: Redis when
+// cfg.Redis names one, else this process's memory.
+func (a *App) openCopies(ctx context.Context) error {
+	if a.cfg.Redis == "" {
+		a.copies = cache.NewMemory(cache.MemoryConfig{})
+		return nil
 	}
-	return a.bus.Ready(ctx)
+	r, err := cache.NewRedis(cache.RedisConfig{URL: a.cfg.Redis, Prefix: a.cfg.RedisPrefix})
+	if err != nil {
+		return fmt.Errorf("app: %w", err)
+	}
+	a.redis, a.copies = r, r
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := r.Ping(pctx); err != nil {
+		// Redis down costs reads their fallback, never the service: start anyway.
+		a.logger.Warn("redis unreachable: reads have no kept copies to fall back on until it answers", "err", err)
+	}
+	return nil
+}
+
+// ready reports every dependency that can't serve: the database (a fault.Down while it is
+// known down, or when it doesn't answer a ping) and the bus.
+func (a *App) ready(ctx context.Context) error {
+	var errs []error
+	if err := a.db.Down(); err != nil {
+		errs = append(errs, err)
+	} else if err := a.db.PingContext(ctx); err != nil {
+		errs = append(errs, store.Classify(fmt.Errorf("store: %w", err)))
+	}
+	if err := a.bus.Ready(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
 
 // Run serves until ctx ends or a part fails, then shuts down in order: the HTTP edge stops
@@ -386,5 +434,9 @@ func (a *App) Close() {
 	if a.db != nil {
 		a.db.Close()
 		a.db = nil
+	}
+	if a.redis != nil {
+		a.redis.Close()
+		a.redis = nil
 	}
 }

@@ -29,7 +29,8 @@ type App struct {
 	tb     testing.TB
 }
 
-// Start boots the app on backend d with the given config tweaks and stops it at cleanup.
+// Start boots the app on backend d with the given config tweaks and stops it at cleanup. On
+// PostgreSQL the app gets a fresh schema, unless tweak sets DB itself.
 func Start(tb testing.TB, d store.Dialect, tweak func(*app.Config)) *App {
 	tb.Helper()
 	cfg := app.Config{
@@ -40,11 +41,11 @@ func Start(tb testing.TB, d store.Dialect, tweak func(*app.Config)) *App {
 	if os.Getenv("TIFFIN_TEST_LOG") != "" {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	if d == store.Postgres {
-		cfg.DB = tiffintest.DSN(tb, d)
-	}
 	if tweak != nil {
 		tweak(&cfg)
+	}
+	if d == store.Postgres && cfg.DB == "" {
+		cfg.DB = tiffintest.DSN(tb, d)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := app.New(ctx, cfg)

@@ -1,4 +1,6 @@
 // Package catalog owns restaurants, their menus and item stock, nearby search and the menu cache.
+// While the store can't be reached, menus, restaurants and restaurant lists are answered from
+// the last copy read (marked Stale); writes fail with a fault.Down.
 //
 // Other services read the restaurants and menu_items tables themselves; catalog exports no read
 // helpers for them. Whoever changes menu_items outside this package (stock taken by orders, say)
@@ -14,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tiffin-dev/tiffin/internal/auth"
+	"github.com/tiffin-dev/tiffin/internal/cache"
 	"github.com/tiffin-dev/tiffin/internal/fault"
 	"github.com/tiffin-dev/tiffin/internal/geo"
 	"github.com/tiffin-dev/tiffin/internal/store"
@@ -46,6 +49,10 @@ type Config struct {
 	// invalidate at once; the TTL bounds staleness from writes made by other instances.
 	// Default 5s; negative disables the cache.
 	MenuCacheTTL time.Duration
+	// Copies keeps the last menus, restaurants and restaurant lists read from the store, to
+	// answer from, marked stale, while the store can't be reached. Default: a cache.Memory of
+	// the service's own.
+	Copies cache.Backend
 }
 
 // Service is the catalog: restaurants, menus and the menu cache.
@@ -56,6 +63,7 @@ type Service struct {
 	regions  geo.Regioner
 	currency string
 	cache    *menuCache
+	copies   *cache.Copies
 }
 
 // New returns a catalog service over db.
@@ -75,6 +83,9 @@ func New(db *store.DB, cfg Config) *Service {
 	if cfg.MenuCacheTTL == 0 {
 		cfg.MenuCacheTTL = 5 * time.Second
 	}
+	if cfg.Copies == nil {
+		cfg.Copies = cache.NewMemory(cache.MemoryConfig{})
+	}
 	return &Service{
 		db:       db,
 		logger:   cfg.Logger.With("svc", "catalog"),
@@ -82,6 +93,9 @@ func New(db *store.DB, cfg Config) *Service {
 		regions:  cfg.Regions,
 		currency: cfg.Currency,
 		cache:    newMenuCache(cfg.MenuCacheTTL, cacheCounter(cfg.Metrics)),
+		copies: cache.New(cfg.Copies, cache.Config{
+			Fallback: store.Unreachable, Stale: cfg.Metrics.StaleReads, Logger: cfg.Logger,
+		}),
 	}
 }
 

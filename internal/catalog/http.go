@@ -111,6 +111,7 @@ func (in *listInput) Resolve(ctx huma.Context) []error {
 }
 
 type listOutput struct {
+	httpapi.StaleHeaders
 	Body struct {
 		Restaurants []restaurantJSON `json:"restaurants"`
 		NextCursor  string           `json:"next_cursor,omitempty" doc:"Cursor for the next page; absent on the last."`
@@ -126,7 +127,7 @@ func (s *Service) httpList(ctx context.Context, _ auth.Principal, in *listInput)
 	if err != nil {
 		return nil, err
 	}
-	out := &listOutput{}
+	out := &listOutput{StaleHeaders: httpapi.Stale(page.Stale)}
 	out.Body.NextCursor = page.Next
 	out.Body.Restaurants = make([]restaurantJSON, len(page.Restaurants))
 	for i, l := range page.Restaurants {
@@ -220,6 +221,7 @@ type menuInput struct {
 }
 
 type menuOutput struct {
+	httpapi.StaleHeaders
 	Status       int
 	ETag         string `header:"ETag"`
 	CacheControl string `header:"Cache-Control"`
@@ -231,7 +233,7 @@ func (s *Service) httpMenu(ctx context.Context, _ auth.Principal, in *menuInput)
 	if err != nil {
 		return nil, err
 	}
-	out := &menuOutput{Status: http.StatusOK, ETag: m.ETag(), CacheControl: "no-cache"}
+	out := &menuOutput{Status: http.StatusOK, ETag: m.ETag(), CacheControl: "no-cache", StaleHeaders: httpapi.Stale(m.Stale)}
 	if etagMatches(in.IfNoneMatch, out.ETag) {
 		out.Status = http.StatusNotModified
 		return out, nil

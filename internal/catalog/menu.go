@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tiffin-dev/tiffin/internal/auth"
+	"github.com/tiffin-dev/tiffin/internal/cache"
 	"github.com/tiffin-dev/tiffin/internal/event"
 	"github.com/tiffin-dev/tiffin/internal/fault"
 	"github.com/tiffin-dev/tiffin/internal/store"
@@ -25,12 +26,14 @@ type Item struct {
 	Position     int
 }
 
-// Menu is a restaurant's items in menu order. Version changes with every menu write.
+// Menu is a restaurant's items in menu order. Version changes with every menu write. Stale
+// marks the last copy read, answered because the store could not be reached.
 type Menu struct {
 	RestaurantID string
 	Version      int64
 	Currency     string
 	Items        []Item
+	Stale        bool `json:"-"`
 }
 
 // ETag is the menu's strong entity tag: "<restaurant id>-<version>", quotes included.
@@ -55,18 +58,31 @@ const (
 	maxDescriptionLen = 2000
 )
 
-// Menu returns restaurant restaurantID's menu, from the cache when it is fresh.
+// Menu returns restaurant restaurantID's menu, from the cache when it is fresh, or else from
+// the store; when the store can't be reached, the last copy read, marked Stale.
 func (s *Service) Menu(ctx context.Context, restaurantID string) (Menu, error) {
 	now := s.now()
 	if m, ok := s.cache.get(restaurantID, now); ok {
 		return m, nil
 	}
 	gen := s.cache.generation()
-	m, err := readMenu(ctx, s.db, restaurantID)
+	m, stale, err := cache.Read(ctx, s.copies, "menu:"+restaurantID, func(ctx context.Context) (Menu, int64, error) {
+		var m Menu
+		err := s.db.Do(ctx, func(ctx context.Context) error {
+			var err error
+			m, err = readMenu(ctx, s.db, restaurantID)
+			return err
+		})
+		return m, m.Version, err
+	})
 	if err != nil {
 		return Menu{}, fmt.Errorf("menu of %s: %w", restaurantID, err)
 	}
 	m.Currency = s.currency
+	if stale {
+		m.Stale = true
+		return m, nil
+	}
 	s.cache.put(restaurantID, m, gen, now)
 	return m, nil
 }
@@ -87,11 +103,6 @@ func (s *Service) PutMenu(ctx context.Context, p auth.Principal, restaurantID st
 		if err := bumpMenu(ctx, tx, p, restaurantID, now); err != nil {
 			return err
 		}
-		stmt, err := prepareUpsertItem(ctx, tx)
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
 		for i, in := range items {
 			it := Item{
 				ID: in.ID, RestaurantID: restaurantID, Name: strings.TrimSpace(in.Name),
@@ -103,7 +114,7 @@ func (s *Service) PutMenu(ctx context.Context, p auth.Principal, restaurantID st
 			if in.Available != nil {
 				it.Available = *in.Available
 			}
-			ok, err := upsertItem(ctx, stmt, it, now)
+			ok, err := upsertItem(ctx, tx, it, now)
 			if err != nil {
 				return err
 			}
@@ -112,6 +123,7 @@ func (s *Service) PutMenu(ctx context.Context, p auth.Principal, restaurantID st
 			}
 		}
 		tx.AfterCommit(func() { s.cache.invalidate(restaurantID) })
+		var err error
 		m, err = readMenu(ctx, tx, restaurantID)
 		return err
 	})

@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tiffin-dev/tiffin/internal/auth"
+	"github.com/tiffin-dev/tiffin/internal/cache"
 	"github.com/tiffin-dev/tiffin/internal/fault"
 	"github.com/tiffin-dev/tiffin/internal/geo"
 	"github.com/tiffin-dev/tiffin/internal/hours"
@@ -200,12 +201,16 @@ type Listing struct {
 }
 
 // Page is one page of restaurants. Next is the cursor for the following page, empty on the last.
+// Stale marks the last copy of the page read, answered because the store could not be reached
+// (OpenNow is worked out afresh even then).
 type Page struct {
 	Restaurants []Listing
 	Next        string
+	Stale       bool `json:"-"`
 }
 
-// List returns one page of restaurants.
+// List returns one page of restaurants; when the store can't be reached, the last copy of the
+// same page read, marked Stale.
 func (s *Service) List(ctx context.Context, q ListQuery) (Page, error) {
 	if q.Limit == 0 {
 		q.Limit = DefaultListLimit
@@ -214,10 +219,31 @@ func (s *Service) List(ctx context.Context, q ListQuery) (Page, error) {
 		return Page{}, fault.Field("query.limit", q.Limit, "must be in [1, %d]", MaxListLimit)
 	}
 	now := s.now()
-	if q.Near == nil {
-		return s.listByID(ctx, q, now)
+	key := fmt.Sprintf("restaurants:id:%s:%d", q.Cursor, q.Limit)
+	if q.Near != nil {
+		key = fmt.Sprintf("restaurants:near:%v,%v:%v:%s:%d", q.Near.Lat, q.Near.Lng, q.RadiusM, q.Cursor, q.Limit)
 	}
-	return s.listNearby(ctx, q, now)
+	page, stale, err := cache.Read(ctx, s.copies, key, func(ctx context.Context) (Page, int64, error) {
+		var page Page
+		err := s.db.Do(ctx, func(ctx context.Context) error {
+			var err error
+			if q.Near == nil {
+				page, err = s.listByID(ctx, q, now)
+			} else {
+				page, err = s.listNearby(ctx, q, now)
+			}
+			return err
+		})
+		return page, now.UnixMilli(), err
+	})
+	if err != nil || !stale {
+		return page, err
+	}
+	for i := range page.Restaurants {
+		page.Restaurants[i].OpenNow = page.Restaurants[i].OpenAt(now)
+	}
+	page.Stale = true
+	return page, nil
 }
 
 func (s *Service) listByID(ctx context.Context, q ListQuery, now time.Time) (Page, error) {

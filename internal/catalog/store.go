@@ -135,24 +135,20 @@ func bumpMenuVersion(ctx context.Context, tx *store.Tx, id string, now int64) (s
 	return owner, nil
 }
 
-func prepareUpsertItem(ctx context.Context, tx *store.Tx) (*sql.Stmt, error) {
-	// The WHERE keeps an item ID that belongs to another restaurant from being taken over.
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO menu_items
-		(id, restaurant_id, name, description, price, available, stock, position, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-		ON CONFLICT (id) DO UPDATE SET name = excluded.name, description = excluded.description,
-			price = excluded.price, available = excluded.available, stock = excluded.stock,
-			position = excluded.position, updated_at = excluded.updated_at
-		WHERE menu_items.restaurant_id = excluded.restaurant_id`)
-	if err != nil {
-		return nil, fmt.Errorf("prepare item upsert: %w", err)
-	}
-	return stmt, nil
-}
+// upsertItemSQL writes an item; its WHERE keeps an item ID that belongs to another restaurant
+// from being taken over. (Run through the transaction's own methods, it is prepared once per
+// connection: by the store's statement cache on SQLite, by pgx on PostgreSQL.)
+const upsertItemSQL = `INSERT INTO menu_items
+	(id, restaurant_id, name, description, price, available, stock, position, updated_at)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+	ON CONFLICT (id) DO UPDATE SET name = excluded.name, description = excluded.description,
+		price = excluded.price, available = excluded.available, stock = excluded.stock,
+		position = excluded.position, updated_at = excluded.updated_at
+	WHERE menu_items.restaurant_id = excluded.restaurant_id`
 
 // upsertItem writes it, reporting false when its ID belongs to another restaurant's item.
-func upsertItem(ctx context.Context, stmt *sql.Stmt, it Item, now int64) (bool, error) {
-	res, err := stmt.ExecContext(ctx, it.ID, it.RestaurantID, it.Name, it.Description, it.Price,
+func upsertItem(ctx context.Context, tx *store.Tx, it Item, now int64) (bool, error) {
+	res, err := tx.ExecContext(ctx, upsertItemSQL, it.ID, it.RestaurantID, it.Name, it.Description, it.Price,
 		it.Available, stockValue(it.Stock), it.Position, now)
 	if err != nil {
 		return false, fmt.Errorf("upsert item %s: %w", it.ID, err)

@@ -18,6 +18,19 @@ var (
 	Unavailable = errors.New("unavailable")
 )
 
+// Down is a dependency (the database, say) that can't be reached. It is an Unavailable: the
+// request may succeed if retried later. Dependency alone is safe to show clients; Error adds
+// the cause, for logs.
+type Down struct {
+	Dependency string
+	Err        error
+}
+
+func (e *Down) Error() string { return e.Dependency + " unreachable: " + e.Err.Error() }
+
+// Unwrap makes a Down an Unavailable error that also wraps its cause.
+func (e *Down) Unwrap() []error { return []error{Unavailable, e.Err} }
+
 // FieldError is invalid input in one field of a request. Location follows huma's convention:
 // "body.items[1].quantity", "path.id", "query.lat".
 type FieldError struct {

@@ -23,13 +23,37 @@ func WriteProblem(w http.ResponseWriter, status int, detail string) {
 	})
 }
 
+// StaleWarning is the Warning header of a response answered from the last copy kept because
+// the store could not be reached (RFC 9111 obsoleted Warning, but clients and proxies still
+// show it); such responses also carry X-Tiffin-Stale: true.
+const StaleWarning = `110 - "Response is Stale"`
+
+// StaleHeaders, embedded in an operation's output, mark a response answered from the last copy
+// kept because the store could not be reached. Empty, they are not sent.
+type StaleHeaders struct {
+	Warning string `header:"Warning" doc:"110 - \"Response is Stale\" when answered from the last copy kept, because the store could not be reached."`
+	Stale   string `header:"X-Tiffin-Stale" doc:"true when answered from the last copy kept, because the store could not be reached."`
+}
+
+// Stale returns the headers for a response that is stale or not.
+func Stale(stale bool) StaleHeaders {
+	if !stale {
+		return StaleHeaders{}
+	}
+	return StaleHeaders{Warning: StaleWarning, Stale: "true"}
+}
+
 // Status maps an error to its HTTP status and client-safe message: the one place where
 // failure kinds (package fault) become status codes. Unknown errors are 500 "internal error".
+// Every 503 is answered with Retry-After.
 func Status(err error) (int, string) {
 	var se huma.StatusError
+	var down *fault.Down
 	switch {
 	case errors.As(err, &se):
 		return se.GetStatus(), err.Error()
+	case errors.As(err, &down):
+		return http.StatusServiceUnavailable, down.Dependency + " unreachable, retry later"
 	case errors.Is(err, fault.NotFound):
 		return http.StatusNotFound, err.Error()
 	case errors.Is(err, fault.Conflict):
@@ -55,8 +79,13 @@ func (s *Server) toHuma(ctx context.Context, err error) error {
 	if errors.As(err, &se) {
 		return err
 	}
+	err = s.cfg.Classify(err)
 	status, msg := Status(err)
-	if status >= 500 {
+	switch {
+	case status == http.StatusServiceUnavailable:
+		s.logUnavailable(ctx, err)
+		return huma.ErrorWithHeaders(huma.NewError(status, msg), http.Header{"Retry-After": {s.retryAfter()}})
+	case status >= 500:
 		s.logger.ErrorContext(ctx, "request failed", "err", err)
 	}
 	var fe *fault.FieldError
@@ -66,6 +95,22 @@ func (s *Server) toHuma(ctx context.Context, err error) error {
 		})
 	}
 	return huma.NewError(status, msg)
+}
+
+// WriteError answers err for handlers outside huma (event streams) as Handle's handlers are
+// answered: classified, mapped by Status, logged when it is the server's fault, with
+// Retry-After on a 503.
+func (s *Server) WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	err = s.cfg.Classify(err)
+	status, msg := Status(err)
+	switch {
+	case status == http.StatusServiceUnavailable:
+		s.logUnavailable(r.Context(), err)
+		w.Header().Set("Retry-After", s.retryAfter())
+	case status >= 500:
+		s.logger.ErrorContext(r.Context(), "request failed", "err", err)
+	}
+	WriteProblem(w, status, msg)
 }
 
 // Public marks a route that needs no token.
@@ -130,4 +175,15 @@ func Require(ctx context.Context, roles ...auth.Role) (auth.Principal, int, stri
 		return p, http.StatusForbidden, "role " + string(p.Role) + " may not use this route"
 	}
 	return p, 0, ""
+}
+
+// logUnavailable logs a 503: at debug level when a dependency is down (its outage is logged
+// once where it is found), as a warning otherwise.
+func (s *Server) logUnavailable(ctx context.Context, err error) {
+	var down *fault.Down
+	if errors.As(err, &down) {
+		s.logger.DebugContext(ctx, "request refused: dependency down", "err", err)
+		return
+	}
+	s.logger.WarnContext(ctx, "request refused: unavailable", "err", err)
 }

@@ -5,10 +5,13 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"math"
 	"net/http"
 	"path"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/tiffin-dev/tiffin/internal/auth"
+	"github.com/tiffin-dev/tiffin/internal/fault"
 	"github.com/tiffin-dev/tiffin/internal/telemetry"
 )
 
@@ -34,8 +38,16 @@ type Config struct {
 	RequestTimeout time.Duration
 	// MaxBodyBytes bounds request bodies. Default 1 MiB.
 	MaxBodyBytes int64
-	// Ready reports whether the app can serve traffic; /readyz answers 503 while it errors.
+	// Ready reports whether the app can serve all of its traffic; /readyz answers 503 with
+	// Retry-After and a reason while it errors. A fault.Down (or several, joined) is named as
+	// the reason without its cause: "degraded: database unreachable".
 	Ready func(ctx context.Context) error
+	// Classify gives errors from outside tiffin's code (a database driver's) their fault kind
+	// before Status maps them, e.g. store.Classify, which makes "connection refused" a
+	// fault.Down. Default: errors are taken as they are.
+	Classify func(error) error
+	// RetryAfter is the Retry-After of every 503. Default 1s.
+	RetryAfter time.Duration
 }
 
 // Server holds the mux and the huma API that services register their routes on.
@@ -66,6 +78,12 @@ func New(cfg Config) *Server {
 	}
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = 1 << 20
+	}
+	if cfg.Classify == nil {
+		cfg.Classify = func(err error) error { return err }
+	}
+	if cfg.RetryAfter <= 0 {
+		cfg.RetryAfter = time.Second
 	}
 	installFiniteErrors()
 	mux := http.NewServeMux()
@@ -133,10 +151,39 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := s.cfg.Ready(ctx); err != nil {
-			WriteProblem(w, http.StatusServiceUnavailable, "not ready: "+err.Error())
+			w.Header().Set("Retry-After", s.retryAfter())
+			WriteProblem(w, http.StatusServiceUnavailable, readiness(err))
 			return
 		}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Write([]byte(`{"status":"ready"}`))
+}
+
+// readiness is /readyz's reason: "degraded: database unreachable" for each dependency down
+// (a fault.Down; the cause is left to the logs), "not ready: ..." for anything else.
+func readiness(err error) string {
+	var down []string
+	var other []string
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	for _, e := range errs {
+		var d *fault.Down
+		if errors.As(e, &d) {
+			down = append(down, d.Dependency+" unreachable")
+		} else {
+			other = append(other, e.Error())
+		}
+	}
+	if len(other) > 0 {
+		return "not ready: " + strings.Join(append(down, other...), "; ")
+	}
+	return "degraded: " + strings.Join(down, "; ")
+}
+
+// retryAfter is the Retry-After header value: whole seconds, at least 1.
+func (s *Server) retryAfter() string {
+	return strconv.Itoa(max(1, int(math.Ceil(s.cfg.RetryAfter.Seconds()))))
 }

@@ -85,6 +85,7 @@ type placeInput struct {
 }
 
 type orderOutput struct {
+	httpapi.StaleHeaders
 	Status   int
 	Location string `header:"Location"`
 	Replayed string `header:"Idempotent-Replayed"`
@@ -153,7 +154,7 @@ func (s *Service) Register(srv *httpapi.Server) {
 		if err != nil {
 			return nil, err
 		}
-		return &orderOutput{Status: http.StatusOK, Body: toJSON(o)}, nil
+		return &orderOutput{Status: http.StatusOK, Body: toJSON(o), StaleHeaders: httpapi.Stale(o.Stale)}, nil
 	})
 
 	httpapi.Handle(srv, huma.Operation{

@@ -41,6 +41,11 @@ type Order struct {
 	UpdatedAt    time.Time
 	DeadlineAt   time.Time
 	History      []Transition
+	// Stale marks the last copy of the order read, answered by Get because the store could
+	// not be reached.
+	Stale bool `json:"-"`
+
+	owner string // the restaurant's owner, when read by load
 }
 
 // Item is one line of an order, priced when the order was placed.

@@ -70,9 +70,16 @@ func (s *Service) Place(ctx context.Context, p auth.Principal, key string, req P
 	sum := sha256.Sum256(canon)
 	hash := hex.EncodeToString(sum[:])
 
-	replay, err := s.claimKey(ctx, scope, key, hash)
-	if err != nil || replay != nil {
-		return PlaceResult{Body: replay, Replayed: replay != nil}, err
+	replay, token, err := s.claimKey(ctx, scope, key, hash)
+	if err != nil {
+		if token != 0 && store.Unreachable(err) {
+			// The claim may have been written before its answer was lost.
+			s.releaseLater(claim{scope, key, token})
+		}
+		return PlaceResult{}, err
+	}
+	if replay != nil {
+		return PlaceResult{Body: replay, Replayed: true}, nil
 	}
 	var res PlaceResult
 	err = s.db.InTx(ctx, func(tx *store.Tx) error {
@@ -84,23 +91,82 @@ func (s *Service) Place(ctx context.Context, p auth.Principal, key string, req P
 		if err != nil {
 			return fmt.Errorf("encode order %s: %w", o.ID, err)
 		}
-		if _, err := tx.ExecContext(ctx,
-			`UPDATE idempotency_keys SET state = 'done', response_code = 201, response_body = $1 WHERE principal = $2 AND key = $3`,
-			string(body), scope, key); err != nil {
+		// Only while the claim is still this request's: one taken over after
+		// IdempotencyStale belongs to a retry, which answers instead.
+		done, err := tx.ExecContext(ctx,
+			`UPDATE idempotency_keys SET state = 'done', response_code = 201, response_body = $1
+			 WHERE principal = $2 AND key = $3 AND state = 'pending' AND created_at = $4`,
+			string(body), scope, key, token)
+		if err != nil {
 			return fmt.Errorf("record idempotent response: %w", err)
+		}
+		if n, err := done.RowsAffected(); err != nil || n != 1 {
+			return errors.Join(ErrInProgress, err)
 		}
 		res = PlaceResult{Order: o, Body: body}
 		return nil
 	})
 	if err != nil {
 		// Nothing was written but the claim: release it so a corrected retry can use the key.
-		if _, derr := s.db.Write(context.WithoutCancel(ctx),
-			`DELETE FROM idempotency_keys WHERE principal = $1 AND key = $2 AND state = 'pending'`, scope, key); derr != nil {
-			s.logger.WarnContext(ctx, "release idempotency key", "key", key, "err", derr)
+		// (If the commit happened and only its answer was lost, the claim is done, and the
+		// release, which takes only this request's pending claim, leaves it.)
+		if rerr := s.releaseClaim(ctx, claim{scope, key, token}); rerr != nil {
+			s.releaseLater(claim{scope, key, token})
 		}
 		return PlaceResult{}, err
 	}
+	s.copies.Keep(ctx, orderKey(res.Order.ID), int64(res.Order.Version), orderCopy{Order: res.Order, Owner: res.Order.owner})
 	return res, nil
+}
+
+// claim is one request's hold on an Idempotency-Key: the created_at it wrote is its token.
+type claim struct {
+	scope, key string
+	token      int64
+}
+
+// releaseClaim deletes c if it is still pending and still c's (not taken over since).
+func (s *Service) releaseClaim(ctx context.Context, c claim) error {
+	_, err := s.db.Write(context.WithoutCancel(ctx),
+		`DELETE FROM idempotency_keys WHERE principal = $1 AND key = $2 AND state = 'pending' AND created_at = $3`,
+		c.scope, c.key, c.token)
+	return err
+}
+
+// maxUnclaimed bounds the claims kept for release; past it, a claim is left to go stale
+// (IdempotencyStale), as a crashed request's is.
+const maxUnclaimed = 10_000
+
+// releaseLater keeps c to be released by the reconciler once the store answers, so a client
+// retrying with the key after an outage is not told it is still in progress.
+func (s *Service) releaseLater(c claim) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.unclaimed) < maxUnclaimed {
+		s.unclaimed[c] = true
+	}
+}
+
+// releaseClaims releases the claims releaseLater kept, while the store answers.
+func (s *Service) releaseClaims(ctx context.Context) {
+	if s.db.Down() != nil {
+		return
+	}
+	s.mu.Lock()
+	claims := make([]claim, 0, len(s.unclaimed))
+	for c := range s.unclaimed {
+		claims = append(claims, c)
+	}
+	s.mu.Unlock()
+	for _, c := range claims {
+		if err := s.releaseClaim(ctx, c); err != nil {
+			s.logger.WarnContext(ctx, "release idempotency key", "key", c.key, "err", err)
+			return
+		}
+		s.mu.Lock()
+		delete(s.unclaimed, c)
+		s.mu.Unlock()
+	}
 }
 
 func (s *Service) validatePlace(p auth.Principal, key string, req PlaceRequest) (string, error) {
@@ -151,17 +217,19 @@ func (s *Service) validatePlace(p auth.Principal, key string, req PlaceRequest) 
 }
 
 // claimKey records key as in progress, or returns the stored answer of a finished request.
-// The common case, a fresh key, is one statement.
-func (s *Service) claimKey(ctx context.Context, scope, key, hash string) (replay []byte, err error) {
+// The common case, a fresh key, is one statement. token is the claim's created_at, which
+// identifies this request's claim from a later takeover's.
+func (s *Service) claimKey(ctx context.Context, scope, key, hash string) (replay []byte, token int64, err error) {
 	now := s.cfg.Now()
+	token = store.Now(now)
 	claimed, err := s.db.Write(ctx,
 		`INSERT INTO idempotency_keys (principal, key, request_hash, state, created_at) VALUES ($1, $2, $3, 'pending', $4)
-		 ON CONFLICT (principal, key) DO NOTHING`, scope, key, hash, store.Now(now))
+		 ON CONFLICT (principal, key) DO NOTHING`, scope, key, hash, token)
 	if err != nil {
-		return nil, fmt.Errorf("claim idempotency key: %w", err)
+		return nil, token, fmt.Errorf("claim idempotency key: %w", err)
 	}
 	if claimed == 1 {
-		return nil, nil
+		return nil, token, nil
 	}
 	var state, storedHash, body string
 	err = s.db.QueryRowContext(ctx,
@@ -169,31 +237,32 @@ func (s *Service) claimKey(ctx context.Context, scope, key, hash string) (replay
 		scope, key).Scan(&state, &storedHash, &body)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return nil, ErrInProgress // claimed and released in between: let the client retry
+		return nil, 0, ErrInProgress // claimed and released in between: let the client retry
 	case err != nil:
-		return nil, fmt.Errorf("read idempotency key: %w", err)
+		return nil, 0, fmt.Errorf("read idempotency key: %w", err)
 	case storedHash != hash:
-		return nil, ErrIdempotencyMismatch
+		return nil, 0, ErrIdempotencyMismatch
 	case state == "done":
-		return []byte(body), nil
+		return []byte(body), 0, nil
 	}
 	// Pending: another request holds it, unless that request died long ago.
 	took, err := s.db.Write(ctx,
 		`UPDATE idempotency_keys SET created_at = $1 WHERE principal = $2 AND key = $3 AND state = 'pending' AND created_at < $4`,
-		store.Now(now), scope, key, store.Now(now.Add(-s.cfg.IdempotencyStale)))
+		token, scope, key, store.Now(now.Add(-s.cfg.IdempotencyStale)))
 	if err != nil {
-		return nil, fmt.Errorf("take over idempotency key: %w", err)
+		return nil, token, fmt.Errorf("take over idempotency key: %w", err)
 	}
 	if took == 0 {
-		return nil, ErrInProgress
+		return nil, 0, ErrInProgress
 	}
-	return nil, nil
+	return nil, token, nil
 }
 
 type restaurantRow struct {
 	location geo.LatLng
 	region   string
 	hours    hours.Daily
+	owner    string
 }
 
 // insertOrder prices req against the menu, takes stock (recording what it took), and writes the
@@ -202,8 +271,8 @@ func (s *Service) insertOrder(ctx context.Context, tx *store.Tx, p auth.Principa
 	now := s.cfg.Now()
 	var r restaurantRow
 	err := tx.QueryRowContext(ctx,
-		`SELECT lat, lng, region, timezone, opens_minute, closes_minute FROM restaurants WHERE id = $1`, req.RestaurantID).
-		Scan(&r.location.Lat, &r.location.Lng, &r.region, &r.hours.Timezone, &r.hours.Opens, &r.hours.Closes)
+		`SELECT lat, lng, region, timezone, opens_minute, closes_minute, owner_id FROM restaurants WHERE id = $1`, req.RestaurantID).
+		Scan(&r.location.Lat, &r.location.Lng, &r.region, &r.hours.Timezone, &r.hours.Opens, &r.hours.Closes, &r.owner)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Order{}, fault.Field("body.restaurant_id", req.RestaurantID, "no such restaurant")
 	}
@@ -220,6 +289,7 @@ func (s *Service) insertOrder(ctx context.Context, tx *store.Tx, p auth.Principa
 		ID: event.NewID("ord"), CustomerID: customer, RestaurantID: req.RestaurantID, Region: r.region,
 		Status: Placed, Currency: s.cfg.Currency, Delivery: req.Delivery, PlacedBy: actorOf(p), Version: 1,
 		CreatedAt: now, UpdatedAt: now, DeadlineAt: now.Add(s.cfg.PaymentGiveUp), DeliveryFee: s.cfg.DeliveryFee,
+		owner: r.owner,
 	}
 	menu, err := menuItems(ctx, tx, req)
 	if err != nil {

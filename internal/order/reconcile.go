@@ -49,6 +49,10 @@ func (s *Service) sweep(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+			if s.db.Down() != nil {
+				continue // the store has logged the outage; the sweep resumes when it ends
+			}
+			s.releaseClaims(ctx)
 			if err := s.Reconcile(ctx); err != nil && ctx.Err() == nil {
 				s.logger.WarnContext(ctx, "reconcile", "err", err)
 			}

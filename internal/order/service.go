@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tiffin-dev/tiffin/internal/bus"
+	"github.com/tiffin-dev/tiffin/internal/cache"
 	"github.com/tiffin-dev/tiffin/internal/geo"
 	"github.com/tiffin-dev/tiffin/internal/payment"
 	"github.com/tiffin-dev/tiffin/internal/store"
@@ -64,6 +65,10 @@ type Config struct {
 	Lead func(ctx context.Context, name string, fn func(context.Context) error) error
 	// IdempotencyStale is when a pending Idempotency-Key may be taken over. Default 30s.
 	IdempotencyStale time.Duration
+	// Copies keeps the last copy of every order read or placed, for Get to answer from
+	// (marked stale) while the store can't be reached. Default: a cache.Memory of the
+	// service's own.
+	Copies cache.Backend
 }
 
 func (c *Config) defaults() {
@@ -131,6 +136,9 @@ func (c *Config) defaults() {
 	if c.IdempotencyStale == 0 {
 		c.IdempotencyStale = 30 * time.Second
 	}
+	if c.Copies == nil {
+		c.Copies = cache.NewMemory(cache.MemoryConfig{})
+	}
 }
 
 // Service runs checkout and the order lifecycle.
@@ -139,13 +147,21 @@ type Service struct {
 	bus    *bus.Bus
 	cfg    Config
 	logger *slog.Logger
+	copies *cache.Copies
 
 	mu        sync.Mutex
 	escalated map[string]bool
+	unclaimed map[claim]bool // Idempotency-Key claims to release once the store answers
 }
 
 // New returns the order service. b may be nil in tests that drive payments by hand.
 func New(db *store.DB, b *bus.Bus, cfg Config) *Service {
 	cfg.defaults()
-	return &Service{db: db, bus: b, cfg: cfg, logger: cfg.Logger.With("svc", "orders"), escalated: map[string]bool{}}
+	return &Service{
+		db: db, bus: b, cfg: cfg, logger: cfg.Logger.With("svc", "orders"), escalated: map[string]bool{},
+		copies: cache.New(cfg.Copies, cache.Config{
+			Fallback: store.Unreachable, Stale: cfg.Metrics.StaleReads, Logger: cfg.Logger,
+		}),
+		unclaimed: map[claim]bool{},
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tiffin-dev/tiffin/internal/auth"
+	"github.com/tiffin-dev/tiffin/internal/cache"
 	"github.com/tiffin-dev/tiffin/internal/event"
 	"github.com/tiffin-dev/tiffin/internal/fault"
 	"github.com/tiffin-dev/tiffin/internal/store"
@@ -22,10 +23,11 @@ type querier interface {
 
 const orderColumns = `o.id, o.customer_id, o.restaurant_id, o.region, o.status, o.subtotal, o.delivery_fee,
 	o.total, o.currency, o.delivery_lat, o.delivery_lng, o.placed_by, o.reason, o.version, o.created_at,
-	o.updated_at, o.deadline_at, d.courier_id`
+	o.updated_at, o.deadline_at, d.courier_id, r.owner_id`
 
 const orderFrom = ` FROM orders o LEFT JOIN deliveries d ON d.order_id = o.id
-	AND d.status IN ('assigned', 'at_restaurant', 'picked_up', 'at_customer', 'delivered')`
+	AND d.status IN ('assigned', 'at_restaurant', 'picked_up', 'at_customer', 'delivered')
+	LEFT JOIN restaurants r ON r.id = o.restaurant_id`
 
 type rowScanner interface{ Scan(dest ...any) error }
 
@@ -33,15 +35,16 @@ func scanOrder(r rowScanner) (Order, error) {
 	var o Order
 	var created, updated int64
 	var deadline sql.NullInt64
-	var courier sql.NullString
+	var courier, owner sql.NullString
 	var status string
 	err := r.Scan(&o.ID, &o.CustomerID, &o.RestaurantID, &o.Region, &status, &o.Subtotal, &o.DeliveryFee,
 		&o.Total, &o.Currency, &o.Delivery.Lat, &o.Delivery.Lng, &o.PlacedBy, &o.Reason, &o.Version, &created,
-		&updated, &deadline, &courier)
+		&updated, &deadline, &courier, &owner)
 	if err != nil {
 		return Order{}, err
 	}
 	o.Status, o.CreatedAt, o.UpdatedAt, o.CourierID = Status(status), store.Time(created), store.Time(updated), courier.String
+	o.owner = owner.String
 	if deadline.Valid {
 		o.DeadlineAt = store.Time(deadline.Int64)
 	}
@@ -92,20 +95,20 @@ func load(ctx context.Context, q querier, id string) (Order, error) {
 	return o, rows.Err()
 }
 
-// visible reports whether p may see o: its customer, the owner of its restaurant, its courier,
-// or ops.
-func visible(ctx context.Context, q querier, p auth.Principal, o Order) (bool, error) {
+// visible reports whether p may see o, as read by load (or kept as a copy of that): its
+// customer, the owner of its restaurant, its courier, or ops.
+func visible(p auth.Principal, o Order) bool {
 	switch p.Role {
 	case auth.Ops:
-		return true, nil
+		return true
 	case auth.Customer:
-		return o.CustomerID == p.Subject, nil
+		return o.CustomerID == p.Subject
 	case auth.Courier:
-		return o.CourierID == p.Subject, nil
+		return o.CourierID != "" && o.CourierID == p.Subject
 	case auth.Restaurant:
-		return ownsRestaurant(ctx, q, p.Subject, o.RestaurantID)
+		return o.owner != "" && o.owner == p.Subject
 	}
-	return false, nil
+	return false
 }
 
 func ownsRestaurant(ctx context.Context, q querier, owner, restaurantID string) (bool, error) {
@@ -186,20 +189,37 @@ func (s *Service) List(ctx context.Context, p auth.Principal, q ListQuery) ([]Or
 }
 
 // Get returns order id if p may see it; otherwise ErrNotFound, so existence doesn't leak.
+// When the store can't be reached it answers from the last copy of the order read (marked
+// Stale), checking who may see it on that copy; without a copy it fails with a fault.Down.
 func (s *Service) Get(ctx context.Context, p auth.Principal, id string) (Order, error) {
-	o, err := load(ctx, s.db, id)
+	c, stale, err := cache.Read(ctx, s.copies, orderKey(id), func(ctx context.Context) (orderCopy, int64, error) {
+		var o Order
+		err := s.db.Do(ctx, func(ctx context.Context) error {
+			var err error
+			o, err = load(ctx, s.db, id)
+			return err
+		})
+		return orderCopy{Order: o, Owner: o.owner}, int64(o.Version), err
+	})
 	if err != nil {
 		return Order{}, err
 	}
-	ok, err := visible(ctx, s.db, p, o)
-	if err != nil {
-		return Order{}, err
-	}
-	if !ok {
+	o := c.Order
+	o.owner, o.Stale = c.Owner, stale
+	if !visible(p, o) {
 		return Order{}, ErrNotFound
 	}
 	return o, nil
 }
+
+// orderCopy is what is kept of an order read, to answer from while the store can't be
+// reached: the order and its restaurant's owner, so visibility is checked on the copy too.
+type orderCopy struct {
+	Order Order
+	Owner string
+}
+
+func orderKey(id string) string { return "order:" + id }
 
 // errChangedConcurrently is save finding the order's version moved since it was read.
 var errChangedConcurrently = fmt.Errorf("changed concurrently: %w", fault.Conflict)

@@ -45,6 +45,7 @@ func (db *DB) MarkSent(ctx context.Context, seqs []int64, at time.Time) error {
 		return nil
 	}
 	return db.InTx(ctx, func(tx *Tx) error {
+		ctx := tx.bind(ctx) // the prepared statement runs outside Tx's own methods
 		stmt, err := tx.PrepareContext(ctx, `UPDATE outbox SET sent_at = $1 WHERE seq = $2`)
 		if err != nil {
 			return fmt.Errorf("store: mark sent: %w", err)

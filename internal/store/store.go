@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,11 +40,53 @@ const (
 // SQLITE_BUSY, while readers keep using WAL snapshots concurrently.
 type DB struct {
 	*sql.DB
-	writer  *sql.DB
-	dialect Dialect
-	pool    *pgxpool.Pool
-	outbox  chan struct{}
-	stmts   stmtCache
+	writer      *sql.DB
+	dialect     Dialect
+	pool        *pgxpool.Pool
+	outbox      chan struct{}
+	stmts       stmtCache
+	health      *health // PostgreSQL only: nil on SQLite, whose file can't become unreachable
+	readTimeout time.Duration
+}
+
+// Config tunes how the store reaches PostgreSQL and notices when it can't; SQLite ignores it.
+// The zero value works.
+type Config struct {
+	// Logger gets the database's outages and recoveries. Default slog.Default().
+	Logger *slog.Logger
+	// ConnectTimeout bounds dialling and authenticating a new connection, unless the URL sets
+	// connect_timeout. Default 1s.
+	ConnectTimeout time.Duration
+	// SuspectAfter is how long an operation may run before the server is probed to tell a
+	// slow statement from a server that stopped answering. Default 500ms.
+	SuspectAfter time.Duration
+	// ProbeTimeout bounds one probe (a fresh connection and a ping); ProbeInterval spaces
+	// probes while the server is down. Defaults 750ms and 250ms.
+	ProbeTimeout, ProbeInterval time.Duration
+	// ReadTimeout bounds reads through QueryContext and QueryRowContext, whose rows outlive the
+	// call and so can't be cancelled when an outage is found. Default 5s.
+	ReadTimeout time.Duration
+}
+
+func (c *Config) defaults() {
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.ConnectTimeout <= 0 {
+		c.ConnectTimeout = time.Second
+	}
+	if c.SuspectAfter <= 0 {
+		c.SuspectAfter = 500 * time.Millisecond
+	}
+	if c.ProbeTimeout <= 0 {
+		c.ProbeTimeout = 750 * time.Millisecond
+	}
+	if c.ProbeInterval <= 0 {
+		c.ProbeInterval = 250 * time.Millisecond
+	}
+	if c.ReadTimeout <= 0 {
+		c.ReadTimeout = 5 * time.Second
+	}
 }
 
 // Dialect reports which engine this store runs on.
@@ -57,7 +100,13 @@ func (db *DB) OutboxSignal() <-chan struct{} { return db.outbox }
 // postgres:// or postgresql:// selects PostgreSQL; anything else is a SQLite file path
 // (optionally prefixed with sqlite:// or file:).
 func Open(ctx context.Context, dsn string) (*DB, error) {
-	db, err := connect(ctx, dsn)
+	return OpenConfig(ctx, dsn, Config{})
+}
+
+// OpenConfig is Open with cfg.
+func OpenConfig(ctx context.Context, dsn string, cfg Config) (*DB, error) {
+	cfg.defaults()
+	db, err := connect(ctx, dsn, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -68,9 +117,19 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	return db, nil
 }
 
-func connect(ctx context.Context, dsn string) (*DB, error) {
+func connect(ctx context.Context, dsn string, cfg Config) (*DB, error) {
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		pool, err := pgxpool.New(ctx, dsn)
+		pcfg, err := pgxpool.ParseConfig(dsn)
+		if err != nil {
+			return nil, fmt.Errorf("store: open postgres: %w", err)
+		}
+		if pcfg.ConnConfig.ConnectTimeout == 0 {
+			pcfg.ConnConfig.ConnectTimeout = cfg.ConnectTimeout
+		}
+		// A connection idle for a second is pinged before use; the ping must not wait longer
+		// than a new connection would.
+		pcfg.PingTimeout = pcfg.ConnConfig.ConnectTimeout
+		pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 		if err != nil {
 			return nil, fmt.Errorf("store: open postgres: %w", err)
 		}
@@ -79,7 +138,10 @@ func connect(ctx context.Context, dsn string) (*DB, error) {
 			return nil, fmt.Errorf("store: ping postgres: %w", err)
 		}
 		sdb := stdlib.OpenDBFromPool(pool)
-		return &DB{DB: sdb, writer: sdb, dialect: Postgres, pool: pool, outbox: make(chan struct{}, 1)}, nil
+		return &DB{
+			DB: sdb, writer: sdb, dialect: Postgres, pool: pool, outbox: make(chan struct{}, 1),
+			health: newHealth(pcfg.ConnConfig.Config.Copy(), cfg), readTimeout: cfg.ReadTimeout,
+		}, nil
 	}
 	path := strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite://"), "file:")
 	if path == "" {
@@ -144,6 +206,9 @@ func (db *DB) Migrate(ctx context.Context) error {
 
 // Close releases every connection.
 func (db *DB) Close() error {
+	if db.health != nil {
+		db.health.stop()
+	}
 	db.stmts.close()
 	err := db.DB.Close()
 	if db.writer != db.DB {

@@ -13,9 +13,14 @@ import (
 
 // Tx is one write transaction. Besides the usual query methods it takes outbox events (Emit),
 // processed-event records (Processed) and functions to run once it has committed (AfterCommit).
+// Use its own query methods, not those of the *sql.Tx inside: they bind each statement to the
+// transaction, so none outlives it when the server stops answering.
 type Tx struct {
 	*sql.Tx
 	dialect     Dialect
+	ctx         context.Context // the transaction's; nil on SQLite
+	parent      context.Context // the one InTx was given
+	release     []func()        // undo bind's contexts when the transaction ends
 	cache       *stmtCache
 	unprepared  []string
 	emitted     int
@@ -25,12 +30,35 @@ type Tx struct {
 // InTx runs fn in a write transaction and commits it when fn returns nil. Everything fn wrote,
 // outbox rows included, becomes visible at once or not at all. Under a context from
 // WithFence, a transaction whose lease has passed to another holder is refused (ErrFenced).
+// On PostgreSQL it is refused at once while the server is known down and rolled back if the
+// server is found down while it runs (see Do); the error is then a fault.Down.
 func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
-	sqlTx, err := db.writer.BeginTx(ctx, nil)
+	if db.health == nil {
+		return db.inTx(ctx, nil, fn)
+	}
+	op, leave, err := db.health.enter(ctx)
+	if err != nil {
+		return err
+	}
+	return leave(db.inTx(ctx, op, fn))
+}
+
+// inTx runs the transaction under op (the caller's ctx on SQLite, where op is nil).
+func (db *DB) inTx(ctx, op context.Context, fn func(tx *Tx) error) error {
+	begin := op
+	if begin == nil {
+		begin = ctx
+	}
+	sqlTx, err := db.writer.BeginTx(begin, nil)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
-	tx := &Tx{Tx: sqlTx, dialect: db.dialect}
+	tx := &Tx{Tx: sqlTx, dialect: db.dialect, ctx: op, parent: ctx}
+	defer func() {
+		for _, f := range tx.release {
+			f()
+		}
+	}()
 	if db.dialect == SQLite {
 		tx.cache = &db.stmts
 		defer func() { db.stmts.prepare(context.WithoutCancel(ctx), db.writer, tx.unprepared) }()
@@ -69,17 +97,21 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 }
 
 // Write runs one statement on its own (autocommit) through the writer and returns the number
-// of rows it affected. Use it for single-statement writes that need no outbox row.
+// of rows it affected. Use it for single-statement writes that need no outbox row. It is
+// bounded like InTx.
 func (db *DB) Write(ctx context.Context, query string, args ...any) (int64, error) {
-	res, err := db.writer.ExecContext(ctx, query, args...)
-	if err != nil {
-		return 0, fmt.Errorf("store: write: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("store: write: %w", err)
-	}
-	return n, nil
+	var n int64
+	err := db.Do(ctx, func(ctx context.Context) error {
+		res, err := db.writer.ExecContext(ctx, query, args...)
+		if err != nil {
+			return fmt.Errorf("store: write: %w", err)
+		}
+		if n, err = res.RowsAffected(); err != nil {
+			return fmt.Errorf("store: write: %w", err)
+		}
+		return nil
+	})
+	return n, err
 }
 
 // Dialect reports which engine the transaction runs on.

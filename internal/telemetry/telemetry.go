@@ -52,6 +52,9 @@ type Metrics struct {
 	// PaymentCalls counts payment provider calls by operation and result (ok, declined,
 	// unknown, refused, never_made).
 	PaymentCalls *prometheus.CounterVec
+	// StaleReads counts reads answered from the last kept copy because the store could not
+	// be reached, by what was read (menu, restaurant, restaurants, order).
+	StaleReads *prometheus.CounterVec
 }
 
 // NewMetrics registers the instruments on a fresh registry, with Go and process collectors.
@@ -89,9 +92,12 @@ func NewMetrics() *Metrics {
 		PaymentCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tiffin_payment_calls_total", Help: "Payment provider calls by operation and result.",
 		}, []string{"op", "result"}),
+		StaleReads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tiffin_stale_reads_total", Help: "Reads answered from the last kept copy because the store could not be reached.",
+		}, []string{"what"}),
 	}
 	reg.MustRegister(m.HTTPRequests, m.HTTPDuration, m.Orders, m.ClickToDoor, m.Offers, m.Consumed,
-		m.Reconciled, m.LocationFixes, m.PaymentCalls)
+		m.Reconciled, m.LocationFixes, m.PaymentCalls, m.StaleReads)
 	return m
 }
 

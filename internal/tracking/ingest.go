@@ -55,7 +55,9 @@ func (s *Service) Register(srv *httpapi.Server) {
 		out.Body.Accepted = n
 		return out, nil
 	})
-	srv.Mux().HandleFunc("GET /v1/orders/{id}/events", s.serveEvents)
+	srv.Mux().HandleFunc("GET /v1/orders/{id}/events", func(w http.ResponseWriter, r *http.Request) {
+		s.serveEvents(w, r, srv.WriteError)
+	})
 	// The stream is a plain handler (huma would buffer it); it is still described in the
 	// OpenAPI document so clients can find it.
 	srv.API().OpenAPI().AddOperation(&huma.Operation{

@@ -26,8 +26,9 @@ const writeTimeout = 30 * time.Second
 // version: the stream sends only versions newer than the last it sent, so a status is never
 // repeated nor followed by an older one. A client reconnecting with Last-Event-ID gets only
 // what is newer than that id; one that already has the final status gets 204, which tells an
-// EventSource to stop reconnecting. Location events carry no id.
-func (s *Service) serveEvents(w http.ResponseWriter, r *http.Request) {
+// EventSource to stop reconnecting. Location events carry no id. A failure to read the order
+// when the stream opens is answered by fail (503 with Retry-After while the store is down).
+func (s *Service) serveEvents(w http.ResponseWriter, r *http.Request, fail func(http.ResponseWriter, *http.Request, error)) {
 	ctx := r.Context()
 	p, code, msg := httpapi.Require(ctx, auth.Customer, auth.Ops)
 	if code != 0 {
@@ -49,8 +50,7 @@ func (s *Service) serveEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		s.log.ErrorContext(ctx, "event stream: read order", "order_id", orderID, "err", err)
-		httpapi.WriteProblem(w, http.StatusInternalServerError, "internal error")
+		fail(w, r, fmt.Errorf("event stream: %w", err))
 		return
 	}
 	seen := lastEventID(r, o.version)
