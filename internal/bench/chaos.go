@@ -32,7 +32,7 @@ const (
 )
 
 // ChaosScenarios lists the scenarios `all` runs, in order.
-var ChaosScenarios = []string{ScenarioKill, ScenarioPayments}
+var ChaosScenarios = []string{ScenarioKill, ScenarioPayments, ScenarioDatabase}
 
 // ChaosConfig says which failures to inflict, on what, for how long.
 type ChaosConfig struct {
@@ -139,12 +139,18 @@ type ChaosResult struct {
 	// Holding counts ended orders whose money the provider still holds or kept;
 	// DoubleAuthorized orders with more than one PaymentIntent.
 	Holding, DoubleAuthorized int
+	// Database is the database scenario's own figures.
+	Database *ChaosDatabaseResult
 }
 
 // Pass reports whether the run kept every promise: nothing lost, doubled or stuck, and the
 // money right where it was measured.
 func (r ChaosResult) Pass() bool {
 	ok := r.Lost == 0 && r.Duplicated == 0 && r.Stuck == 0 && r.Acknowledged > 0
+	if d := r.Database; d != nil {
+		return ok && d.WritesNoRetry == 0 && d.Other5xx == 0 && d.OutageReadShare() >= 0.99 &&
+			d.RecoverySeconds >= 0 && d.RecoverySeconds <= 5
+	}
 	if r.CapturesPerDelivered >= 0 && r.Delivered > 0 {
 		ok = ok && r.CapturesPerDelivered == 1
 	}
@@ -166,6 +172,9 @@ func Chaos(ctx context.Context, cfg ChaosConfig) ([]ChaosResult, error) {
 	for _, sc := range cfg.Scenarios {
 		for _, b := range cfg.Backends {
 			r, err := runScenario(ctx, cfg, sc, b)
+			if errors.Is(err, errSkipped) {
+				continue
+			}
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s on %s: %w", sc, backendLabel(b), err))
 				fmt.Fprintf(cfg.Out, "%s on %s: %v\n", sc, backendLabel(b), err)
@@ -194,6 +203,27 @@ func backendLabel(b string) string {
 	return b
 }
 
+// errSkipped is a scenario that does not apply to a backend.
+var errSkipped = errors.New("skipped")
+
+// runDatabase is the database scenario on w: mixed load while the database is blackholed
+// for the scenario's duration (ChaosDatabase).
+func runDatabase(ctx context.Context, cfg ChaosConfig, w *world, res ChaosResult) (ChaosResult, error) {
+	d, err := ChaosDatabase(ctx, ChaosDatabaseConfig{
+		URL: w.replicas[0].URL(), Keys: w.keys, Outage: cfg.Duration, Out: cfg.Out,
+		Cut:     func(context.Context) error { return w.proxy.blackhole() },
+		Restore: func(context.Context) error { return w.proxy.restore() },
+	})
+	if err != nil {
+		return res, err
+	}
+	res.Acknowledged, res.Lost, res.Offered = d.WritesAcked, d.AckedLost, d.Writes
+	res.Recover = time.Duration(d.RecoverySeconds * float64(time.Second))
+	res.Kills = 1 // one outage; Recover is from its end to full service
+	res.Database = &d
+	return res, nil
+}
+
 // world is the processes one scenario runs against.
 type world struct {
 	cfg      ChaosConfig
@@ -206,12 +236,13 @@ type world struct {
 	db       *sql.DB // the store, read to verify
 	pay      *stripefake.Server
 	payHTTP  *httptest.Server
+	proxy    *dbProxy // between the replicas and PostgreSQL, for the database scenario
 }
 
 // newWorld starts the processes of one scenario: the payment provider (a fake Stripe API in
 // this process, so its ledger outlives the tiffin processes it kills, failing payFailure of
 // its requests), NATS for PostgreSQL, and the tiffin replicas.
-func newWorld(ctx context.Context, cfg ChaosConfig, backend string, payFailure float64, extra ...string) (*world, error) {
+func newWorld(ctx context.Context, cfg ChaosConfig, backend string, payFailure float64, proxied bool, extra ...string) (*world, error) {
 	dir, err := os.MkdirTemp("", "tiffin-chaos-")
 	if err != nil {
 		return nil, err
@@ -241,9 +272,16 @@ func newWorld(ctx context.Context, cfg ChaosConfig, backend string, payFailure f
 		if w.nats, err = startNATS(filepath.Join(dir, "nats")); err != nil {
 			return w, err
 		}
-		for i := range cfg.Replicas {
+		dsn, replicas := w.schema.dsn, cfg.Replicas
+		if proxied {
+			if w.proxy, dsn, err = newDBProxy(dsn); err != nil {
+				return w, err
+			}
+			replicas = 1
+		}
+		for i := range replicas {
 			r, err := newReplica(fmt.Sprintf("replica-%d", i+1), cfg.Binary, dir,
-				append([]string{"serve", "--db", w.schema.dsn, "--nats", w.nats.URL()}, common...)...)
+				append([]string{"serve", "--db", dsn, "--nats", w.nats.URL()}, common...)...)
 			if err != nil {
 				return w, err
 			}
@@ -269,6 +307,9 @@ func (w *world) close(keep bool) {
 	if w.payHTTP != nil {
 		w.pay.Close()
 		w.payHTTP.Close()
+	}
+	if w.proxy != nil {
+		w.proxy.stop()
 	}
 	if w.schema != nil {
 		_ = w.schema.drop(context.Background())
@@ -307,8 +348,14 @@ func runScenario(ctx context.Context, cfg ChaosConfig, sc, backend string) (res 
 	if sc == ScenarioPayments {
 		payFailure = cfg.PayFailureRate
 	}
+	if sc == ScenarioDatabase {
+		if !isPostgres(backend) {
+			fmt.Fprintf(cfg.Out, "    skipped: SQLite is a file on the same machine, it cannot become unreachable\n")
+			return res, errSkipped
+		}
+	}
 	var w *world
-	w, err = newWorld(ctx, cfg, backend, payFailure)
+	w, err = newWorld(ctx, cfg, backend, payFailure, sc == ScenarioDatabase)
 	if w != nil {
 		defer func() { w.close(err != nil || !res.Pass()) }()
 	}
@@ -323,6 +370,9 @@ func runScenario(ctx context.Context, cfg ChaosConfig, sc, backend string) (res 
 	owner, err := w.keys.Issue(auth.Principal{Subject: "bench-owner", Role: auth.Restaurant}, ttl)
 	if err != nil {
 		return res, err
+	}
+	if sc == ScenarioDatabase {
+		return runDatabase(ctx, cfg, w, res)
 	}
 	hc := &http.Client{Transport: transport(256), Timeout: 10 * time.Second}
 	defer hc.CloseIdleConnections()
