@@ -16,7 +16,7 @@ type benchCmd struct {
 }
 
 type benchChaosCmd struct {
-	Scenario     []string      `default:"all" help:"Scenarios, repeatable or comma-separated: kill, payments, database (PostgreSQL only), or all."`
+	Scenario     []string      `default:"all" help:"Scenarios, repeatable or comma-separated: kill, payments, broker, database (PostgreSQL only), or all."`
 	DB           []string      `name:"db" env:"TIFFIN_BENCH_DB" default:"sqlite" help:"Databases: sqlite (one tiffin dev process) and/or postgres:// URLs (replicas of tiffin serve on a fresh schema)."`
 	Duration     time.Duration `default:"60s" help:"How long load runs, and failures are inflicted, per scenario."`
 	Rate         float64       `default:"200" help:"Orders per second offered on SQLite."`

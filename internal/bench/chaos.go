@@ -32,7 +32,7 @@ const (
 )
 
 // ChaosScenarios lists the scenarios `all` runs, in order.
-var ChaosScenarios = []string{ScenarioKill, ScenarioPayments, ScenarioDatabase}
+var ChaosScenarios = []string{ScenarioKill, ScenarioPayments, ScenarioBroker, ScenarioDatabase}
 
 // ChaosConfig says which failures to inflict, on what, for how long.
 type ChaosConfig struct {
@@ -242,7 +242,7 @@ type world struct {
 // newWorld starts the processes of one scenario: the payment provider (a fake Stripe API in
 // this process, so its ledger outlives the tiffin processes it kills, failing payFailure of
 // its requests), NATS for PostgreSQL, and the tiffin replicas.
-func newWorld(ctx context.Context, cfg ChaosConfig, backend string, payFailure float64, proxied bool, extra ...string) (*world, error) {
+func newWorld(ctx context.Context, cfg ChaosConfig, backend string, payFailure float64, proxied, ownNATS bool, extra ...string) (*world, error) {
 	dir, err := os.MkdirTemp("", "tiffin-chaos-")
 	if err != nil {
 		return nil, err
@@ -257,7 +257,14 @@ func newWorld(ctx context.Context, cfg ChaosConfig, backend string, payFailure f
 	}
 	common := append([]string{"--data", data, "--restaurant-timeout", "10s", "--log-format", "json", "--log-level", "warn"}, extra...)
 	if !isPostgres(backend) {
-		r, err := newReplica("tiffin", cfg.Binary, dir, append([]string{"dev", "--sim=false"}, common...)...)
+		args := []string{"dev", "--sim=false"}
+		if ownNATS {
+			if w.nats, err = startNATS(filepath.Join(dir, "nats")); err != nil {
+				return w, err
+			}
+			args = append(args, "--nats", w.nats.URL())
+		}
+		r, err := newReplica("tiffin", cfg.Binary, dir, append(args, common...)...)
 		if err != nil {
 			return w, err
 		}
@@ -355,7 +362,7 @@ func runScenario(ctx context.Context, cfg ChaosConfig, sc, backend string) (res 
 		}
 	}
 	var w *world
-	w, err = newWorld(ctx, cfg, backend, payFailure, sc == ScenarioDatabase)
+	w, err = newWorld(ctx, cfg, backend, payFailure, sc == ScenarioDatabase, sc == ScenarioBroker)
 	if w != nil {
 		defer func() { w.close(err != nil || !res.Pass()) }()
 	}
@@ -406,7 +413,13 @@ func runScenario(ctx context.Context, cfg ChaosConfig, sc, backend string) (res 
 	var injectErr error
 	switch sc {
 	case ScenarioKill, ScenarioPayments:
-		res.Kills, res.Recover, injectErr = killLoop(loadCtx, cfg, w, &mu)
+		res.Kills, res.Recover, injectErr = killLoop(loadCtx, cfg, w, &mu, cfg.Kills)
+	case ScenarioBroker:
+		var bwg sync.WaitGroup
+		bwg.Go(func() { injectErr = brokerLoop(loadCtx, cfg, w) })
+		res.Kills, res.Recover, err = killLoop(loadCtx, cfg, w, &mu, 5)
+		bwg.Wait()
+		injectErr = errors.Join(injectErr, err)
 	}
 	wg.Wait()
 	loadTime := time.Since(start)
@@ -453,12 +466,12 @@ func runScenario(ctx context.Context, cfg ChaosConfig, sc, backend string) (res 
 
 // killLoop SIGKILLs a replica at a random moment in each of cfg.Kills equal slots of the load,
 // restarts it at once, and returns the kills made and the longest restart-to-serving time.
-func killLoop(ctx context.Context, cfg ChaosConfig, w *world, mu *sync.Mutex) (int, time.Duration, error) {
-	slot := cfg.Duration / time.Duration(cfg.Kills+1)
+func killLoop(ctx context.Context, cfg ChaosConfig, w *world, mu *sync.Mutex, n int) (int, time.Duration, error) {
+	slot := cfg.Duration / time.Duration(n+1)
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
 	var worst time.Duration
 	kills := 0
-	for k := range cfg.Kills {
+	for k := range n {
 		sleep(ctx, slot/2+time.Duration(rng.Int64N(int64(slot/2)+1)))
 		if ctx.Err() != nil {
 			break
@@ -476,6 +489,24 @@ func killLoop(ctx context.Context, cfg ChaosConfig, w *world, mu *sync.Mutex) (i
 		fmt.Fprintf(w.cfg.Out, "    kill %d: %s serving again in %.2fs\n", kills, r.name, took.Seconds())
 	}
 	return kills, worst, nil
+}
+
+// brokerLoop restarts the NATS server twice during the load, each time down for 3 s.
+func brokerLoop(ctx context.Context, cfg ChaosConfig, w *world) error {
+	for i := range 2 {
+		sleep(ctx, cfg.Duration/3-3*time.Second/2)
+		if ctx.Err() != nil {
+			return nil
+		}
+		w.nats.stop()
+		fmt.Fprintf(cfg.Out, "    broker stopped (%d of 2)\n", i+1)
+		sleep(context.WithoutCancel(ctx), 3*time.Second)
+		if err := w.nats.start(); err != nil {
+			return fmt.Errorf("restart the broker: %w", err)
+		}
+		fmt.Fprintf(cfg.Out, "    broker back\n")
+	}
+	return nil
 }
 
 func chaosProgress(out io.Writer, l *chaosLoad, start time.Time, done <-chan struct{}) {

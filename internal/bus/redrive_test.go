@@ -167,8 +167,16 @@ func TestRedrive(t *testing.T) {
 	if fixed.skipped != 0 {
 		t.Errorf("broken consumer saw %d events it had already handled, want 0", fixed.skipped)
 	}
-	if got := healthyCalls.Load(); got != int64(n) {
-		t.Errorf("healthy consumer called %d times, want %d: redriven messages are for their consumer alone", got, n)
+	// Delivery is at least once: on a loaded machine a late ack can bring the healthy consumer
+	// an event twice (its effect still once). What must not happen is the redrive reaching it:
+	// that would be n more calls.
+	for _, e := range events {
+		if got := healthy.effects(e.ID); got != 1 {
+			t.Errorf("healthy consumer: event %s has %d effects, want 1", e.ID, got)
+		}
+	}
+	if got := healthyCalls.Load(); got < int64(n) || got > int64(n+n/20) {
+		t.Errorf("healthy consumer called %d times, want %d (a few more at most): redriven messages are for their consumer alone", got, n)
 	}
 	if n := streamMsgs(t, b, bus.DLQStream); n != 0 {
 		t.Errorf("dead-letter stream holds %d messages, want 0", n)
