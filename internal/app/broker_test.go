@@ -97,3 +97,36 @@ func TestBrokerDownServiceUp(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestStartWithBrokerDown starts the app while its external broker is away (a replica
+// restarting during a broker outage): it serves and accepts orders at once, and when the
+// broker comes up the streams are set up and every order is paid.
+func TestStartWithBrokerDown(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ns := natsOn(t, dir, -1)
+	port := ns.Addr().(*net.TCPAddr).Port
+	ns.Shutdown()
+	ns.WaitForShutdown()
+	a := apptest.StartServing(t, store.SQLite, func(c *app.Config) { c.NATS = "nats://127.0.0.1:" + strconv.Itoa(port) })
+	m := seed(t, a, "r-1", "owner-1")
+	customer := a.Token(auth.Customer, "cust-1")
+	var ids []string
+	for i := range 3 {
+		r := a.Do("POST", "/v1/orders", customer, orderBody("r-1", m.Items[0].ID, 1), "Idempotency-Key", fmt.Sprintf("k-%d", i))
+		if r.Status != http.StatusCreated {
+			t.Fatalf("place with the broker down: got %d %s", r.Status, r.Body)
+		}
+		var o order
+		r.JSON(t, &o)
+		ids = append(ids, o.ID)
+	}
+	if r := a.Do("GET", "/readyz", "", nil); r.Status != http.StatusServiceUnavailable {
+		t.Errorf("/readyz with the broker down: got %d, want 503", r.Status)
+	}
+	ns = natsOn(t, dir, port)
+	t.Cleanup(func() { ns.Shutdown() })
+	for _, id := range ids {
+		waitStatus(t, a, customer, id, "paid")
+	}
+}

@@ -29,9 +29,18 @@ type App struct {
 	tb     testing.TB
 }
 
-// Start boots the app on backend d with the given config tweaks and stops it at cleanup. On
-// PostgreSQL the app gets a fresh schema, unless tweak sets DB itself.
+// Start boots the app on backend d with the given config tweaks, waits until it is ready, and
+// stops it at cleanup. On PostgreSQL the app gets a fresh schema, unless tweak sets DB itself.
 func Start(tb testing.TB, d store.Dialect, tweak func(*app.Config)) *App {
+	tb.Helper()
+	a := StartServing(tb, d, tweak)
+	a.WaitReady()
+	return a
+}
+
+// StartServing is Start without waiting for readiness: the app may be serving degraded (its
+// broker away, say).
+func StartServing(tb testing.TB, d store.Dialect, tweak func(*app.Config)) *App {
 	tb.Helper()
 	cfg := app.Config{
 		Addr:    "127.0.0.1:0",
@@ -66,9 +75,7 @@ func Start(tb testing.TB, d store.Dialect, tweak func(*app.Config)) *App {
 			tb.Errorf("app did not stop within 30s")
 		}
 	})
-	t := &App{App: a, URL: a.URL(), Client: &http.Client{Timeout: 20 * time.Second}, tb: tb}
-	t.WaitReady()
-	return t
+	return &App{App: a, URL: a.URL(), Client: &http.Client{Timeout: 20 * time.Second}, tb: tb}
 }
 
 // WaitReady polls /readyz until it answers 200.

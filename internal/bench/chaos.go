@@ -421,6 +421,10 @@ func runScenario(ctx context.Context, cfg ChaosConfig, sc, backend string) (res 
 		bwg.Wait()
 		injectErr = errors.Join(injectErr, err)
 	}
+	if injectErr != nil {
+		stopLoad()
+		stopDrive() // the run is void: don't wait for the fates
+	}
 	wg.Wait()
 	loadTime := time.Since(start)
 	close(l.fates)

@@ -110,6 +110,9 @@ type Bus struct {
 	js       jetstream.JetStream
 	failures jetstream.KeyValue // when each failing message first failed, per consumer
 	closed   chan struct{}      // closed once the connection is closed for good
+	// streamsReady is closed once the streams and the failures bucket exist. Against an
+	// external server that does not answer at start, that happens when it first does.
+	streamsReady chan struct{}
 
 	closeOnce sync.Once
 }
@@ -119,7 +122,7 @@ type Bus struct {
 // another process holds it, Open fails with ErrStoreLocked.
 func Open(ctx context.Context, cfg Config) (*Bus, error) {
 	cfg = cfg.withDefaults()
-	b := &Bus{cfg: cfg, log: cfg.Logger.With("svc", "bus"), closed: make(chan struct{})}
+	b := &Bus{cfg: cfg, log: cfg.Logger.With("svc", "bus"), closed: make(chan struct{}), streamsReady: make(chan struct{})}
 	opts := []nats.Option{
 		nats.Name("tiffin"),
 		nats.ClosedHandler(func(*nats.Conn) { close(b.closed) }),
@@ -152,7 +155,9 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 		opts = append(opts, nats.InProcessServer(b.srv))
 		b.nc, err = nats.Connect("", opts...)
 	} else {
-		opts = append(opts, nats.MaxReconnects(-1), nats.ReconnectWait(time.Second))
+		// A process that starts while the broker is away still serves: orders wait in the
+		// outbox, and the connection keeps trying.
+		opts = append(opts, nats.MaxReconnects(-1), nats.ReconnectWait(time.Second), nats.RetryOnFailedConnect(true))
 		b.nc, err = nats.Connect(cfg.URL, opts...)
 	}
 	if err != nil {
@@ -164,16 +169,59 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 		b.Close()
 		return nil, fmt.Errorf("bus: jetstream: %w", err)
 	}
+	if !b.nc.IsConnected() {
+		b.log.Warn("the NATS server does not answer: serving without it until it does; events wait in the outbox", "url", cfg.URL)
+		go b.ensureStreamsWhenConnected()
+		return b, nil
+	}
 	if err := b.ensureStreams(ctx); err != nil {
 		b.Close()
 		return nil, err
 	}
+	close(b.streamsReady)
 	if b.srv != nil {
 		b.log.Info("bus open", "embedded", true, "store_dir", cfg.StoreDir)
 	} else {
 		b.log.Info("bus open", "url", b.nc.ConnectedUrlRedacted())
 	}
 	return b, nil
+}
+
+// ensureStreamsWhenConnected sets the streams up once the connection first comes up, retrying
+// every second until it succeeds or the bus closes.
+func (b *Bus) ensureStreamsWhenConnected() {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.closed:
+			return
+		case <-t.C:
+		}
+		if !b.nc.IsConnected() {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := b.ensureStreams(ctx)
+		cancel()
+		if err != nil {
+			b.log.Warn("set up the streams", "err", err)
+			continue
+		}
+		b.log.Info("bus open", "url", b.nc.ConnectedUrlRedacted())
+		close(b.streamsReady)
+		return
+	}
+}
+
+// waitStreams blocks until the streams exist or ctx ends.
+func (b *Bus) waitStreams(ctx context.Context) error {
+	select {
+	case <-b.streamsReady:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Conn is the core NATS connection, for ephemeral traffic such as courier GPS.

@@ -264,17 +264,30 @@ func (c *consumer) subscribe(ctx context.Context) (jetstream.Consumer, error) {
 	default:
 		cfg.FilterSubjects = c.subjects
 	}
-	cons, err := c.bus.js.CreateOrUpdateConsumer(ctx, Stream, cfg)
-	if err != nil && cfg.FilterSubjects != nil && strings.Contains(err.Error(), "multiple consumer filter subjects not supported") {
-		c.log.Warn("the NATS server is older than 2.10: filtering this consumer's subjects in the client")
-		c.filterInCode = true
-		cfg.FilterSubjects = nil
-		cons, err = c.bus.js.CreateOrUpdateConsumer(ctx, Stream, cfg)
+	if err := c.bus.waitStreams(ctx); err != nil {
+		return nil, err
 	}
-	if err != nil {
-		return nil, fmt.Errorf("bus: create consumer %s: %w", c.name, err)
+	for {
+		cons, err := c.bus.js.CreateOrUpdateConsumer(ctx, Stream, cfg)
+		if err != nil && cfg.FilterSubjects != nil && strings.Contains(err.Error(), "multiple consumer filter subjects not supported") {
+			c.log.Warn("the NATS server is older than 2.10: filtering this consumer's subjects in the client")
+			c.filterInCode = true
+			cfg.FilterSubjects = nil
+			cons, err = c.bus.js.CreateOrUpdateConsumer(ctx, Stream, cfg)
+		}
+		if err == nil {
+			return cons, nil
+		}
+		if c.bus.nc.IsConnected() || c.bus.nc.IsClosed() || ctx.Err() != nil {
+			return nil, fmt.Errorf("bus: create consumer %s: %w", c.name, err)
+		}
+		// The broker is away: wait for it rather than stop the service.
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Second):
+		}
 	}
-	return cons, nil
 }
 
 // wants reports whether subject matches one of the consumer's subjects (NATS wildcards).

@@ -111,8 +111,12 @@ func (s *Service) Run(ctx context.Context) error {
 		return err
 	}
 	defer unsubscribe()
-	if err := s.bus.Conn().Flush(); err != nil {
-		return err
+	// Make sure the server has the subscription before going on; while the broker is away it
+	// is registered when the connection comes back.
+	if nc := s.bus.Conn(); nc.IsConnected() {
+		if err := nc.Flush(); err != nil && nc.IsConnected() {
+			return err
+		}
 	}
 	stop := s.follow(ctx)
 	if stop == nil {
