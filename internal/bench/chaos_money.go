@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/tiffin-dev/tiffin/internal/payment/stripefake"
 )
@@ -69,8 +70,10 @@ func checkLedger(pay *stripefake.Server, acked []ackedOrder, t tally) money {
 	return m
 }
 
-// reconcile asks a replica for the ops payment reconciliation and returns its mismatches.
+// reconcile asks a replica for the ops payment reconciliation and returns its mismatches (and
+// payments still unsettled). It asks the provider about every payment, so it may take minutes.
 func reconcile(ctx context.Context, c *client, bases []string, ops string) (int, error) {
+	c = &client{base: c.base, hc: &http.Client{Transport: c.hc.Transport, Timeout: 10 * time.Minute}}
 	var lastErr error
 	for _, base := range bases {
 		status, body, err := c.doAt(ctx, base, http.MethodGet, "/v1/ops/payments/reconciliation?limit=100000", ops, nil, nil)
