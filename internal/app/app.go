@@ -241,6 +241,17 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 			MaxOrderValue: cfg.MaxOrderValue, Payments: pay, Lead: a.leases.Run, Copies: a.copies,
 		})
 		o.Register(a.srv)
+		deadPayments := paymentDeadLetters{orders: o}
+		deadLetters.WithSources(deadPayments)
+		a.metrics.GaugeFunc("tiffin_dead_letters", "Dead letters waiting for an operator, by source (-1: unknown).", func() float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			n, err := deadPayments.Count(ctx)
+			if err != nil {
+				return -1
+			}
+			return float64(n)
+		}, prometheus.Labels{"source": dlq.SourcePayment})
 		a.runners = append(a.runners, runner{"orders", o.Run})
 	}
 	if run("dispatch") {

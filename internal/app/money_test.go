@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"github.com/tiffin-dev/tiffin/internal/apptest"
 	"github.com/tiffin-dev/tiffin/internal/auth"
 	"github.com/tiffin-dev/tiffin/internal/payment"
+	"github.com/tiffin-dev/tiffin/internal/store"
 	"github.com/tiffin-dev/tiffin/internal/tiffintest"
 )
 
@@ -137,5 +139,80 @@ func TestMoneyMovesOnce(t *testing.T) {
 				t.Errorf("refunds asked: got %d, want 0 (capture happens at delivery)", got)
 			}
 		})
+	}
+}
+
+// TestPaymentDeadLettersInTheOneView: a payment call the provider refuses is a dead letter;
+// ops find it in GET /v1/ops/dlq beside the bus's, read it, fix its cause and redrive it, and
+// the payment settles once.
+func TestPaymentDeadLettersInTheOneView(t *testing.T) {
+	t.Parallel()
+	pay := payment.NewFake(payment.FakeConfig{})
+	a := apptest.Start(t, store.SQLite, func(c *app.Config) { c.Payments = pay })
+	m := seed(t, a, "r-1", "owner-1")
+	customer := a.Token(auth.Customer, "cust-1")
+	ops := a.Token(auth.Ops, "ops-1")
+	r := a.Do("POST", "/v1/orders", customer, orderBody("r-1", m.Items[0].ID, 1), "Idempotency-Key", "k-1")
+	var o order
+	r.JSON(t, &o)
+	waitStatus(t, a, customer, o.ID, "paid")
+	var ref string
+	if err := a.DB().QueryRow(`SELECT provider_ref FROM payments WHERE order_id = $1`, o.ID).Scan(&ref); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.DB().Write(context.Background(), `UPDATE payments SET provider_ref = 'pi_lost' WHERE order_id = $1`, o.ID); err != nil {
+		t.Fatal(err)
+	}
+	if r := a.Do("POST", "/v1/orders/"+o.ID+"/cancel", customer, nil); r.Status != http.StatusOK {
+		t.Fatalf("cancel: %d %s", r.Status, r.Body)
+	}
+	id := "payment-" + o.ID
+	var page struct {
+		Entries []struct{ ID, Source, Reason string } `json:"entries"`
+		Total   int                                   `json:"total"`
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		a.Do("GET", "/v1/ops/dlq", ops, nil).JSON(t, &page)
+		if page.Total == 1 && len(page.Entries) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dead letters: got %+v, want the payment's", page)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if e := page.Entries[0]; e.ID != id || e.Source != "payment" || e.Reason == "" {
+		t.Errorf("entry: got %+v, want %s from source payment with a reason", e, id)
+	}
+	if r := a.Do("GET", "/v1/ops/dlq/"+id, ops, nil); r.Status != http.StatusOK {
+		t.Errorf("show %s: %d %s", id, r.Status, r.Body)
+	}
+	if _, err := a.DB().Write(context.Background(), `UPDATE payments SET provider_ref = $1 WHERE order_id = $2`, ref, o.ID); err != nil {
+		t.Fatal(err)
+	}
+	var res struct {
+		Redriven  []string `json:"redriven"`
+		NotFound  []string `json:"not_found"`
+		Remaining int      `json:"remaining"`
+	}
+	a.Do("POST", "/v1/ops/dlq/redrive", ops, map[string]any{"ids": []string{id, "payment-ord_nope"}}).JSON(t, &res)
+	if len(res.Redriven) != 1 || res.Redriven[0] != id || len(res.NotFound) != 1 || res.Remaining != 0 {
+		t.Errorf("redrive: got %+v, want %s redriven, the other not found, none remaining", res, id)
+	}
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		var st string
+		a.DB().QueryRow(`SELECT status FROM payments WHERE order_id = $1`, o.ID).Scan(&st)
+		if st == "voided" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("payment after redrive: %s, want voided", st)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := pay.Effects(payment.Void); got != 1 {
+		t.Errorf("voids: got %d, want 1", got)
 	}
 }

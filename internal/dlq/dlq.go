@@ -41,7 +41,7 @@ var (
 // Entry is a dead letter as listed.
 type Entry struct {
 	ID            string    `json:"id" doc:"The dead letter's ID: <source>-<number>, e.g. bus-42."`
-	Source        string    `json:"source" enum:"bus" doc:"Where it is kept: bus (a bus consumer gave up on it)."`
+	Source        string    `json:"source" enum:"bus,payment" doc:"Where it is kept: bus (a bus consumer gave up on it), payment (the payment saga gave up on a provider call)."`
 	Consumer      string    `json:"consumer" doc:"The consumer that gave up."`
 	Subject       string    `json:"subject" doc:"The subject it was published on, where a redrive publishes it again."`
 	Reason        string    `json:"reason" doc:"The last error."`
@@ -82,8 +82,9 @@ type Failure struct {
 
 // Service reads and redrives the dead letters of one bus.
 type Service struct {
-	bus *bus.Bus
-	log *slog.Logger
+	bus     *bus.Bus
+	log     *slog.Logger
+	sources []Source
 }
 
 // New returns the dead-letter service of b. A nil logger discards.
@@ -118,9 +119,16 @@ func (s *Service) List(ctx context.Context, cursor string, limit int) (Page, err
 	limit = min(limit, MaxLimit)
 	var from uint64
 	if cursor != "" {
+		if src, key, ok := s.source(cursor); ok {
+			p := Page{Entries: []Entry{}}
+			if err := s.total(ctx, &p); err != nil {
+				return Page{}, err
+			}
+			return p, s.listSources(ctx, &p, src, key, limit)
+		}
 		seq, err := ParseID(cursor)
 		if err != nil {
-			return Page{}, fault.Field("query.cursor", cursor, "%s", err)
+			return Page{}, fault.Field("query.cursor", cursor, "%s", s.idError())
 		}
 		from = seq + 1
 	}
@@ -128,26 +136,42 @@ func (s *Service) List(ctx context.Context, cursor string, limit int) (Page, err
 	if err != nil {
 		return Page{}, s.unavailable(ctx, "list dead letters", err)
 	}
-	st, err := s.bus.DeadLetterStats(ctx)
-	if err != nil {
-		return Page{}, s.unavailable(ctx, "count dead letters", err)
+	p := Page{Entries: []Entry{}}
+	if err := s.total(ctx, &p); err != nil {
+		return Page{}, err
 	}
-	p := Page{Entries: []Entry{}, Total: int(st.Count)}
 	for i, d := range letters {
 		if i == limit {
 			p.NextCursor = p.Entries[limit-1].ID
-			break
+			return p, nil
 		}
 		p.Entries = append(p.Entries, entryOf(d))
 	}
-	return p, nil
+	return p, s.listSources(ctx, &p, nil, "", limit)
+}
+
+// total sets p.Total: the bus's dead letters and every source's.
+func (s *Service) total(ctx context.Context, p *Page) error {
+	st, err := s.bus.DeadLetterStats(ctx)
+	if err != nil {
+		return s.unavailable(ctx, "count dead letters", err)
+	}
+	n, err := s.sourceTotal(ctx)
+	if err != nil {
+		return err
+	}
+	p.Total = int(st.Count) + n
+	return nil
 }
 
 // Show returns the dead letter id in full.
 func (s *Service) Show(ctx context.Context, id string) (Detail, error) {
+	if src, key, ok := s.source(id); ok {
+		return src.Show(ctx, key)
+	}
 	seq, err := ParseID(id)
 	if err != nil {
-		return Detail{}, fault.Field("path.id", id, "%s", err)
+		return Detail{}, fault.Field("path.id", id, "%s", s.idError())
 	}
 	d, err := s.bus.DeadLetter(ctx, seq)
 	if errors.Is(err, bus.ErrDeadLetterNotFound) {
@@ -168,15 +192,20 @@ func (s *Service) Show(ctx context.Context, id string) (Detail, error) {
 // a malformed ID refuses the whole request before anything is redriven.
 func (s *Service) Redrive(ctx context.Context, ids []string) (RedriveResult, error) {
 	seqs := make([]uint64, 0, len(ids))
+	keys := map[Source][]string{}
 	for i, id := range ids {
+		if src, key, ok := s.source(id); ok {
+			keys[src] = append(keys[src], key)
+			continue
+		}
 		seq, err := ParseID(id)
 		if err != nil {
-			return RedriveResult{}, fault.Field(fmt.Sprintf("body.ids[%d]", i), id, "%s", err)
+			return RedriveResult{}, fault.Field(fmt.Sprintf("body.ids[%d]", i), id, "%s", s.idError())
 		}
 		seqs = append(seqs, seq)
 	}
 	slices.Sort(seqs)
-	return s.redrive(ctx, slices.Compact(seqs))
+	return s.redrive(ctx, slices.Compact(seqs), keys, false)
 }
 
 // RedriveAll redrives every dead letter there is when it starts; ones written meanwhile (a
@@ -203,11 +232,40 @@ func (s *Service) RedriveAll(ctx context.Context) (RedriveResult, error) {
 		}
 		from = letters[len(letters)-1].Seq + 1
 	}
-	return s.redrive(ctx, seqs)
+	return s.redrive(ctx, seqs, nil, true)
 }
 
-func (s *Service) redrive(ctx context.Context, seqs []uint64) (RedriveResult, error) {
+// redrive redrives the bus's dead letters seqs and the sources' keys (every one of the
+// sources' when all).
+func (s *Service) redrive(ctx context.Context, seqs []uint64, keys map[Source][]string, all bool) (RedriveResult, error) {
 	res := RedriveResult{Redriven: []string{}, NotFound: []string{}, Failed: []Failure{}}
+	for _, src := range s.sources {
+		want := keys[src]
+		if !all && len(want) == 0 {
+			continue
+		}
+		if all {
+			want = nil
+		}
+		done, err := src.Redrive(ctx, want)
+		if err != nil {
+			for _, k := range want {
+				res.Failed = append(res.Failed, Failure{ID: src.Name() + "-" + k, Error: err.Error()})
+			}
+			s.log.ErrorContext(ctx, "redrive", "source", src.Name(), "err", err)
+			continue
+		}
+		redriven := map[string]bool{}
+		for _, k := range done {
+			redriven[k] = true
+			res.Redriven = append(res.Redriven, src.Name()+"-"+k)
+		}
+		for _, k := range want {
+			if !redriven[k] {
+				res.NotFound = append(res.NotFound, src.Name()+"-"+k)
+			}
+		}
+	}
 	for _, seq := range seqs {
 		if ctx.Err() != nil {
 			break // out of time: report what was done; the rest stay for the next redrive
@@ -234,7 +292,11 @@ func (s *Service) redrive(ctx context.Context, seqs []uint64) (RedriveResult, er
 	if err != nil {
 		return res, err
 	}
-	res.Remaining = n
+	m, err := s.sourceTotal(dctx)
+	if err != nil {
+		return res, err
+	}
+	res.Remaining = n + m
 	return res, nil
 }
 

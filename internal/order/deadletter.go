@@ -22,14 +22,27 @@ type DeadPayment struct {
 	DeadAt        time.Time
 }
 
-// DeadPayments returns up to limit dead-lettered payments, oldest first.
-func (s *Service) DeadPayments(ctx context.Context, limit int) ([]DeadPayment, error) {
+// DeadPayments returns up to limit dead-lettered payments whose order ID sorts after after
+// ("" for the first), in order ID order.
+func (s *Service) DeadPayments(ctx context.Context, after string, limit int) ([]DeadPayment, error) {
 	if limit <= 0 {
 		limit = 100
 	}
+	return s.deadPayments(ctx, `WHERE dead_at IS NOT NULL AND order_id > $1 ORDER BY order_id LIMIT $2`, after, limit)
+}
+
+// DeadPaymentOf returns order id's payment if it is a dead letter; false if it is not.
+func (s *Service) DeadPaymentOf(ctx context.Context, id string) (DeadPayment, bool, error) {
+	d, err := s.deadPayments(ctx, `WHERE dead_at IS NOT NULL AND order_id = $1`, id)
+	if err != nil || len(d) == 0 {
+		return DeadPayment{}, false, err
+	}
+	return d[0], true, nil
+}
+
+func (s *Service) deadPayments(ctx context.Context, where string, args ...any) ([]DeadPayment, error) {
 	rows, err := s.db.QueryContext(ctx,
-		`SELECT order_id, status, attempts, last_error, first_failed_at, dead_at FROM payments
-		 WHERE dead_at IS NOT NULL ORDER BY dead_at, order_id LIMIT $1`, limit)
+		`SELECT order_id, status, attempts, last_error, first_failed_at, dead_at FROM payments `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read dead payments: %w", err)
 	}
@@ -63,9 +76,9 @@ func (s *Service) DeadPaymentCount(ctx context.Context) (int, error) {
 
 // RedrivePayments puts dead-lettered payments back to work: the named orders' payments, or
 // every dead one when ids is empty. Each is due at once and resumes where it stopped, asking
-// the provider first, with its failure history reset. It returns how many it redrove; a
+// the provider first, with its failure history reset. It returns the order IDs it redrove; a
 // payment redriven twice is settled once (the saga's claims see to that).
-func (s *Service) RedrivePayments(ctx context.Context, ids []string) (int, error) {
+func (s *Service) RedrivePayments(ctx context.Context, ids []string) ([]string, error) {
 	now := store.Now(s.cfg.Now())
 	q := `UPDATE payments SET dead_at = NULL, first_failed_at = NULL, due_at = $1 WHERE dead_at IS NOT NULL`
 	args := []any{now}
@@ -77,14 +90,25 @@ func (s *Service) RedrivePayments(ctx context.Context, ids []string) (int, error
 		}
 		q += ` AND order_id IN (` + strings.Join(ph, ", ") + `)`
 	}
-	var n int64
+	var done []string
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		res, err := tx.ExecContext(ctx, q, args...)
+		done = nil
+		rows, err := tx.QueryContext(ctx, q+` RETURNING order_id`, args...)
 		if err != nil {
 			return fmt.Errorf("redrive payments: %w", err)
 		}
-		n, _ = res.RowsAffected()
-		return nil
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return fmt.Errorf("redrive payments: %w", err)
+			}
+			done = append(done, id)
+		}
+		return rows.Err()
 	})
-	return int(n), err
+	if len(done) > 0 {
+		s.logger.InfoContext(ctx, "dead payments redriven", "count", len(done))
+	}
+	return done, err
 }
