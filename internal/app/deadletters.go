@@ -26,7 +26,9 @@ func (p paymentDeadLetters) List(ctx context.Context, after string, limit int) (
 	return out, nil
 }
 
-func (p paymentDeadLetters) Count(ctx context.Context) (int, error) { return p.orders.DeadPaymentCount(ctx) }
+func (p paymentDeadLetters) Count(ctx context.Context) (int, error) {
+	return p.orders.DeadPaymentCount(ctx)
+}
 
 func (p paymentDeadLetters) Show(ctx context.Context, key string) (dlq.Detail, error) {
 	d, ok, err := p.orders.DeadPaymentOf(ctx, key)
