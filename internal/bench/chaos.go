@@ -455,7 +455,7 @@ func runScenario(ctx context.Context, cfg ChaosConfig, sc, backend string) (res 
 	res.CapturesPerDelivered, res.GiveBacksPerEnded = money.capturesPerDelivered, money.giveBacksPerEnded
 	res.tally.Examples = append(res.tally.Examples, money.examples...)
 	res.Holding, res.DoubleAuthorized = money.holding, money.doubleAuthorized
-	if n, err := reconcile(ctx, c, w.up(&mu), ops); err == nil {
+	if n, err := reconcile(ctx, cfg.Out, c, w.up(&mu), ops); err == nil {
 		res.Mismatches = n
 	} else {
 		fmt.Fprintf(cfg.Out, "    reconciliation: %v\n", err)

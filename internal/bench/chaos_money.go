@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"time"
 
@@ -72,7 +73,7 @@ func checkLedger(pay *stripefake.Server, acked []ackedOrder, t tally) money {
 
 // reconcile asks a replica for the ops payment reconciliation and returns its mismatches (and
 // payments still unsettled). It asks the provider about every payment, so it may take minutes.
-func reconcile(ctx context.Context, c *client, bases []string, ops string) (int, error) {
+func reconcile(ctx context.Context, out io.Writer, c *client, bases []string, ops string) (int, error) {
 	c = &client{base: c.base, hc: &http.Client{Transport: c.hc.Transport, Timeout: 10 * time.Minute}}
 	var lastErr error
 	for _, base := range bases {
@@ -82,12 +83,16 @@ func reconcile(ctx context.Context, c *client, bases []string, ops string) (int,
 			continue
 		}
 		var rep struct {
+			Checked    int               `json:"checked"`
 			Mismatches []json.RawMessage `json:"mismatches"`
 			Unsettled  int               `json:"unsettled"`
+			Unverified []string          `json:"unverified"`
 		}
 		if err := json.Unmarshal(body, &rep); err != nil {
 			return -1, err
 		}
+		fmt.Fprintf(out, "    reconciliation: checked %d, mismatches %d, unsettled %d, unverified %d\n",
+			rep.Checked, len(rep.Mismatches), rep.Unsettled, len(rep.Unverified))
 		return len(rep.Mismatches) + rep.Unsettled, nil
 	}
 	return -1, lastErr

@@ -222,6 +222,12 @@ func (s *Service) callProvider(ctx context.Context, p payState, step payStep, at
 			return s.recordPayment(ctx, p, attempt, op.InFlight(), payment.Cancelled, "", "authorization never reached the provider; order ended")
 		case errors.Is(err, payment.ErrUnknownKey):
 			err = nil // never reached the provider: make the call
+		default:
+			// The provider cannot tell now (a lookup that failed, or a search that cannot see
+			// far enough): ask by repeating the call under the same key, which the provider
+			// answers with the first call's outcome if there was one, acting at most once.
+			s.logger.DebugContext(ctx, "payment lookup inconclusive: repeating the call under its key", "order", p.orderID, "op", op, "err", err)
+			err = nil
 		}
 	}
 	if !looked && err == nil {

@@ -416,3 +416,26 @@ func TestPaymentDeadLettersAndRedrive(t *testing.T) {
 		}
 	})
 }
+
+// A lookup that cannot tell (it fails) does not leave the payment hanging: the saga repeats the
+// call under its key, which the provider answers with the first call's outcome, acting once.
+func TestInconclusiveLookupRepeatsTheCall(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, d store.Dialect) {
+		ctx := context.Background()
+		f := newFixture(t, d, payment.FakeConfig{})
+		o := f.place(t, "k1")
+		f.pay.FailNext(1, true) // the authorization acts, the answer is lost
+		if err := f.svc.SettlePayment(ctx, o.ID); err == nil {
+			t.Fatal("settle: got nil, want the lost answer's error")
+		}
+		f.pay.FailNext(1, false) // the lookup fails
+		f.clock.Advance(2 * time.Second)
+		f.settle(t, o.ID)
+		if got := f.status(t, o.ID); got != order.Paid {
+			t.Errorf("order: got %s, want paid", got)
+		}
+		if got := f.pay.Effects(payment.Authorize); got != 1 {
+			t.Errorf("authorizations acted on: got %d, want 1", got)
+		}
+	})
+}

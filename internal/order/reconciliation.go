@@ -17,6 +17,9 @@ type Reconciliation struct {
 	Unsettled int `json:"unsettled"`
 	// Dead is how many of the unsettled are dead letters waiting for ops (GET /v1/ops/dlq).
 	Dead int `json:"dead"`
+	// Unverified lists (up to 100 of) the payments the provider could not account for now
+	// (its lookup failed or could not see far enough); a later reconciliation checks them.
+	Unverified []string `json:"unverified"`
 	// Mismatches lists every payment whose provider account contradicts the store, or whose
 	// settled state contradicts its order (money kept for an order that ended, a delivered
 	// order not captured).
@@ -76,7 +79,7 @@ func (s *Service) ReconcilePayments(ctx context.Context, limit int) (Reconciliat
 	if err := rows.Err(); err != nil {
 		return Reconciliation{}, fmt.Errorf("read payments to reconcile: %w", err)
 	}
-	rep := Reconciliation{Mismatches: []Mismatch{}}
+	rep := Reconciliation{Mismatches: []Mismatch{}, Unverified: []string{}}
 	for _, r := range all {
 		rep.Checked++
 		if _, inFlight := r.status.InFlight(); inFlight || r.pending || r.dead {
@@ -89,7 +92,14 @@ func (s *Service) ReconcilePayments(ctx context.Context, limit int) (Reconciliat
 		acc, err := s.cfg.Payments.Account(ctx, r.id)
 		known := err == nil
 		if err != nil && !errors.Is(err, payment.ErrUnknownKey) {
-			return rep, fmt.Errorf("read provider account of %s: %w", r.id, err)
+			if ctx.Err() != nil {
+				return rep, ctx.Err()
+			}
+			if len(rep.Unverified) < 100 {
+				rep.Unverified = append(rep.Unverified, r.id)
+			}
+			s.logger.WarnContext(ctx, "reconciliation: the provider could not account for a payment", "order", r.id, "err", err)
+			continue
 		}
 		problem := accountProblem(r.status, r.amount, acc, known)
 		if problem == "" {

@@ -244,19 +244,22 @@ func (f *Fake) do(ctx context.Context, c Call, act func() (Outcome, error)) (Out
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls[c.Op]++
-	if out, ok := f.keys[c.Key]; ok {
-		if out.Op != c.Op {
-			return Outcome{}, fmt.Errorf("%w: key %q was used for %s", ErrRefused, c.Key, out.Op)
-		}
-		return out, nil
-	}
 	fail := f.rnd.Float64() < f.cfg.FailureRate
 	after := f.rnd.IntN(2) == 0
 	if len(f.failNext) > 0 {
 		fail, after, f.failNext = true, f.failNext[0], f.failNext[1:]
 	}
 	if fail && !after {
-		return Outcome{}, ErrUnavailable
+		return Outcome{}, ErrUnavailable // down: nothing answered, replays included
+	}
+	if out, ok := f.keys[c.Key]; ok {
+		if out.Op != c.Op {
+			return Outcome{}, fmt.Errorf("%w: key %q was used for %s", ErrRefused, c.Key, out.Op)
+		}
+		if fail {
+			return Outcome{}, ErrTimedOut
+		}
+		return out, nil
 	}
 	out, err := act()
 	if err != nil {

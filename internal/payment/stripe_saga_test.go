@@ -223,9 +223,12 @@ func TestStripeSagaMovesMoneyOnce(t *testing.T) {
 					s.settle(id, true)
 					s.fake.Recover()
 					if f.lookupFails {
+						// The lookup fails: the saga repeats the call under its key. A call that
+						// never acted then acts (once); one whose 500 Stripe kept under the key
+						// gets that 500 again and waits for a lookup that works.
 						s.fake.Fail(1, stripefake.Fault{Kind: stripefake.FailBefore, Op: stripefake.OpSearch})
 						s.clock.Advance(2 * time.Minute)
-						s.settle(id, true)
+						s.settle(id, f.kind == stripefake.FailAfter)
 					}
 					s.clock.Advance(2 * time.Minute)
 					s.settle(id, false)
