@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"time"
 
 	"github.com/tiffin-dev/tiffin/internal/payment/stripefake"
 )
@@ -71,29 +70,46 @@ func checkLedger(pay *stripefake.Server, acked []ackedOrder, t tally) money {
 	return m
 }
 
-// reconcile asks a replica for the ops payment reconciliation and returns its mismatches (and
-// payments still unsettled). It asks the provider about every payment, so it may take minutes.
+// reconcile pages through the ops payment reconciliation on a replica and returns its
+// mismatches (and payments still unsettled).
 func reconcile(ctx context.Context, out io.Writer, c *client, bases []string, ops string) (int, error) {
-	c = &client{base: c.base, hc: &http.Client{Transport: c.hc.Transport, Timeout: 10 * time.Minute}}
-	var lastErr error
-	for _, base := range bases {
-		status, body, err := c.doAt(ctx, base, http.MethodGet, "/v1/ops/payments/reconciliation?limit=100000", ops, nil, nil)
-		if err != nil || status != http.StatusOK {
-			lastErr = fmt.Errorf("GET reconciliation: %d %s %v", status, snippet(body), err)
-			continue
-		}
+	var checked, mismatches, unsettled, unverified int
+	before := ""
+	for page := 0; ; page++ {
+		var lastErr error
 		var rep struct {
 			Checked    int               `json:"checked"`
 			Mismatches []json.RawMessage `json:"mismatches"`
 			Unsettled  int               `json:"unsettled"`
 			Unverified []string          `json:"unverified"`
+			Next       string            `json:"next"`
 		}
-		if err := json.Unmarshal(body, &rep); err != nil {
-			return -1, err
+		ok := false
+		for _, base := range bases {
+			status, body, err := c.doAt(ctx, base, http.MethodGet, "/v1/ops/payments/reconciliation?limit=1000&before="+before, ops, nil, nil)
+			if err != nil || status != http.StatusOK {
+				lastErr = fmt.Errorf("GET reconciliation: %d %s %v", status, snippet(body), err)
+				continue
+			}
+			if err := json.Unmarshal(body, &rep); err != nil {
+				return -1, err
+			}
+			ok = true
+			break
 		}
-		fmt.Fprintf(out, "    reconciliation: checked %d, mismatches %d, unsettled %d, unverified %d\n",
-			rep.Checked, len(rep.Mismatches), rep.Unsettled, len(rep.Unverified))
-		return len(rep.Mismatches) + rep.Unsettled, nil
+		if !ok {
+			return -1, lastErr
+		}
+		checked += rep.Checked
+		mismatches += len(rep.Mismatches)
+		unsettled += rep.Unsettled
+		unverified += len(rep.Unverified)
+		if rep.Next == "" || page > 10000 {
+			break
+		}
+		before = rep.Next
 	}
-	return -1, lastErr
+	fmt.Fprintf(out, "    reconciliation: checked %d, mismatches %d, unsettled %d, unverified %d\n",
+		checked, mismatches, unsettled, unverified)
+	return mismatches + unsettled, nil
 }

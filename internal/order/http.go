@@ -202,7 +202,7 @@ func (s *Service) Register(srv *httpapi.Server) {
 		OperationID: "reconcile-payments", Method: http.MethodGet, Path: "/v1/ops/payments/reconciliation", Tags: []string{"ops"},
 		Summary: "compare the payment provider's ledger with the store: every mismatch listed",
 	}, []auth.Role{auth.Ops}, func(ctx context.Context, p auth.Principal, in *reconcileInput) (*reconcileOutput, error) {
-		rep, err := s.ReconcilePayments(ctx, in.Limit)
+		rep, err := s.ReconcilePayments(ctx, in.Before, in.Limit)
 		if err != nil {
 			return nil, err
 		}
@@ -224,7 +224,8 @@ func (s *Service) Register(srv *httpapi.Server) {
 }
 
 type reconcileInput struct {
-	Limit int `query:"limit" minimum:"0" maximum:"100000" doc:"How many of the newest payments to check (default 1000)."`
+	Limit  int    `query:"limit" minimum:"0" maximum:"100000" doc:"How many payments to check (default 1000), newest first."`
+	Before string `query:"before" maxLength:"64" doc:"Check payments of orders whose IDs sort before this one: the previous page's next."`
 }
 
 type reconcileOutput struct {

@@ -2,6 +2,7 @@ package order_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -436,6 +437,39 @@ func TestInconclusiveLookupRepeatsTheCall(t *testing.T) {
 		}
 		if got := f.pay.Effects(payment.Authorize); got != 1 {
 			t.Errorf("authorizations acted on: got %d, want 1", got)
+		}
+	})
+}
+
+// The reconciliation pages: limit payments at a time, newest first, continuing from next.
+func TestReconciliationPages(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, d store.Dialect) {
+		ctx := context.Background()
+		f := newFixture(t, d, payment.FakeConfig{})
+		for i := range 5 {
+			o := f.place(t, fmt.Sprintf("k%d", i))
+			f.settle(t, o.ID)
+		}
+		before, pages := "", 0
+		for {
+			rep, err := f.svc.ReconcilePayments(ctx, before, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pages++
+			if len(rep.Mismatches) != 0 || rep.Checked > 2 {
+				t.Errorf("page %d: %+v", pages, rep)
+			}
+			if rep.Next == "" {
+				break
+			}
+			if rep.Next >= before && before != "" {
+				t.Fatalf("page %d: next %s does not move past %s", pages, rep.Next, before)
+			}
+			before = rep.Next
+		}
+		if pages != 3 {
+			t.Errorf("pages: got %d, want 3 (2+2+1)", pages)
 		}
 	})
 }

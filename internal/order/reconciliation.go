@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/tiffin-dev/tiffin/internal/payment"
 )
@@ -20,6 +21,9 @@ type Reconciliation struct {
 	// Unverified lists (up to 100 of) the payments the provider could not account for now
 	// (its lookup failed or could not see far enough); a later reconciliation checks them.
 	Unverified []string `json:"unverified"`
+	// Next, when set, is the order ID to pass as before for the next (older) page: this page
+	// stopped at its limit, or at the request's deadline.
+	Next string `json:"next,omitempty"`
 	// Mismatches lists every payment whose provider account contradicts the store, or whose
 	// settled state contradicts its order (money kept for an order that ended, a delivered
 	// order not captured).
@@ -42,16 +46,19 @@ const (
 	MaxReconcileLimit     = 100000
 )
 
-// ReconcilePayments checks the newest limit payments (DefaultReconcileLimit when limit <= 0)
-// against the provider, one Account call each.
-func (s *Service) ReconcilePayments(ctx context.Context, limit int) (Reconciliation, error) {
+// ReconcilePayments checks up to limit payments (DefaultReconcileLimit when limit <= 0) whose
+// order IDs sort before before ("" for the newest), newest first, against the provider, one
+// Account call each. When ctx is about to end it stops early and returns the page so far,
+// with Next set to continue from.
+func (s *Service) ReconcilePayments(ctx context.Context, before string, limit int) (Reconciliation, error) {
 	if limit <= 0 {
 		limit = DefaultReconcileLimit
 	}
 	limit = min(limit, MaxReconcileLimit)
 	rows, err := s.db.QueryContext(ctx,
 		`SELECT p.order_id, o.status, p.status, p.amount, p.provider_ref, p.due_at IS NOT NULL, p.dead_at IS NOT NULL
-		 FROM payments p JOIN orders o ON o.id = p.order_id ORDER BY p.order_id DESC LIMIT $1`, limit)
+		 FROM payments p JOIN orders o ON o.id = p.order_id WHERE $1 = '' OR p.order_id < $2
+		 ORDER BY p.order_id DESC LIMIT $3`, before, before, limit+1)
 	if err != nil {
 		return Reconciliation{}, fmt.Errorf("read payments to reconcile: %w", err)
 	}
@@ -80,7 +87,16 @@ func (s *Service) ReconcilePayments(ctx context.Context, limit int) (Reconciliat
 		return Reconciliation{}, fmt.Errorf("read payments to reconcile: %w", err)
 	}
 	rep := Reconciliation{Mismatches: []Mismatch{}, Unverified: []string{}}
-	for _, r := range all {
+	if len(all) > limit {
+		all = all[:limit]
+		rep.Next = all[limit-1].id
+	}
+	deadline, bounded := ctx.Deadline()
+	for i, r := range all {
+		if i > 0 && bounded && time.Until(deadline) < time.Second {
+			rep.Next = all[i-1].id // leave time to answer; continue after the last one checked
+			break
+		}
 		rep.Checked++
 		if _, inFlight := r.status.InFlight(); inFlight || r.pending || r.dead {
 			rep.Unsettled++
