@@ -12,60 +12,53 @@ import (
 
 // money is what the provider's ledger says of a chaos run.
 type money struct {
-	capturesPerDelivered float64 // captures made per delivered order
-	giveBacksPerEnded    float64 // voids and refunds made per ended order that had a hold
+	capturesPerDelivered float64 // captures the provider made per captured PaymentIntent
+	giveBacksPerEnded    float64 // voids and refunds it made per PaymentIntent given back
 	holding              int     // ended orders whose money the provider holds or kept
 	doubleAuthorized     int     // orders with more than one PaymentIntent
 	examples             []string
 }
 
-// checkLedger compares the fake provider's PaymentIntents with the orders' ends.
-func checkLedger(pay *stripefake.Server, acked []ackedOrder, t tally) money {
-	byOrder := map[string][]stripefake.Intent{}
-	for _, pi := range pay.Intents() {
-		id := pi.Metadata["tiffin_order"]
-		byOrder[id] = append(byOrder[id], pi)
-	}
+// checkLedger reads the fake provider's PaymentIntents (this run's only: each scenario has its
+// own provider): every order has at most one, none holds money after the drain (the run's
+// orders have all ended by then, or are counted stuck), and the provider's effects per
+// captured and per given-back PaymentIntent.
+func checkLedger(pay *stripefake.Server) money {
+	byOrder := map[string]int{}
 	var m money
 	example := func(s string) {
 		if len(m.examples) < 5 {
 			m.examples = append(m.examples, s)
 		}
 	}
-	held := 0 // ended orders that had a live hold at some point
-	for _, a := range acked {
-		pis := byOrder[a.id]
-		if len(pis) > 1 {
+	captured, gaveBack := 0, 0
+	for _, pi := range pay.Intents() {
+		id := pi.Metadata["tiffin_order"]
+		byOrder[id]++
+		if byOrder[id] == 2 {
 			m.doubleAuthorized++
-			example(fmt.Sprintf("double authorization: order %s has %d PaymentIntents", a.id, len(pis)))
+			example("double authorization: order " + id)
 		}
-		for _, pi := range pis {
-			if pi.Declined {
-				continue
-			}
-			switch {
-			case pi.Status == "requires_capture":
-				// A hold still open: right only for an order not yet delivered nor ended,
-				// which after the drain means a stuck order (counted there); for an ended
-				// order it is money kept.
-				m.holding++
-				example(fmt.Sprintf("holding: order %s's PaymentIntent %s still holds %d", a.id, pi.ID, pi.Capturable))
-			case pi.Status == "succeeded" && pi.Refunded > 0:
-				held++
-			case pi.Status == "canceled":
-				held++
-			}
+		switch {
+		case pi.Declined:
+		case pi.Status == "requires_capture":
+			m.holding++
+			example(fmt.Sprintf("holding: order %s's PaymentIntent %s still holds %d", id, pi.ID, pi.Capturable))
+		case pi.Status == "succeeded" && pi.Refunded > 0:
+			captured++
+			gaveBack++
+		case pi.Status == "succeeded":
+			captured++
+		case pi.Status == "canceled":
+			gaveBack++
 		}
 	}
-	if t.Delivered > 0 {
-		m.capturesPerDelivered = float64(pay.Effects(stripefake.Captured)) / float64(t.Delivered)
-	} else {
-		m.capturesPerDelivered = -1
+	m.capturesPerDelivered, m.giveBacksPerEnded = -1, -1
+	if captured > 0 {
+		m.capturesPerDelivered = float64(pay.Effects(stripefake.Captured)) / float64(captured)
 	}
-	if held > 0 {
-		m.giveBacksPerEnded = float64(pay.Effects(stripefake.Canceled)+pay.Effects(stripefake.Refunded)) / float64(held)
-	} else {
-		m.giveBacksPerEnded = -1
+	if gaveBack > 0 {
+		m.giveBacksPerEnded = float64(pay.Effects(stripefake.Canceled)+pay.Effects(stripefake.Refunded)) / float64(gaveBack)
 	}
 	return m
 }
