@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/tiffin-dev/tiffin/internal/payment/stripefake"
 )
@@ -66,6 +67,8 @@ func checkLedger(pay *stripefake.Server) money {
 // reconcile pages through the ops payment reconciliation on a replica and returns its
 // mismatches (and payments still unsettled).
 func reconcile(ctx context.Context, out io.Writer, c *client, bases []string, ops string) (int, error) {
+	// A page stops a second before the server's 15 s request deadline: wait longer than that.
+	c = &client{base: c.base, hc: &http.Client{Transport: c.hc.Transport, Timeout: time.Minute}}
 	var checked, mismatches, unsettled, unverified int
 	before := ""
 	for page := 0; ; page++ {
