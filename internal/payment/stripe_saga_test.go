@@ -177,7 +177,7 @@ func (s *saga) checkOnce(id string, want stripefake.Effect) {
 	if st := s.orderStatus(id); st == order.Cancelled && acc.Holding() {
 		s.t.Errorf("the provider still holds the customer's money for a cancelled order: %+v", acc)
 	}
-	rep, err := s.svc.ReconcilePayments(ctx, 0)
+	rep, err := s.svc.ReconcilePayments(ctx, "", 0)
 	if err != nil {
 		s.t.Fatal(err)
 	}
