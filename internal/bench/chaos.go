@@ -295,7 +295,9 @@ func newWorld(ctx context.Context, cfg ChaosConfig, backend string, payFailure f
 			}
 			w.replicas = append(w.replicas, r)
 		}
-		w.db = w.schema.admin
+		if w.db, err = sql.Open("pgx", w.schema.dsn); err != nil { // the run's schema on its search_path
+			return w, err
+		}
 	}
 	for _, r := range w.replicas {
 		if _, err := r.start(ctx); err != nil {
@@ -319,10 +321,11 @@ func (w *world) close(keep bool) {
 	if w.proxy != nil {
 		w.proxy.stop()
 	}
-	if w.schema != nil {
-		_ = w.schema.drop(context.Background())
-	} else if w.db != nil {
+	if w.db != nil {
 		w.db.Close()
+	}
+	if w.schema != nil && !keep {
+		_ = w.schema.drop(context.Background())
 	}
 	if keep {
 		fmt.Fprintf(w.cfg.Out, "    kept the run's data and logs in %s\n", w.dir)
