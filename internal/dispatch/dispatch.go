@@ -20,6 +20,7 @@ import (
 	"github.com/tiffin-dev/tiffin/internal/bus"
 	"github.com/tiffin-dev/tiffin/internal/event"
 	"github.com/tiffin-dev/tiffin/internal/geo"
+	"github.com/tiffin-dev/tiffin/internal/lease"
 	"github.com/tiffin-dev/tiffin/internal/store"
 	"github.com/tiffin-dev/tiffin/internal/telemetry"
 )
@@ -71,7 +72,7 @@ func (c Config) withDefaults() Config {
 		c.OfferTTL = 30 * time.Second
 	}
 	if c.Lead == nil {
-		c.Lead = func(ctx context.Context, _ string, fn func(context.Context) error) error { return fn(ctx) }
+		c.Lead = lease.Unshared
 	}
 	if c.SweepInterval <= 0 {
 		c.SweepInterval = time.Second

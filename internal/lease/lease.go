@@ -72,6 +72,10 @@ func New(db *store.DB, cfg Config) *Elector {
 	return &Elector{db: db, cfg: cfg, logger: cfg.Logger.With("svc", "lease", "holder", cfg.Holder), held: map[string]int64{}}
 }
 
+// Unshared runs fn at once, holding no lease: the default for a service's Config.Lead when it
+// runs as the only process.
+func Unshared(ctx context.Context, _ string, fn func(context.Context) error) error { return fn(ctx) }
+
 // Holder is this process's name in the leases table.
 func (e *Elector) Holder() string { return e.cfg.Holder }
 

@@ -280,11 +280,27 @@ func (s *Service) recordPayment(ctx context.Context, p payState, attempt int, fr
 	}
 	now := s.cfg.Now()
 	return s.db.InTx(ctx, func(tx *store.Tx) error {
+		// The order's status, locked so a concurrent end of the order waits for this
+		// transaction and then marks the payment due itself: with it the payment is left due
+		// only if it has more to do, and a settled one costs no further write. (Moving a placed
+		// order to paid or failed below changes nothing in that verdict.)
+		q := `SELECT status FROM orders WHERE id = $1`
+		if tx.Dialect() == store.Postgres {
+			q += ` FOR UPDATE`
+		}
+		var st string
+		if err := tx.QueryRowContext(ctx, q, p.orderID).Scan(&st); err != nil {
+			return fmt.Errorf("read order of payment %s: %w", p.orderID, err)
+		}
+		var due any
+		if next := s.nextPayStep(payState{status: to, orderStatus: Status(st)}, now); next != (payStep{}) {
+			due = store.Now(now)
+		}
 		res, err := tx.ExecContext(ctx,
 			`UPDATE payments SET status = $1, provider_ref = $2, claimed_at = NULL, due_at = $3, attempts = attempts + $4,
 			   last_error = '', updated_at = $5, first_failed_at = NULL, dead_at = NULL
 			 WHERE order_id = $6 AND status = $7 AND claim_attempt = $8`,
-			string(to), ref, store.Now(now), boolInt(from != payment.Pending), store.Now(now), p.orderID, string(from), attempt)
+			string(to), ref, due, boolInt(from != payment.Pending), store.Now(now), p.orderID, string(from), attempt)
 		if err != nil {
 			return fmt.Errorf("record payment of %s: %w", p.orderID, err)
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/tiffin-dev/tiffin/internal/bus"
 	"github.com/tiffin-dev/tiffin/internal/cache"
 	"github.com/tiffin-dev/tiffin/internal/geo"
+	"github.com/tiffin-dev/tiffin/internal/lease"
 	"github.com/tiffin-dev/tiffin/internal/payment"
 	"github.com/tiffin-dev/tiffin/internal/store"
 	"github.com/tiffin-dev/tiffin/internal/telemetry"
@@ -128,7 +129,7 @@ func (c *Config) defaults() {
 		c.RestaurantTimeout = 5 * time.Minute
 	}
 	if c.Lead == nil {
-		c.Lead = func(ctx context.Context, _ string, fn func(context.Context) error) error { return fn(ctx) }
+		c.Lead = lease.Unshared
 	}
 	if c.SweepInterval == 0 {
 		c.SweepInterval = time.Second
