@@ -78,6 +78,10 @@ type Result struct {
 	PerSecond float64
 	// Latency percentiles (nearest rank) and maximum of the successful requests.
 	P50, P95, P99, Max time.Duration
+	// Placed is how many orders the store held when the load stopped, warmup included; Unpaid
+	// how many of them were still waiting for their authorization (status placed) then. The
+	// payment consumer works behind placement; -1 when not measured (pgbench).
+	Placed, Unpaid int
 
 	samples []time.Duration // sorted latencies, for the plot
 }
@@ -118,6 +122,12 @@ func Orders(ctx context.Context, cfg OrdersConfig) ([]Result, error) {
 	m := describeMachine(time.Now())
 	fmt.Fprintln(cfg.Out)
 	writeTable(cfg.Out, results, m, cfg)
+	for _, r := range results {
+		if r.Placed > 0 {
+			fmt.Fprintf(cfg.Out, "%s: %d of %d orders (%.0f%%) still waiting for payment when the load stopped\n",
+				r.Backend, r.Unpaid, r.Placed, 100*float64(r.Unpaid)/float64(r.Placed))
+		}
+	}
 	if cfg.Markdown {
 		fmt.Fprintln(cfg.Out)
 		writeMarkdown(cfg.Out, results, m, cfg)

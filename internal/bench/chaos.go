@@ -56,6 +56,9 @@ type ChaosConfig struct {
 	PayFailureRate float64
 	// Replicas is how many processes serve a PostgreSQL backend. Default 2.
 	Replicas int
+	// Poison is how many poison events the broker scenario dead-letters and redrives after its
+	// load. Default 1,000.
+	Poison int
 	// Drain bounds the wait, after load, for every acknowledged order to end. Default 60s.
 	Drain time.Duration
 	// Out gets progress and the table. Default io.Discard.
@@ -106,6 +109,9 @@ func (c *ChaosConfig) defaults() error {
 	if c.Replicas <= 0 {
 		c.Replicas = 2
 	}
+	if c.Poison <= 0 {
+		c.Poison = 1000
+	}
 	if c.Drain <= 0 {
 		c.Drain = time.Minute
 	}
@@ -124,9 +130,10 @@ type ChaosResult struct {
 	Offered   int
 	PerSecond float64
 	// Kills is how many processes were SIGKILLed; Recover the longest a restarted one took to
-	// serve again.
-	Kills   int
-	Recover time.Duration
+	// serve again. KillsInWindow is how many of the kills came while the provider had acted on
+	// a call of the killed process that it had not yet recorded (-1: not aimed).
+	Kills, KillsInWindow int
+	Recover              time.Duration
 	// From the provider's ledger: captures it made per captured PaymentIntent (a delivered
 	// order), and voids and refunds per PaymentIntent given back (an order that ended); 1 is
 	// exactly once; negative when there were none.
@@ -142,6 +149,8 @@ type ChaosResult struct {
 	Holding, DoubleAuthorized int
 	// Database is the database scenario's own figures.
 	Database *ChaosDatabaseResult
+	// poison is the broker scenario's dead-letter round.
+	poison *poisonResult
 }
 
 // Pass reports whether the run kept every promise: nothing lost, doubled or stuck, and the
@@ -157,6 +166,12 @@ func (r ChaosResult) Pass() bool {
 	}
 	if r.GiveBacksPerEnded >= 0 {
 		ok = ok && r.GiveBacksPerEnded == 1
+	}
+	if r.KillsInWindow == 0 && r.Kills > 0 {
+		ok = false // the payments scenario could not kill a replica between "yes" and "recorded"
+	}
+	if r.poison != nil {
+		ok = ok && r.poison.ok()
 	}
 	return ok && r.Mismatches <= 0 && r.Holding == 0 && r.DoubleAuthorized == 0
 }
@@ -236,8 +251,9 @@ type world struct {
 	keys     *auth.Keys
 	db       *sql.DB // the store, read to verify
 	pay      *stripefake.Server
-	payHTTP  *httptest.Server
-	proxy    *dbProxy // between the replicas and PostgreSQL, for the database scenario
+	payHTTP  []*httptest.Server // one listener per replica, each behind its gate
+	gates    []*payGate         // gates[i] stands between replicas[i] and the provider
+	proxy    *dbProxy           // between the replicas and PostgreSQL, for the database scenario
 }
 
 // newWorld starts the processes of one scenario: the payment provider (a fake Stripe API in
@@ -250,8 +266,16 @@ func newWorld(ctx context.Context, cfg ChaosConfig, backend string, payFailure f
 	}
 	w := &world{cfg: cfg, backend: backend, dir: dir}
 	w.pay = stripefake.New(stripefake.Config{FailureRate: payFailure, Seed: uint64(time.Now().UnixNano()), HangLimit: 3 * time.Second})
-	w.payHTTP = httptest.NewServer(w.pay)
-	extra = append(extra, "--pay-provider", "stripe", "--stripe-key", w.pay.Key(), "--stripe-url", w.payHTTP.URL)
+	// Each replica reaches the provider through its own listener and gate, so the bench can
+	// hold calls of exactly the replica it is about to kill.
+	payArgs := func(i int) []string {
+		for len(w.gates) <= i {
+			g := newPayGate(w.pay)
+			w.gates = append(w.gates, g)
+			w.payHTTP = append(w.payHTTP, httptest.NewServer(g))
+		}
+		return []string{"--pay-provider", "stripe", "--stripe-key", w.pay.Key(), "--stripe-url", w.payHTTP[i].URL}
+	}
 	data := filepath.Join(dir, "data")
 	if w.keys, err = auth.LoadOrCreate(data); err != nil {
 		return w, err
@@ -265,7 +289,7 @@ func newWorld(ctx context.Context, cfg ChaosConfig, backend string, payFailure f
 			}
 			args = append(args, "--nats", w.nats.URL())
 		}
-		r, err := newReplica("tiffin", cfg.Binary, dir, append(args, common...)...)
+		r, err := newReplica("tiffin", cfg.Binary, dir, slices.Concat(args, common, payArgs(0))...)
 		if err != nil {
 			return w, err
 		}
@@ -289,7 +313,7 @@ func newWorld(ctx context.Context, cfg ChaosConfig, backend string, payFailure f
 		}
 		for i := range replicas {
 			r, err := newReplica(fmt.Sprintf("replica-%d", i+1), cfg.Binary, dir,
-				append([]string{"serve", "--db", dsn, "--nats", w.nats.URL()}, common...)...)
+				slices.Concat([]string{"serve", "--db", dsn, "--nats", w.nats.URL()}, common, payArgs(i))...)
 			if err != nil {
 				return w, err
 			}
@@ -314,9 +338,14 @@ func (w *world) close(keep bool) {
 	if w.nats != nil {
 		w.nats.stop()
 	}
-	if w.payHTTP != nil {
+	for _, g := range w.gates {
+		g.disarm()
+	}
+	if w.pay != nil {
 		w.pay.Close()
-		w.payHTTP.Close()
+	}
+	for _, h := range w.payHTTP {
+		h.Close()
 	}
 	if w.proxy != nil {
 		w.proxy.stop()
@@ -353,7 +382,7 @@ func (w *world) up(mu *sync.Mutex) []string {
 }
 
 func runScenario(ctx context.Context, cfg ChaosConfig, sc, backend string) (res ChaosResult, err error) {
-	res = ChaosResult{Scenario: sc, Backend: backendLabel(backend), CapturesPerDelivered: -1, GiveBacksPerEnded: -1, Mismatches: -1, DLQIn: -1, DLQOut: -1}
+	res = ChaosResult{Scenario: sc, Backend: backendLabel(backend), CapturesPerDelivered: -1, GiveBacksPerEnded: -1, Mismatches: -1, DLQIn: -1, DLQOut: -1, KillsInWindow: -1}
 	fmt.Fprintf(cfg.Out, "--- %s on %s\n", sc, res.Backend)
 	payFailure := 0.0
 	if sc == ScenarioPayments {
@@ -416,12 +445,24 @@ func runScenario(ctx context.Context, cfg ChaosConfig, sc, backend string) (res 
 
 	var injectErr error
 	switch sc {
-	case ScenarioKill, ScenarioPayments:
-		res.Kills, res.Recover, injectErr = killLoop(loadCtx, cfg, w, &mu, cfg.Kills)
+	case ScenarioKill:
+		res.Kills, res.Recover, injectErr = killLoop(loadCtx, cfg, w, &mu, cfg.Kills, nil)
+	case ScenarioPayments:
+		// Every kill waits (up to 2 s) for a call the provider acted on and the replica has
+		// not heard back from: at least those kills land between "provider said yes" and
+		// "recorded".
+		inWindow := 0
+		res.Kills, res.Recover, injectErr = killLoop(loadCtx, cfg, w, &mu, cfg.Kills, func(i int) func() {
+			if w.gates[i].holdNext(loadCtx, 4, 2*time.Second) {
+				inWindow++
+			}
+			return w.gates[i].disarm
+		})
+		res.KillsInWindow = inWindow
 	case ScenarioBroker:
 		var bwg sync.WaitGroup
 		bwg.Go(func() { injectErr = brokerLoop(loadCtx, cfg, w) })
-		res.Kills, res.Recover, err = killLoop(loadCtx, cfg, w, &mu, 5)
+		res.Kills, res.Recover, err = killLoop(loadCtx, cfg, w, &mu, 5, nil)
 		bwg.Wait()
 		injectErr = errors.Join(injectErr, err)
 	}
@@ -466,15 +507,25 @@ func runScenario(ctx context.Context, cfg ChaosConfig, sc, backend string) (res 
 	}
 	fmt.Fprintf(cfg.Out, "    drained in %.1fs: acknowledged %d, in store %d, lost %d, duplicated %d, stuck %d\n",
 		res.Drained.Seconds(), t.Acknowledged, t.InStore, t.Lost, t.Duplicated, t.Stuck)
+	if sc == ScenarioBroker {
+		p, err := poisonRound(ctx, cfg.Out, w.nats.URL(), w.up(&mu)[0], ops, cfg.Poison)
+		if err != nil {
+			return res, err
+		}
+		res.poison, res.DLQIn, res.DLQOut = &p, p.in, p.out
+		res.tally.Examples = append(res.tally.Examples, p.examples...)
+	}
 	for _, e := range t.Examples {
 		fmt.Fprintf(cfg.Out, "    %s\n", e)
 	}
 	return res, nil
 }
 
-// killLoop SIGKILLs a replica at a random moment in each of cfg.Kills equal slots of the load,
+// killLoop SIGKILLs a replica at a random moment in each of n equal slots of the load,
 // restarts it at once, and returns the kills made and the longest restart-to-serving time.
-func killLoop(ctx context.Context, cfg ChaosConfig, w *world, mu *sync.Mutex, n int) (int, time.Duration, error) {
+// aim, when not nil, is called with the index of the replica about to be killed and may delay
+// the kill to a moment of its choosing; what it returns runs right after the kill.
+func killLoop(ctx context.Context, cfg ChaosConfig, w *world, mu *sync.Mutex, n int, aim func(replica int) (after func())) (int, time.Duration, error) {
 	slot := cfg.Duration / time.Duration(n+1)
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
 	var worst time.Duration
@@ -484,10 +535,16 @@ func killLoop(ctx context.Context, cfg ChaosConfig, w *world, mu *sync.Mutex, n 
 		if ctx.Err() != nil {
 			break
 		}
-		r := w.replicas[k%len(w.replicas)]
+		i := k % len(w.replicas)
+		r := w.replicas[i]
+		after := func() {}
+		if aim != nil {
+			after = aim(i)
+		}
 		mu.Lock()
 		r.kill()
 		mu.Unlock()
+		after()
 		kills++
 		took, err := r.start(context.WithoutCancel(ctx))
 		if err != nil {
@@ -536,7 +593,7 @@ func chaosProgress(out io.Writer, l *chaosLoad, start time.Time, done <-chan str
 
 func writeChaosTable(w io.Writer, results []ChaosResult) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\tbackend\tacknowledged\tlost\tduplicated\tstuck\tcaptures/delivered\tgive-backs/ended\tmismatches\tDLQ in/out\trecover s\torders/s\t")
+	fmt.Fprintln(tw, "scenario\tbackend\tacknowledged\tlost\tduplicated\tstuck\tcaptures/delivered\tgive-backs/ended\tmismatches\tDLQ in/out\tkills\trecover s\torders/s\t")
 	for _, r := range results {
 		cells := chaosRow(r)
 		fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
@@ -561,19 +618,23 @@ func chaosRow(r ChaosResult) []string {
 	if r.DLQIn >= 0 {
 		dlq = fmt.Sprintf("%d/%d", r.DLQIn, r.DLQOut)
 	}
+	kills := fmt.Sprint(r.Kills)
+	if r.KillsInWindow >= 0 {
+		kills = fmt.Sprintf("%d (%d mid-call)", r.Kills, r.KillsInWindow)
+	}
 	rec := "n/a"
 	if r.Kills > 0 {
 		rec = fmt.Sprintf("%.2f", r.Recover.Seconds())
 	}
 	return []string{r.Scenario, r.Backend, fmt.Sprint(r.Acknowledged), fmt.Sprint(r.Lost), fmt.Sprint(r.Duplicated),
-		fmt.Sprint(r.Stuck), ratio(r.CapturesPerDelivered), ratio(r.GiveBacksPerEnded), count(r.Mismatches), dlq, rec,
+		fmt.Sprint(r.Stuck), ratio(r.CapturesPerDelivered), ratio(r.GiveBacksPerEnded), count(r.Mismatches), dlq, kills, rec,
 		fmt.Sprintf("%.0f", r.PerSecond)}
 }
 
 func writeChaosMarkdown(w io.Writer, results []ChaosResult, m machine, cfg ChaosConfig) {
 	fmt.Fprintf(w, "\n### %s\n\n", m)
-	fmt.Fprintln(w, "| scenario | backend | acknowledged | lost | duplicated | stuck | captures/delivered | give-backs/ended | mismatches | DLQ in/out | recover s | orders/s |")
-	fmt.Fprintln(w, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+	fmt.Fprintln(w, "| scenario | backend | acknowledged | lost | duplicated | stuck | captures/delivered | give-backs/ended | mismatches | DLQ in/out | kills | recover s | orders/s |")
+	fmt.Fprintln(w, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 	for _, r := range results {
 		fmt.Fprintln(w, "| "+strings.Join(chaosRow(r), " | ")+" |")
 	}

@@ -102,7 +102,17 @@ func benchApp(ctx context.Context, cfg OrdersConfig, dsn, label string) (Result,
 		}
 		defer pprof.StopCPUProfile()
 	}
-	return l.measure(ctx, cfg, label)
+	res, err = l.measure(ctx, cfg, label)
+	if err != nil {
+		return res, err
+	}
+	res.Placed, res.Unpaid = -1, -1
+	err = a.DB().QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(CASE WHEN status = 'placed' THEN 1 ELSE 0 END), 0) FROM orders`).
+		Scan(&res.Placed, &res.Unpaid)
+	if err != nil {
+		return res, fmt.Errorf("count unpaid orders: %w", err)
+	}
+	return res, nil
 }
 
 // transport keeps a connection per client alive between requests.
