@@ -43,10 +43,12 @@ type Config struct {
 	Matcher Matcher
 	// OfferTTL is how long a courier has to answer an offer. Default 30s.
 	OfferTTL time.Duration
-	// SweepInterval is how often the reconciler runs. Default 1s.
+	// SweepInterval is how often the reconciler sweeps each region, and how often it looks for
+	// regions with work. Default 1s.
 	SweepInterval time.Duration
-	// Lead runs fn while this process holds the named lease (lease.Elector.Run), so the
-	// reconciler runs in one replica at a time. Default: run fn at once (one process).
+	// Lead runs fn while this process holds the named lease (lease.Elector.Run), so each
+	// region's reconciler (lease LeasePrefix + region) runs in one replica at a time. Default:
+	// run fn at once (one process).
 	Lead func(ctx context.Context, name string, fn func(context.Context) error) error
 	// SearchRadiusM is how far from the pickup, in metres, a courier may be to get an offer.
 	// Default 15000.
@@ -120,8 +122,9 @@ func New(db *store.DB, b *bus.Bus, cfg Config) *Service {
 	}
 }
 
-// Run consumes order events, follows courier locations and reconciles deliveries until ctx
-// ends. It returns nil when ctx ends and an error if a part of it fails for good.
+// Run consumes order events (for the whole city), follows courier locations and reconciles
+// deliveries (region by region, each under its own lease) until ctx ends. It returns nil when
+// ctx ends and an error if a part of it fails for good.
 func (s *Service) Run(ctx context.Context) error {
 	unsubscribe, err := s.bus.Subscribe(event.SubjectAll(event.CourierLocation), s.onLocation)
 	if err != nil {
@@ -149,7 +152,7 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 		errc <- s.bus.Consume(ctx, Consumer, subjects, s.handle)
 	}()
-	go func() { errc <- s.cfg.Lead(ctx, "dispatch-reconciler", s.reconcile) }()
+	go func() { errc <- s.reconcileRegions(ctx) }()
 	var first error
 	for range 2 {
 		err := <-errc

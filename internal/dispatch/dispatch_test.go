@@ -277,7 +277,7 @@ func TestOfferRace(t *testing.T) {
 			f.courierOn(c, hsrLayout)
 		}
 		if err := f.db.InTx(ctx, func(tx *store.Tx) error {
-			_, err := createDeliveries(ctx, tx, f.clock.Now(), "", 100)
+			_, err := createRegionDeliveries(ctx, tx, f.clock.Now(), "r1", 100)
 			return err
 		}); err != nil {
 			t.Fatal(err)

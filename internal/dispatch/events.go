@@ -27,7 +27,7 @@ func (s *Service) handle(ctx context.Context, e event.Envelope) error {
 		}
 		switch e.Type {
 		case event.OrderAccepted:
-			_, err = createDeliveries(ctx, tx, s.cfg.Now(), o.OrderID, 1)
+			_, err = createDelivery(ctx, tx, s.cfg.Now(), o.OrderID)
 		case event.OrderCancelled:
 			_, err = s.follow(ctx, tx, o.OrderID, orderCancelled)
 		case event.OrderPickedUp:
@@ -52,19 +52,31 @@ func (s *Service) handle(ctx context.Context, e event.Envelope) error {
 	return nil
 }
 
-// createDeliveries creates pending deliveries for up to limit orders that need a courier and
-// have none yet (only orderID's when it is not empty): pickup at the restaurant, dropoff at the
-// order's address, in the order's region. It returns how many it created.
-func createDeliveries(ctx context.Context, tx *store.Tx, now time.Time, orderID string, limit int) (int64, error) {
+// createDelivery creates the pending delivery of orderID if its order needs a courier and has
+// none yet. It returns how many it created (0 or 1).
+func createDelivery(ctx context.Context, tx *store.Tx, now time.Time, orderID string) (int64, error) {
+	return createDeliveries(ctx, tx, now, `o.id = $3`, orderID, 1)
+}
+
+// createRegionDeliveries creates pending deliveries for up to limit orders of region that need
+// a courier and have none yet, oldest first. It returns how many it created.
+func createRegionDeliveries(ctx context.Context, tx *store.Tx, now time.Time, region string, limit int) (int64, error) {
+	return createDeliveries(ctx, tx, now, `o.region = $3`, region, limit)
+}
+
+// createDeliveries creates pending deliveries for up to limit orders that need a courier, have
+// none yet and match where (a condition on o with $3 for arg): pickup at the restaurant,
+// dropoff at the order's address, in the order's region. It returns how many it created.
+func createDeliveries(ctx context.Context, tx *store.Tx, now time.Time, where string, arg any, limit int) (int64, error) {
 	n, err := exec(ctx, tx, `INSERT INTO deliveries (order_id, region, restaurant_id, pickup_lat, pickup_lng,
 			dropoff_lat, dropoff_lng, status, offers, created_at, updated_at)
 		SELECT o.id, o.region, o.restaurant_id, r.lat, r.lng, o.delivery_lat, o.delivery_lng, 'pending', 0, $1, $2
 		FROM orders o JOIN restaurants r ON r.id = o.restaurant_id
-		WHERE o.status IN `+dispatchable+` AND ($3 = '' OR o.id = $4)
+		WHERE o.status IN `+dispatchable+` AND `+where+`
 		  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.order_id = o.id)
-		ORDER BY o.created_at, o.id LIMIT $5
+		ORDER BY o.created_at, o.id LIMIT $4
 		ON CONFLICT (order_id) DO NOTHING`,
-		store.Now(now), store.Now(now), orderID, orderID, limit)
+		store.Now(now), store.Now(now), arg, limit)
 	if err != nil {
 		return 0, fmt.Errorf("dispatch: create deliveries: %w", err)
 	}

@@ -45,7 +45,12 @@ type fixture struct {
 
 func newFixture(t testing.TB, d store.Dialect, cfg Config) *fixture {
 	t.Helper()
-	db := tiffintest.NewStoreOn(t, d)
+	return newFixtureOn(t, tiffintest.NewStoreOn(t, d), cfg)
+}
+
+// newFixtureOn is newFixture on db, which several fixtures (replicas) may share.
+func newFixtureOn(t testing.TB, db *store.DB, cfg Config) *fixture {
+	t.Helper()
 	b := tiffintest.NewBus(t)
 	f := &fixture{t: t, db: db, bus: b, clock: tiffintest.NewClock(time.Now()), metrics: telemetry.NewMetrics()}
 	if cfg.Now == nil {
@@ -115,10 +120,18 @@ func (f *fixture) courierOn(id string, p geo.LatLng) {
 	}
 }
 
+// sweep makes one reconciler pass over every region with work, as the reconcilers would.
 func (f *fixture) sweep() {
 	f.t.Helper()
-	if err := f.svc.sweep(context.Background()); err != nil {
+	ctx := context.Background()
+	regions, err := f.svc.activeRegions(ctx)
+	if err != nil {
 		f.t.Fatalf("sweep: %v", err)
+	}
+	for _, r := range regions {
+		if err := f.svc.sweep(ctx, r); err != nil {
+			f.t.Fatalf("sweep %s: %v", r, err)
+		}
 	}
 }
 

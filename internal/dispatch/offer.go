@@ -30,6 +30,7 @@ const dispatchable = `('accepted', 'preparing', 'ready')`
 // whether an offer was made; losing a race to another writer is not an error.
 func (s *Service) offer(ctx context.Context, orderID string) (bool, error) {
 	var made event.Delivery
+	var region string
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		now := s.cfg.Now()
 		d, err := getDelivery(ctx, tx, `order_id = $1 AND status = 'pending'
@@ -76,6 +77,7 @@ func (s *Service) offer(ctx context.Context, orderID string) (bool, error) {
 			return errSkip
 		}
 		made = event.Delivery{OrderID: orderID, OfferID: offerID, CourierID: courierID, OfferExpiresAt: expires, At: now}
+		region = d.region
 		return tx.EmitNew(ctx, event.DeliveryOffered, d.region, now, made)
 	})
 	if errors.Is(err, errSkip) {
@@ -85,7 +87,7 @@ func (s *Service) offer(ctx context.Context, orderID string) (bool, error) {
 		return false, err
 	}
 	s.cfg.Metrics.Offers.WithLabelValues("offered").Inc()
-	s.log.DebugContext(ctx, "offered", "order_id", orderID, "courier_id", made.CourierID, "offer_id", made.OfferID)
+	s.log.DebugContext(ctx, "offered", "region", region, "order_id", orderID, "courier_id", made.CourierID, "offer_id", made.OfferID)
 	return true, nil
 }
 

@@ -4,20 +4,142 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/tiffin-dev/tiffin/internal/event"
 	"github.com/tiffin-dev/tiffin/internal/store"
 )
 
-// reconcile sweeps every SweepInterval until ctx ends. Events are prompts; the sweep is what
-// guarantees progress when one is lost or a handler failed.
-func (s *Service) reconcile(ctx context.Context) error {
+// LeasePrefix starts the name of each region's reconciler lease: the reconciler of region r
+// runs under lease LeasePrefix + r.
+const LeasePrefix = "dispatch-reconciler/"
+
+// idleReads is how many region reads in a row (one per SweepInterval) may miss a region
+// before its reconciler stops and releases the region's lease.
+const idleReads = 60
+
+// regionEnd reports that a region's reconciler stopped, and with what error.
+type regionEnd struct {
+	region string
+	err    error
+}
+
+// reconcileRegions runs one reconciler per region with dispatch work, each under its own
+// lease (LeasePrefix + region), so replicas share the regions out and a dead replica's regions
+// move within the lease TTL. Every SweepInterval it reads the regions with work
+// (activeRegions) and starts a reconciler, through Config.Lead, for each one not running; a
+// reconciler whose region has been missing from idleReads reads in a row is stopped, which
+// releases the lease. It returns nil once ctx ends and every reconciler has stopped, or the
+// error of a region's Lead that failed for good.
+func (s *Service) reconcileRegions(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	type run struct {
+		stop   context.CancelFunc
+		missed int // region reads in a row without this region
+	}
+	running := map[string]*run{}
+	ended := make(chan regionEnd)
 	t := time.NewTicker(s.cfg.SweepInterval)
 	defer t.Stop()
 	for {
-		if err := s.sweep(ctx); err != nil && ctx.Err() == nil {
-			s.log.WarnContext(ctx, "reconcile", "err", err)
+		active, err := s.activeRegions(ctx)
+		if err != nil && ctx.Err() == nil {
+			s.log.WarnContext(ctx, "read regions", "err", err)
+		}
+		if err == nil {
+			seen := make(map[string]bool, len(active))
+			for _, region := range active {
+				seen[region] = true
+				if r, ok := running[region]; ok {
+					r.missed = 0
+					continue
+				}
+				rctx, stop := context.WithCancel(ctx)
+				running[region] = &run{stop: stop}
+				wg.Go(func() {
+					err := s.cfg.Lead(rctx, LeasePrefix+region, func(ctx context.Context) error {
+						return s.reconcileRegion(ctx, region)
+					})
+					if rctx.Err() != nil {
+						err = nil // stopped: ctx ended or the region went idle
+					}
+					select {
+					case ended <- regionEnd{region, err}:
+					case <-ctx.Done():
+					}
+				})
+			}
+			for region, r := range running {
+				if !seen[region] {
+					if r.missed++; r.missed == idleReads {
+						s.log.DebugContext(ctx, "region idle: stopping its reconciler", "region", region)
+						r.stop() // it leaves running when it reports its end
+					}
+				}
+			}
+		}
+		for wait := true; wait; {
+			select {
+			case <-ctx.Done():
+				return nil
+			case e := <-ended:
+				running[e.region].stop()
+				delete(running, e.region)
+				if e.err != nil {
+					return fmt.Errorf("dispatch: reconciler of region %s: %w", e.region, e.err)
+				}
+			case <-t.C:
+				wait = false
+			}
+		}
+	}
+}
+
+// activeRegions returns the regions with dispatch work: those of the deliveries not yet ended
+// (pending, offered, assigned, picked up) and those of the orders that need a delivery and have
+// none yet. That is exactly where the four sweep steps can find rows, so a region outside the
+// set has nothing to reconcile. It is chosen over the restaurants' regions because a restaurant
+// may move to another region while its orders keep theirs. Both halves read only live rows,
+// through the indexes the sweep itself uses (deliveries by status, orders by status).
+func (s *Service) activeRegions(ctx context.Context) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT region FROM deliveries WHERE status IN ('pending', 'offered', 'assigned', 'picked_up')
+		UNION
+		SELECT o.region FROM orders o WHERE o.status IN `+dispatchable+`
+		  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.order_id = o.id)
+		ORDER BY 1`)
+	if err != nil {
+		return nil, fmt.Errorf("dispatch: read regions: %w", err)
+	}
+	defer rows.Close()
+	var regions []string
+	for rows.Next() {
+		var r string
+		if err := rows.Scan(&r); err != nil {
+			return nil, fmt.Errorf("dispatch: read regions: %w", err)
+		}
+		regions = append(regions, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("dispatch: read regions: %w", err)
+	}
+	return regions, nil
+}
+
+// reconcileRegion sweeps region every SweepInterval until ctx ends. Events are prompts; the
+// sweep is what guarantees progress when one is lost or a handler failed.
+func (s *Service) reconcileRegion(ctx context.Context, region string) error {
+	log := s.log.With("region", region)
+	log.DebugContext(ctx, "reconciling region")
+	t := time.NewTicker(s.cfg.SweepInterval)
+	defer t.Stop()
+	for {
+		if err := s.sweep(ctx, region); err != nil && ctx.Err() == nil {
+			log.WarnContext(ctx, "reconcile", "err", err)
 		}
 		select {
 		case <-ctx.Done():
@@ -27,30 +149,32 @@ func (s *Service) reconcile(ctx context.Context) error {
 	}
 }
 
-// sweep makes one reconciler pass: (a) create the deliveries accepted orders lack, (b) bring
-// deliveries in line with orders that moved on without us hearing, (c) expire unanswered
-// offers, (d) offer every pending delivery, oldest first.
-func (s *Service) sweep(ctx context.Context) error {
+// sweep makes one reconciler pass over region: (a) create the deliveries its accepted orders
+// lack, (b) bring its deliveries in line with orders that moved on without us hearing, (c)
+// expire its unanswered offers, (d) offer its pending deliveries, oldest first.
+func (s *Service) sweep(ctx context.Context, region string) error {
 	var errs []error
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		n, err := createDeliveries(ctx, tx, s.cfg.Now(), "", s.cfg.SweepBatch)
+		n, err := createRegionDeliveries(ctx, tx, s.cfg.Now(), region, s.cfg.SweepBatch)
 		if n > 0 {
 			s.cfg.Metrics.Reconciled.WithLabelValues("delivery_created").Add(float64(n))
 		}
 		return err
 	})
-	errs = append(errs, err, s.syncWithOrders(ctx), s.expireOffers(ctx), s.offerPending(ctx))
+	errs = append(errs, err, s.syncWithOrders(ctx, region), s.expireOffers(ctx, region), s.offerPending(ctx, region))
 	return errors.Join(errs...)
 }
 
-// syncWithOrders applies order transitions whose events dispatch has not (yet) handled.
-func (s *Service) syncWithOrders(ctx context.Context) error {
+// syncWithOrders applies, in region, order transitions whose events dispatch has not (yet)
+// handled.
+func (s *Service) syncWithOrders(ctx context.Context, region string) error {
 	type lag struct{ orderID, orderStatus string }
 	var lags []lag
 	rows, err := s.db.QueryContext(ctx, `SELECT d.order_id, o.status FROM deliveries d JOIN orders o ON o.id = d.order_id
-		WHERE (d.status IN ('pending', 'offered', 'assigned', 'picked_up') AND o.status IN ('cancelled', 'rejected', 'failed', 'delivered'))
-		   OR (d.status = 'assigned' AND o.status = 'picked_up')
-		ORDER BY d.order_id LIMIT $1`, s.cfg.SweepBatch)
+		WHERE d.region = $1
+		  AND ((d.status IN ('pending', 'offered', 'assigned', 'picked_up') AND o.status IN ('cancelled', 'rejected', 'failed', 'delivered'))
+		    OR (d.status = 'assigned' AND o.status = 'picked_up'))
+		ORDER BY d.order_id LIMIT $2`, region, s.cfg.SweepBatch)
 	if err != nil {
 		return fmt.Errorf("dispatch: find lagging deliveries: %w", err)
 	}
@@ -83,10 +207,11 @@ func (s *Service) syncWithOrders(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// expireOffers sends offers past their expiry back to pending and frees their couriers.
-func (s *Service) expireOffers(ctx context.Context) error {
-	ids, err := s.orderIDs(ctx, `SELECT order_id FROM deliveries WHERE status = 'offered' AND offer_expires_at <= $1
-		ORDER BY offer_expires_at, order_id LIMIT $2`, store.Now(s.cfg.Now()), s.cfg.SweepBatch)
+// expireOffers sends region's offers past their expiry back to pending and frees their
+// couriers.
+func (s *Service) expireOffers(ctx context.Context, region string) error {
+	ids, err := s.orderIDs(ctx, `SELECT order_id FROM deliveries WHERE status = 'offered' AND offer_expires_at <= $1 AND region = $2
+		ORDER BY offer_expires_at, order_id LIMIT $3`, store.Now(s.cfg.Now()), region, s.cfg.SweepBatch)
 	if err != nil {
 		return err
 	}
@@ -128,8 +253,12 @@ func (s *Service) expireOffers(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// offerPending offers every pending delivery, oldest first, while couriers are available.
-func (s *Service) offerPending(ctx context.Context) error {
+// offerPending offers region's pending deliveries, oldest first, while couriers are
+// available. Couriers are not bound to a region (an offer goes to whoever is within
+// SearchRadiusM of the pickup), so the count of available couriers is the whole city's, and
+// reconcilers of neighbouring regions competing for one courier are settled by the courier's
+// compare-and-set in offer.
+func (s *Service) offerPending(ctx context.Context, region string) error {
 	var available int
 	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM couriers WHERE status = 'available'`).Scan(&available); err != nil {
 		return fmt.Errorf("dispatch: count available couriers: %w", err)
@@ -138,8 +267,8 @@ func (s *Service) offerPending(ctx context.Context) error {
 		return nil
 	}
 	ids, err := s.orderIDs(ctx, `SELECT d.order_id FROM deliveries d JOIN orders o ON o.id = d.order_id
-		WHERE d.status = 'pending' AND o.status IN `+dispatchable+`
-		ORDER BY d.created_at, d.order_id LIMIT $1`, s.cfg.SweepBatch)
+		WHERE d.status = 'pending' AND d.region = $1 AND o.status IN `+dispatchable+`
+		ORDER BY d.created_at, d.order_id LIMIT $2`, region, s.cfg.SweepBatch)
 	if err != nil {
 		return err
 	}
