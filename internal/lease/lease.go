@@ -200,8 +200,12 @@ func (e *Elector) renew(ctx context.Context, name string, token int64) (bool, er
 }
 
 // release ends this holder's term at once, so another replica takes over without waiting for
-// the expiry (a clean shutdown moves work immediately).
+// the expiry (a clean shutdown moves work immediately). It gives up after the lease's renew
+// interval: a database that does not answer (a partition) must not hold up a shutdown, and the
+// lease then simply expires.
 func (e *Elector) release(ctx context.Context, name string, token int64) {
+	ctx, cancel := context.WithTimeout(ctx, e.cfg.Renew)
+	defer cancel()
 	if _, err := e.db.Write(ctx, `UPDATE leases SET expires_at = 0 WHERE name = $1 AND holder = $2 AND token = $3`,
 		name, e.cfg.Holder, token); err != nil {
 		e.logger.WarnContext(ctx, "release lease", "lease", name, "err", err)
