@@ -144,6 +144,11 @@ type ChaosResult struct {
 	DLQIn, DLQOut int
 	// Drained is how long the drain took.
 	Drained time.Duration
+	// Cancel8 is how many orders were cancelled by eight concurrent requests once paid, and
+	// Cancel8GiveBacks how many voids and refunds the provider made for them (exactly Cancel8
+	// when each was given back once). GivenTwice counts PaymentIntents captured, or voided and
+	// refunded, more than once.
+	Cancel8, Cancel8GiveBacks, GivenTwice int
 	// Holding counts ended orders whose money the provider still holds or kept;
 	// DoubleAuthorized orders with more than one PaymentIntent.
 	Holding, DoubleAuthorized int
@@ -173,7 +178,8 @@ func (r ChaosResult) Pass() bool {
 	if r.poison != nil {
 		ok = ok && r.poison.ok()
 	}
-	return ok && r.Mismatches <= 0 && r.Holding == 0 && r.DoubleAuthorized == 0
+	return ok && r.Mismatches <= 0 && r.Holding == 0 && r.DoubleAuthorized == 0 && r.GivenTwice == 0 &&
+		r.Cancel8GiveBacks == r.Cancel8
 }
 
 // Chaos runs every scenario on every backend and prints one table.
@@ -496,7 +502,16 @@ func runScenario(ctx context.Context, cfg ChaosConfig, sc, backend string) (res 
 		sleep(ctx, 500*time.Millisecond)
 	}
 	res.tally, res.Drained = t, time.Since(drainStart)
-	money := checkLedger(w.pay)
+	cancel8 := map[string]bool{}
+	for _, a := range acked {
+		if a.fate == fateCancel8 {
+			cancel8[a.id] = true
+		}
+	}
+	money := checkLedger(w.pay, cancel8)
+	res.Cancel8, res.Cancel8GiveBacks, res.GivenTwice = money.cancel8, money.cancel8Back, money.twice
+	fmt.Fprintf(cfg.Out, "    orders cancelled by 8 concurrent requests once paid: %d, voided or refunded %d times in all\n",
+		money.cancel8, money.cancel8Back)
 	res.CapturesPerDelivered, res.GiveBacksPerEnded = money.capturesPerDelivered, money.giveBacksPerEnded
 	res.tally.Examples = append(res.tally.Examples, money.examples...)
 	res.Holding, res.DoubleAuthorized = money.holding, money.doubleAuthorized

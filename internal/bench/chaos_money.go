@@ -17,6 +17,8 @@ type money struct {
 	giveBacksPerEnded    float64 // voids and refunds it made per PaymentIntent given back
 	holding              int     // ended orders whose money the provider holds or kept
 	doubleAuthorized     int     // orders with more than one PaymentIntent
+	twice                int     // PaymentIntents captured, or given back, more than once
+	cancel8, cancel8Back int     // authorized orders cancelled by eight concurrent requests once paid; voids and refunds of them
 	examples             []string
 }
 
@@ -24,7 +26,10 @@ type money struct {
 // own provider): every order has at most one, none holds money after the drain (the run's
 // orders have all ended by then, or are counted stuck), and the provider's effects per
 // captured and per given-back PaymentIntent.
-func checkLedger(pay *stripefake.Server) money {
+//
+// cancel8 holds the orders cancelled by eight concurrent requests once paid: each must have
+// been voided or refunded exactly once.
+func checkLedger(pay *stripefake.Server, cancel8 map[string]bool) money {
 	byOrder := map[string]int{}
 	var m money
 	example := func(s string) {
@@ -39,6 +44,15 @@ func checkLedger(pay *stripefake.Server) money {
 		if byOrder[id] == 2 {
 			m.doubleAuthorized++
 			example("double authorization: order " + id)
+		}
+		back := pi.Effects[stripefake.Canceled] + pi.Effects[stripefake.Refunded]
+		if pi.Effects[stripefake.Captured] > 1 || back > 1 {
+			m.twice++
+			example(fmt.Sprintf("order %s's PaymentIntent %s: %d captures, %d voids/refunds", id, pi.ID, pi.Effects[stripefake.Captured], back))
+		}
+		if cancel8[id] && pi.Effects[stripefake.Authorized] > 0 {
+			m.cancel8++ // paid (an order whose authorization never went through has nothing to give back)
+			m.cancel8Back += back
 		}
 		switch {
 		case pi.Declined:

@@ -32,6 +32,7 @@ type intent struct {
 	canceledAt    int64
 	charge        string // the latest charge's ID, once confirmed
 	created       time.Time
+	effects       map[Effect]int // what the server did to it, replays not counted
 }
 
 // intentJSON is the wire shape of a PaymentIntent (the fields the subset uses, plus the

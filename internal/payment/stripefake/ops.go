@@ -124,19 +124,19 @@ func (s *Server) create(f form) (reply, bool) {
 		}
 		pi.status = statusRequiresPaymentMethod
 		pi.lastError = &apiError{Type: cardError, Code: "card_declined", DeclineCode: "generic_decline", Message: "Your card was declined."}
-		s.effects[Declined]++
+		s.effect(pi, Declined)
 		e := *pi.lastError
 		e.status = http.StatusPaymentRequired
 		j := pi.json()
 		e.PaymentIntent = &j
 		return errorReply(&e), true
 	}
-	s.effects[Authorized]++
+	s.effect(pi, Authorized)
 	if method == "manual" {
 		pi.status, pi.capturable = statusRequiresCapture, amount
 	} else {
 		pi.status, pi.received = statusSucceeded, amount
-		s.effects[Captured]++
+		s.effect(pi, Captured)
 	}
 	return jsonReply(http.StatusOK, pi.json()), true
 }
@@ -176,7 +176,7 @@ func (s *Server) capture(id string, f form) (reply, bool) {
 			"The amount to capture (%d) is greater than the amount capturable (%d).", amount, pi.capturable))), true
 	}
 	pi.status, pi.received, pi.capturable = statusSucceeded, amount, 0
-	s.effects[Captured]++
+	s.effect(pi, Captured)
 	return jsonReply(http.StatusOK, pi.json()), true
 }
 
@@ -200,7 +200,7 @@ func (s *Server) cancel(id string, f form) (reply, bool) {
 		return errorReply(unexpectedState(pi, "canceled", statusRequiresPaymentMethod, statusRequiresCapture, statusRequiresConfirmation)), true
 	}
 	pi.status, pi.capturable, pi.cancelReason, pi.canceledAt = statusCanceled, 0, reason, s.cfg.Now().Unix()
-	s.effects[Canceled]++
+	s.effect(pi, Canceled)
 	return jsonReply(http.StatusOK, pi.json()), true
 }
 
@@ -249,6 +249,6 @@ func (s *Server) refund(f form) (reply, bool) {
 		status: "succeeded", metadata: md, created: s.cfg.Now()}
 	pi.refunded += amount
 	s.refunds = append(s.refunds, re)
-	s.effects[Refunded]++
+	s.effect(pi, Refunded)
 	return jsonReply(http.StatusOK, re.json()), true
 }

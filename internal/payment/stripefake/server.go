@@ -24,6 +24,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"strings"
@@ -154,6 +155,15 @@ func (s *Server) Effects(e Effect) int {
 	return s.effects[e]
 }
 
+// effect counts effect e, made on pi. The caller holds s.mu.
+func (s *Server) effect(pi *intent, e Effect) {
+	s.effects[e]++
+	if pi.effects == nil {
+		pi.effects = map[Effect]int{}
+	}
+	pi.effects[e]++
+}
+
 // Intent is a snapshot of one PaymentIntent.
 type Intent struct {
 	ID         string
@@ -166,6 +176,9 @@ type Intent struct {
 	Declined   bool
 	Metadata   map[string]string
 	Created    time.Time
+	// Effects counts what the server did to it (authorized, captured, canceled, refunded...),
+	// replays not counted.
+	Effects map[Effect]int
 }
 
 // Intents returns every PaymentIntent, oldest first.
@@ -174,13 +187,14 @@ func (s *Server) Intents() []Intent {
 	defer s.mu.Unlock()
 	out := make([]Intent, 0, len(s.order))
 	for _, pi := range s.order {
-		md := make(map[string]string, len(pi.metadata))
-		for k, v := range pi.metadata {
-			md[k] = v
+		md := maps.Clone(pi.metadata)
+		if md == nil {
+			md = map[string]string{}
 		}
 		out = append(out, Intent{
 			ID: pi.id, Status: pi.status, Amount: pi.amount, Capturable: pi.capturable, Received: pi.received,
 			Refunded: pi.refunded, Currency: pi.currency, Declined: pi.lastError != nil, Metadata: md, Created: pi.created,
+			Effects: maps.Clone(pi.effects),
 		})
 	}
 	return out
