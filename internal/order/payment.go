@@ -32,18 +32,19 @@ type payState struct {
 	claimedAt   time.Time // zero when no call is running
 	dueAt       time.Time // zero when nothing is due
 	firstFailed time.Time // when the current run of failed attempts began; zero if none
+	opStarted   time.Time // when the in-flight operation was first claimed: its idempotency key's age
 	dead        bool      // the saga gave up: a dead letter until redriven
 }
 
 func readPayState(ctx context.Context, q querier, id string) (payState, error) {
 	var p payState
 	var ostatus, pstatus string
-	var claimed, due, firstFailed, dead sql.NullInt64
+	var claimed, due, firstFailed, dead, opStarted sql.NullInt64
 	err := q.QueryRowContext(ctx,
 		`SELECT o.status, p.amount, p.currency, p.status, p.provider_ref, p.claim_attempt, p.claimed_at, p.due_at,
-		   p.first_failed_at, p.dead_at
+		   p.first_failed_at, p.dead_at, p.op_started_at
 		 FROM payments p JOIN orders o ON o.id = p.order_id WHERE p.order_id = $1`, id).
-		Scan(&ostatus, &p.amount, &p.currency, &pstatus, &p.ref, &p.attempt, &claimed, &due, &firstFailed, &dead)
+		Scan(&ostatus, &p.amount, &p.currency, &pstatus, &p.ref, &p.attempt, &claimed, &due, &firstFailed, &dead, &opStarted)
 	if errors.Is(err, sql.ErrNoRows) {
 		return payState{}, ErrNotFound
 	}
@@ -60,9 +61,17 @@ func readPayState(ctx context.Context, q querier, id string) (payState, error) {
 	if firstFailed.Valid {
 		p.firstFailed = store.Time(firstFailed.Int64)
 	}
+	if opStarted.Valid {
+		p.opStarted = store.Time(opStarted.Int64)
+	}
 	p.dead = dead.Valid
 	return p, nil
 }
+
+// errKeyMayHaveExpired is an unknown outcome the saga will not resolve by repeating the call:
+// the provider's lookup cannot tell, and the call's idempotency key is older than
+// Config.PaymentKeyTTL.
+var errKeyMayHaveExpired = errors.New("payment outcome unknown and its idempotency key may have expired at the provider")
 
 // ended reports whether the order finished without being delivered: its money goes back.
 func ended(s Status) bool { return s == Cancelled || s == Rejected || s == Failed }
@@ -182,7 +191,8 @@ func (s *Service) claimPayment(ctx context.Context, p payState, op payment.Op, n
 	attempt = p.attempt + 1
 	err = s.db.InTx(ctx, func(tx *store.Tx) error {
 		res, err := tx.ExecContext(ctx,
-			`UPDATE payments SET status = $1, claim_attempt = $2, claimed_at = $3, due_at = $4, updated_at = $5
+			`UPDATE payments SET status = $1, claim_attempt = $2, claimed_at = $3, due_at = $4, updated_at = $5,
+			   op_started_at = CASE WHEN status = $1 THEN COALESCE(op_started_at, $3) ELSE $3 END
 			 WHERE order_id = $6 AND status = $7 AND claim_attempt = $8`,
 			string(op.InFlight()), attempt, store.Now(now), store.Now(now.Add(s.cfg.PaymentClaimTimeout)), store.Now(now),
 			p.orderID, string(p.status), p.attempt)
@@ -222,6 +232,10 @@ func (s *Service) callProvider(ctx context.Context, p payState, step payStep, at
 			return s.recordPayment(ctx, p, attempt, op.InFlight(), payment.Cancelled, "", "authorization never reached the provider; order ended")
 		case errors.Is(err, payment.ErrUnknownKey):
 			err = nil // never reached the provider: make the call
+		case !p.opStarted.IsZero() && s.cfg.Now().Sub(p.opStarted) > s.cfg.PaymentKeyTTL:
+			// The provider cannot tell, and it may have forgotten the key: a repeat could act
+			// a second time. Ops must look at the provider.
+			err = fmt.Errorf("%w (first claimed %s): %w", errKeyMayHaveExpired, p.opStarted.UTC().Format(time.RFC3339), err)
 		default:
 			// The provider cannot tell now (a lookup that failed, or a search that cannot see
 			// far enough): ask by repeating the call under the same key, which the provider
@@ -248,12 +262,15 @@ func (s *Service) callProvider(ctx context.Context, p payState, step payStep, at
 		return s.recordPayment(ctx, p, attempt, op.InFlight(), payment.Declined, "", "declined")
 	case err != nil:
 		result := "unknown"
-		if errors.Is(err, payment.ErrRefused) {
+		switch {
+		case errors.Is(err, payment.ErrRefused):
 			result = "refused"
 			s.logger.ErrorContext(ctx, "payment provider refused a call", "order", p.orderID, "op", op, "err", err)
+		case errors.Is(err, errKeyMayHaveExpired):
+			result = "key_expired"
 		}
 		s.countPayment(op, result)
-		dead := result == "refused" || (!p.firstFailed.IsZero() && s.cfg.Now().Sub(p.firstFailed) > s.cfg.PaymentDeadAfter)
+		dead := result != "unknown" || (!p.firstFailed.IsZero() && s.cfg.Now().Sub(p.firstFailed) > s.cfg.PaymentDeadAfter)
 		if dead {
 			s.logger.ErrorContext(ctx, "payment dead-lettered: ops must look at it and redrive it",
 				"order", p.orderID, "op", op, "failing_since", p.firstFailed, "err", err)

@@ -441,6 +441,44 @@ func TestInconclusiveLookupRepeatsTheCall(t *testing.T) {
 	})
 }
 
+// An unknown outcome older than the provider keeps idempotency keys is not resolved by
+// repeating the call (the provider might act again): when the lookup cannot tell, the payment
+// becomes a dead letter, and a redrive does not repeat the call either.
+func TestInconclusiveLookupOfAnOldKeyIsADeadLetter(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, d store.Dialect) {
+		ctx := context.Background()
+		f := newFixture(t, d, payment.FakeConfig{})
+		cfg := f.sagaConfig(order.CaptureOnDelivery)
+		cfg.PaymentDeadAfter = 72 * time.Hour // keep the give-up deadline out of the way
+		svc := order.New(f.db, nil, cfg)
+		o := f.place(t, "k1")
+		f.pay.FailNext(1, true) // the authorization acts, the answer is lost
+		if err := svc.SettlePayment(ctx, o.ID); err == nil {
+			t.Fatal("settle: got nil, want the lost answer's error")
+		}
+		f.clock.Advance(30 * time.Hour) // the provider has forgotten the key by now
+		for round := range 2 {
+			f.pay.FailNext(1, false) // the lookup fails
+			if err := svc.SettlePayment(ctx, o.ID); err == nil {
+				t.Fatalf("round %d: settle: got nil, want the dead letter's error", round)
+			}
+			dead, ok, err := svc.DeadPaymentOf(ctx, o.ID)
+			if err != nil || !ok || dead.Status != payment.Authorizing {
+				t.Fatalf("round %d: dead payment: %+v %v %v; want the authorization, dead", round, dead, ok, err)
+			}
+			if got := f.pay.Calls(payment.Authorize); got != 1 {
+				t.Errorf("round %d: authorize calls %d, want 1 (never repeated under an old key)", round, got)
+			}
+			if _, err := svc.RedrivePayments(ctx, []string{o.ID}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := f.pay.Effects(payment.Authorize); got != 1 {
+			t.Errorf("authorizations acted on: got %d, want 1", got)
+		}
+	})
+}
+
 // The reconciliation pages: limit payments at a time, newest first, continuing from next.
 func TestReconciliationPages(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, d store.Dialect) {

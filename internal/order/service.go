@@ -42,6 +42,12 @@ type Config struct {
 	// before the saga stops retrying and leaves it as a dead letter for ops. A call the
 	// provider refuses as invalid is a dead letter at once. Default 24h.
 	PaymentDeadAfter time.Duration
+	// PaymentKeyTTL is how long the provider is trusted to keep an idempotency key. A call
+	// whose outcome is unknown and which the provider's lookup cannot resolve is repeated
+	// under its key only while the key is younger than this (a repeat after the provider
+	// forgot the key could act twice); an older one becomes a dead letter for ops to check at
+	// the provider. Default 23h (Stripe keeps keys at least 24 hours).
+	PaymentKeyTTL time.Duration
 	// Currency of every price. Default "INR".
 	Currency string
 	// DeliveryFee in minor units added to every order. Default 3000.
@@ -106,6 +112,9 @@ func (c *Config) defaults() {
 	}
 	if c.PaymentDeadAfter == 0 {
 		c.PaymentDeadAfter = 24 * time.Hour
+	}
+	if c.PaymentKeyTTL == 0 {
+		c.PaymentKeyTTL = 23 * time.Hour
 	}
 	if c.Currency == "" {
 		c.Currency = "INR"
