@@ -186,11 +186,12 @@ func (s *Service) SettlePayment(ctx context.Context, id string) error {
 }
 
 // claimPayment moves p into op's in-flight status under a new claim attempt, if nobody else
-// did since p was read.
+// did since p was read. A first claim is one statement (it shows in history with its outcome,
+// recorded under the same attempt); a takeover of an earlier claim also gets a history row.
 func (s *Service) claimPayment(ctx context.Context, p payState, op payment.Op, now time.Time) (attempt int, ok bool, err error) {
 	attempt = p.attempt + 1
-	err = s.db.InTx(ctx, func(tx *store.Tx) error {
-		res, err := tx.ExecContext(ctx,
+	claim := func(ctx context.Context, exec func(ctx context.Context, q string, args ...any) (int64, error)) error {
+		n, err := exec(ctx,
 			`UPDATE payments SET status = $1, claim_attempt = $2, claimed_at = $3, due_at = $4, updated_at = $5,
 			   op_started_at = CASE WHEN status = $1 THEN COALESCE(op_started_at, $3) ELSE $3 END
 			 WHERE order_id = $6 AND status = $7 AND claim_attempt = $8`,
@@ -199,11 +200,24 @@ func (s *Service) claimPayment(ctx context.Context, p payState, op payment.Op, n
 		if err != nil {
 			return fmt.Errorf("claim %s of %s: %w", op, p.orderID, err)
 		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return nil
+		ok = n == 1
+		return nil
+	}
+	if p.status != op.InFlight() {
+		return attempt, ok, claim(ctx, s.db.Write)
+	}
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
+		exec := func(ctx context.Context, q string, args ...any) (int64, error) {
+			res, err := tx.ExecContext(ctx, q, args...)
+			if err != nil {
+				return 0, err
+			}
+			return res.RowsAffected()
 		}
-		ok = true
-		return appendPaymentHistory(ctx, tx, p.orderID, op.InFlight(), attempt, "claimed", now)
+		if err := claim(ctx, exec); err != nil || !ok {
+			return err
+		}
+		return appendPaymentHistory(ctx, tx, p.orderID, op.InFlight(), attempt, "claim taken over", now)
 	})
 	return attempt, ok, err
 }
