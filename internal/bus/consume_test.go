@@ -51,7 +51,9 @@ func publish(tb testing.TB, b *bus.Bus, events ...event.Envelope) {
 	}
 }
 
-func TestConsumeRedeliversAfterError(t *testing.T) {
+func TestConsumeRedeliversAfterError(t *testing.T) { testConsumeRedeliversAfterError(t, newBus) }
+
+func testConsumeRedeliversAfterError(t *testing.T, newBus func(testing.TB) *bus.Bus) {
 	t.Parallel()
 	b := newBus(t)
 	var events []event.Envelope
@@ -101,7 +103,9 @@ func TestConsumeRedeliversAfterError(t *testing.T) {
 
 // A durable consumer resumes where it left off: events handled before a restart are not
 // handed out again, events published while it was down are.
-func TestConsumeResumes(t *testing.T) {
+func TestConsumeResumes(t *testing.T) { testConsumeResumes(t, newBus) }
+
+func testConsumeResumes(t *testing.T, newBus func(testing.TB) *bus.Bus) {
 	t.Parallel()
 	b := newBus(t)
 	subjects := []string{event.SubjectAll(event.OrderPlaced)}
@@ -145,7 +149,9 @@ func TestConsumeRejectsBadName(t *testing.T) {
 	}
 }
 
-func TestPublishDedupes(t *testing.T) {
+func TestPublishDedupes(t *testing.T) { testPublishDedupes(t, newBus) }
+
+func testPublishDedupes(t *testing.T, newBus func(testing.TB) *bus.Bus) {
 	t.Parallel()
 	b := newBus(t)
 	e := newEvent(t, "ord_1")

@@ -18,7 +18,9 @@ import (
 // A poison message is tried exactly the configured number of times, then kept in the
 // dead-letter stream with its reason, consumer, subject, tries and failure times; the server
 // holds the consumer's schedule (MaxDeliver, BackOff).
-func TestConsumeDeadLetters(t *testing.T) {
+func TestConsumeDeadLetters(t *testing.T) { testConsumeDeadLetters(t, newBus) }
+
+func testConsumeDeadLetters(t *testing.T, newBus func(testing.TB) *bus.Bus) {
 	t.Parallel()
 	b := newBus(t)
 	ctx := context.Background()
@@ -116,11 +118,21 @@ func TestConsumeDeadLetters(t *testing.T) {
 	if n := seen.get(bad.ID); n != 3 {
 		t.Errorf("handler called %d times in the end, want exactly 3", n)
 	}
+	// And the server stopped at the terminate: no spare delivery was spent on either message
+	// (a server that ignored the terminate would hand them out up to MaxDeliver, and every
+	// late copy would be dead-lettered again once the dead-letter stream's dedupe window ends).
+	if info, err := c.Info(ctx); err != nil || info.Delivered.Consumer != 3+1 {
+		t.Errorf("consumer delivered %d messages, want 4 (3 tries, 1 undecodable); err %v", info.Delivered.Consumer, err)
+	}
 }
 
 // A message whose last try never answered (the process died mid-try) comes back on a spare
 // delivery and is dead-lettered without another try.
 func TestConsumeDeadLettersUnansweredTries(t *testing.T) {
+	testConsumeDeadLettersUnansweredTries(t, newBus)
+}
+
+func testConsumeDeadLettersUnansweredTries(t *testing.T, newBus func(testing.TB) *bus.Bus) {
 	t.Parallel()
 	b := newBus(t)
 	ctx := context.Background()
@@ -177,7 +189,9 @@ func TestConsumeDeadLettersUnansweredTries(t *testing.T) {
 
 // A handler that runs for several ack deadlines keeps its message: the consumer reports
 // progress, so the server never hands it out again and the handler runs exactly once.
-func TestConsumeExtendsAckDeadline(t *testing.T) {
+func TestConsumeExtendsAckDeadline(t *testing.T) { testConsumeExtendsAckDeadline(t, newBus) }
+
+func testConsumeExtendsAckDeadline(t *testing.T, newBus func(testing.TB) *bus.Bus) {
 	t.Parallel()
 	b := newBus(t)
 	ctx := context.Background()

@@ -62,7 +62,9 @@ func orderEvent(tb testing.TB, t event.Type, orderID string) event.Envelope {
 
 // TestFollow checks a follower gets the events stored after it started, on its subjects only,
 // in order.
-func TestFollow(t *testing.T) {
+func TestFollow(t *testing.T) { testFollow(t, newBus) }
+
+func testFollow(t *testing.T, newBus func(testing.TB) *bus.Bus) {
 	t.Parallel()
 	b := newBus(t)
 	publish(t, b, orderEvent(t, event.OrderPaid, "before"))

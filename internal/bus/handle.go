@@ -76,7 +76,9 @@ func (c *consumer) handle(ctx context.Context, m jetstream.Msg) {
 	case ack:
 		err = m.Ack()
 	case giveUp:
-		err = m.TermWithReason("dead-lettered")
+		// A plain terminate: servers before 2.10 do not parse "+TERM <reason>" and would
+		// ignore it, handing the message out again up to MaxDeliver.
+		err = m.Term()
 	case requeue:
 		err = m.Nak()
 	}

@@ -48,7 +48,9 @@ func (s *idempotent) effects(id string) int {
 // the dead-letter stream empty. Redriving happens well within the stream's dedupe window, which
 // would drop a republish under the original Msg-Id. With TIFFIN_SLOW=1 it takes 1,000 messages
 // (the figure of issue 5), else 60.
-func TestRedrive(t *testing.T) {
+func TestRedrive(t *testing.T) { testRedrive(t, newBus) }
+
+func testRedrive(t *testing.T, newBus func(testing.TB) *bus.Bus) {
 	t.Parallel()
 	b := newBus(t)
 	ctx := context.Background()
@@ -184,7 +186,9 @@ func TestRedrive(t *testing.T) {
 }
 
 // A redriven message that fails again is dead-lettered again, under its original Msg-Id.
-func TestRedriveFailsAgain(t *testing.T) {
+func TestRedriveFailsAgain(t *testing.T) { testRedriveFailsAgain(t, newBus) }
+
+func testRedriveFailsAgain(t *testing.T, newBus func(testing.TB) *bus.Bus) {
 	t.Parallel()
 	b := newBus(t)
 	ctx := context.Background()
