@@ -161,7 +161,7 @@ type ChaosResult struct {
 // Pass reports whether the run kept every promise: nothing lost, doubled or stuck, and the
 // money right where it was measured.
 func (r ChaosResult) Pass() bool {
-	ok := r.Lost == 0 && r.Duplicated == 0 && r.Stuck == 0 && r.Acknowledged > 0
+	ok := r.Lost == 0 && r.Duplicated == 0 && r.Stuck == 0 && r.Repeated == 0 && r.Acknowledged > 0
 	if d := r.Database; d != nil {
 		return ok && d.WritesNoRetry == 0 && d.Other5xx == 0 && d.OutageReadShare() >= 0.99 &&
 			d.RecoverySeconds >= 0 && d.RecoverySeconds <= 5
@@ -522,6 +522,7 @@ func runScenario(ctx context.Context, cfg ChaosConfig, sc, backend string) (res 
 	}
 	fmt.Fprintf(cfg.Out, "    drained in %.1fs: acknowledged %d, in store %d, lost %d, duplicated %d, stuck %d\n",
 		res.Drained.Seconds(), t.Acknowledged, t.InStore, t.Lost, t.Duplicated, t.Stuck)
+	fmt.Fprintf(cfg.Out, "    reconciler actions %d; order transitions made twice %d\n", t.ReconcilerActions, t.Repeated)
 	if sc == ScenarioBroker {
 		p, err := poisonRound(ctx, cfg.Out, w.nats.URL(), w.up(&mu)[0], ops, cfg.Poison)
 		if err != nil {

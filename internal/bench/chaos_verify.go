@@ -15,7 +15,12 @@ type tally struct {
 	Stuck        int // acknowledged orders not ended, or whose payment is not settled
 	Delivered    int
 	Ended        int // cancelled, rejected or failed
-	Examples     []string
+	// Repeated counts order transitions made twice (an order entering one status twice: the
+	// order machine has no cycles, so any repeat is work done twice, by a reconciler on two
+	// replicas or a redelivered event). ReconcilerActions counts the transitions the
+	// reconcilers made (payment give-ups, restaurant timeouts).
+	Repeated, ReconcilerActions int
+	Examples                    []string
 }
 
 // endStatuses are the order statuses no transition leaves.
@@ -66,6 +71,9 @@ func verify(ctx context.Context, db *sql.DB, run string, acked []ackedOrder) (ta
 			t.example(fmt.Sprintf("duplicated: customer %s has %d orders", c, n))
 		}
 	}
+	if err := t.countTransitions(ctx, db, run); err != nil {
+		return t, err
+	}
 	for _, a := range acked {
 		r, ok := byID[a.id]
 		switch {
@@ -82,6 +90,31 @@ func verify(ctx context.Context, db *sql.DB, run string, acked []ackedOrder) (ta
 		}
 	}
 	return t, nil
+}
+
+// countTransitions counts the run's repeated transitions and the reconcilers' actions.
+func (t *tally) countTransitions(ctx context.Context, db *sql.DB, run string) error {
+	rows, err := db.QueryContext(ctx,
+		`SELECT h.order_id, h.status, COUNT(*), SUM(CASE WHEN h.actor = 'reconciler' THEN 1 ELSE 0 END)
+		 FROM order_transitions h JOIN orders o ON o.id = h.order_id
+		 WHERE o.customer_id LIKE $1 GROUP BY h.order_id, h.status`, "chaos-"+run+"-%")
+	if err != nil {
+		return fmt.Errorf("read the run's order transitions: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, status string
+		var n, byReconciler int
+		if err := rows.Scan(&id, &status, &n, &byReconciler); err != nil {
+			return err
+		}
+		t.ReconcilerActions += byReconciler
+		if n > 1 {
+			t.Repeated++
+			t.example(fmt.Sprintf("repeated: order %s entered %s %d times", id, status, n))
+		}
+	}
+	return rows.Err()
 }
 
 func (t *tally) example(s string) {

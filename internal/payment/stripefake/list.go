@@ -29,8 +29,15 @@ func (s *Server) search(f form) reply {
 		}
 	}
 	visible := s.cfg.Now().Add(-s.cfg.SearchLag)
+	candidates := s.order
+	for _, c := range clauses {
+		if c.field == "metadata" { // an exact metadata match: only the intents the index holds
+			candidates = s.byMetadata[metaKey(c.key, c.value)]
+			break
+		}
+	}
 	var hits []any
-	for _, pi := range slices.Backward(s.order) {
+	for _, pi := range slices.Backward(candidates) {
 		if pi.created.After(visible) || !matches(pi, clauses) {
 			continue
 		}
@@ -47,6 +54,9 @@ func (s *Server) search(f form) reply {
 	}
 	return jsonReply(http.StatusOK, out)
 }
+
+// metaKey is byMetadata's key for metadata key k holding value v.
+func metaKey(k, v string) string { return k + "\x00" + v }
 
 func matches(pi *intent, clauses []clause) bool {
 	for _, c := range clauses {

@@ -114,6 +114,12 @@ func (s *Server) create(f form) (reply, bool) {
 	}
 	s.intents[pi.id] = pi
 	s.order = append(s.order, pi)
+	if s.byMetadata == nil {
+		s.byMetadata = map[string][]*intent{}
+	}
+	for k, v := range md { // metadata is set at creation only
+		s.byMetadata[metaKey(k, v)] = append(s.byMetadata[metaKey(k, v)], pi)
+	}
 	if !confirm {
 		return jsonReply(http.StatusOK, pi.json()), true
 	}

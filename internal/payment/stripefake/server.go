@@ -93,8 +93,9 @@ type Server struct {
 	mu          sync.Mutex
 	seq         int
 	intents     map[string]*intent
-	order       []*intent // creation order
-	refunds     []*refund // creation order
+	order       []*intent            // creation order
+	byMetadata  map[string][]*intent // by metadata key and value (metaKey), creation order: search's index
+	refunds     []*refund            // creation order
 	keys        map[string]*keyed
 	faults      []Fault
 	declineNext int
