@@ -26,6 +26,7 @@ import (
 	"github.com/tiffin-dev/tiffin/internal/dispatch"
 	"github.com/tiffin-dev/tiffin/internal/dlq"
 	"github.com/tiffin-dev/tiffin/internal/event"
+	"github.com/tiffin-dev/tiffin/internal/fault"
 	"github.com/tiffin-dev/tiffin/internal/geo"
 	"github.com/tiffin-dev/tiffin/internal/httpapi"
 	"github.com/tiffin-dev/tiffin/internal/lease"
@@ -390,14 +391,17 @@ func (a *App) openCopies(ctx context.Context) error {
 	return nil
 }
 
-// ready reports every dependency that can't serve: the database (a fault.Down while it is
-// known down, or when it doesn't answer a ping) and the bus.
+// ready reports every dependency that can't serve, each as a fault.Down, database first: the
+// database (while it is known down, or when it doesn't answer a ping) and the broker. /readyz
+// then says "degraded: database unreachable; broker unreachable" (docs/contract.md).
 func (a *App) ready(ctx context.Context) error {
 	var errs []error
 	if err := a.db.Down(); err != nil {
 		errs = append(errs, err)
 	} else if err := a.db.PingContext(ctx); err != nil {
-		errs = append(errs, store.Classify(fmt.Errorf("store: %w", err)))
+		// A database that does not answer a ping can't serve, whatever the error says (a
+		// deadline is not a driver's connection error).
+		errs = append(errs, &fault.Down{Dependency: store.Dependency, Err: fmt.Errorf("store: ping: %w", err)})
 	}
 	if err := a.bus.Ready(ctx); err != nil {
 		errs = append(errs, err)
