@@ -7,8 +7,11 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -163,6 +166,42 @@ func TestBusyConflictRetryAfter(t *testing.T) {
 		}
 		if got := resp.Header.Get("Retry-After"); got != tt.retryAfter {
 			t.Errorf("%s %s: Retry-After %q, want %q", tt.method, tt.path, got, tt.retryAfter)
+		}
+	}
+}
+
+// TestLongValuesClipped: an error detail quotes at most the start of a rejected string, cut on
+// a character boundary, whether huma rejected it (maxLength) or the handler did (fault.Field).
+func TestLongValuesClipped(t *testing.T) {
+	t.Parallel()
+	keys, err := auth.LoadOrCreate(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httpapi.New(httpapi.Config{Keys: keys})
+	type qInput struct {
+		Q string `query:"q" maxLength:"200"`
+	}
+	httpapi.Handle(srv, huma.Operation{OperationID: "q", Method: "GET", Path: "/v1/q", Summary: "q"},
+		httpapi.Public, func(ctx context.Context, _ auth.Principal, in *qInput) (*pointOutput, error) {
+			return nil, fault.Field("query.q", in.Q, "not a q")
+		})
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	for _, q := range []string{strings.Repeat("é", 90), strings.Repeat("x", 5000)} {
+		resp, err := http.Get(ts.URL + "/v1/q?q=" + url.QueryEscape(q))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p huma.ErrorModel
+		err = json.NewDecoder(resp.Body).Decode(&p)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 422 || len(p.Errors) != 1 {
+			t.Fatalf("q of %d bytes: got %d %+v (%v), want one 422 error", len(q), resp.StatusCode, p, err)
+		}
+		v, _ := p.Errors[0].Value.(string)
+		if !strings.HasSuffix(v, "…") || len(v) > 64+len("…") || !utf8.ValidString(v) || !strings.HasPrefix(q, strings.TrimSuffix(v, "…")) {
+			t.Errorf("q of %d bytes: value %q, want its first 64 bytes or fewer (whole characters) and …", len(q), v)
 		}
 	}
 }

@@ -99,7 +99,7 @@ func (s *Server) toHuma(ctx context.Context, err error) error {
 	var fe *fault.FieldError
 	if errors.As(err, &fe) {
 		return huma.NewError(status, "validation failed", &huma.ErrorDetail{
-			Message: fe.Message, Location: fe.Location, Value: finite(fe.Value),
+			Message: fe.Message, Location: fe.Location, Value: shown(fe.Value),
 		})
 	}
 	return huma.NewError(status, msg)
