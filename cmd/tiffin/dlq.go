@@ -130,11 +130,19 @@ func (c *dlqShowCmd) Run(ctx context.Context, out io.Writer) error {
 		return printJSON(out, e)
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 1, ' ', 0)
-	for _, kv := range [][2]string{
+	fields := [][2]string{
 		{"id", e.ID}, {"source", e.Source}, {"consumer", e.Consumer}, {"subject", e.Subject},
 		{"tries", fmt.Sprint(e.Tries)}, {"first failed", e.FirstFailedAt.UTC().Format(time.RFC3339Nano)},
-		{"last failed", e.LastFailedAt.UTC().Format(time.RFC3339Nano)}, {"reason", e.Reason}, {"msg id", e.MsgID},
-	} {
+		{"last failed", e.LastFailedAt.UTC().Format(time.RFC3339Nano)}, {"reason", e.Reason},
+	}
+	switch {
+	case e.MsgID != "":
+		fields = append(fields, [2]string{"msg id", e.MsgID})
+	case e.Source == dlq.SourceBus:
+		// Published without one (not by tiffin's relay: by hand, say).
+		fields = append(fields, [2]string{"msg id", "none (published without a Nats-Msg-Id)"})
+	}
+	for _, kv := range fields {
 		fmt.Fprintf(tw, "%s:\t%s\n", kv[0], kv[1])
 	}
 	if err := tw.Flush(); err != nil {

@@ -165,3 +165,43 @@ func TestDLQThroughServer(t *testing.T) {
 		t.Errorf("redrive --all: %v, printed:\n%s", err, out)
 	}
 }
+
+// TestDLQShowMsgID: show prints the message's Nats-Msg-Id (the event ID) when it had one, says
+// so when it had none (published by hand), and never shows the dead letter's own Nats-Msg-Id
+// (<consumer>-<seq>) among the headers, where it passed for the message's.
+func TestDLQShowMsgID(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	cfg := bus.Config{StoreDir: filepath.Join(data, "nats"), MaxStore: 256 << 20, MaxMemory: 32 << 20, Logger: slog.New(slog.DiscardHandler)}
+	b, err := bus.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadLetter(t, b, 1)
+	// A message published by hand: no Nats-Msg-Id, and not an envelope (a decoding failure).
+	if err := b.Conn().Publish(event.Subject("r1", event.DeliveryOffered), []byte("garbage")); err != nil {
+		t.Fatal(err)
+	}
+	tiffintest.Eventually(t, 30*time.Second, func() (bool, string) {
+		st, err := b.DeadLetterStats(context.Background())
+		return err == nil && st.Count == 2, fmt.Sprintf("dead letters %+v, %v; want 2", st, err)
+	})
+	b.Close()
+
+	out, err := run(t, "dlq", "show", "bus-1", "--data", data)
+	if err != nil || !regexp.MustCompile(`(?m)^msg id: +evt_[0-9a-f]+$`).MatchString(out) {
+		t.Errorf("show of an event: %v, want its msg id; printed:\n%s", err, out)
+	}
+	if strings.Contains(out, "Nats-Msg-Id") || strings.Contains(out, "cli-test-1") {
+		t.Errorf("show of an event lists the dead letter's own Nats-Msg-Id among the headers:\n%s", out)
+	}
+	out, err = run(t, "dlq", "show", "bus-2", "--data", data)
+	if err != nil || !regexp.MustCompile(`(?m)^msg id: +none \(published without a Nats-Msg-Id\)$`).MatchString(out) ||
+		regexp.MustCompile(`(?m)^msg id: *$`).MatchString(out) || strings.Contains(out, "cli-test-2") {
+		t.Errorf("show of a message published by hand: %v, want msg id none and no Nats-Msg-Id header; printed:\n%s", err, out)
+	}
+	out, err = run(t, "dlq", "show", "bus-2", "--data", data, "--json")
+	if err != nil || strings.Contains(out, "msg_id") || strings.Contains(out, "Nats-Msg-Id") {
+		t.Errorf("show --json of a message published by hand: %v, want no msg_id and no Nats-Msg-Id; printed:\n%s", err, out)
+	}
+}

@@ -25,6 +25,8 @@ import (
 	"github.com/tiffin-dev/tiffin/internal/catalog"
 	"github.com/tiffin-dev/tiffin/internal/dispatch"
 	"github.com/tiffin-dev/tiffin/internal/dlq"
+	"github.com/tiffin-dev/tiffin/internal/event"
+	"github.com/tiffin-dev/tiffin/internal/fault"
 	"github.com/tiffin-dev/tiffin/internal/geo"
 	"github.com/tiffin-dev/tiffin/internal/httpapi"
 	"github.com/tiffin-dev/tiffin/internal/lease"
@@ -147,9 +149,13 @@ type App struct {
 	keys    *auth.Keys
 	metrics *telemetry.Metrics
 	leases  *lease.Elector
-	srv     *httpapi.Server
-	ln      net.Listener
-	runners []runner
+	// instance is this boot's ID (order.Config.Instance); alive closes once its liveness
+	// lease is held. Both are unset when the orders service does not run.
+	instance string
+	alive    chan struct{}
+	srv      *httpapi.Server
+	ln       net.Listener
+	runners  []runner
 }
 
 type runner struct {
@@ -236,9 +242,11 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		if err != nil {
 			return nil, err
 		}
+		a.startInstance(ctx)
 		o := order.New(a.db, a.bus, order.Config{
 			Logger: cfg.Logger, Metrics: a.metrics, Regions: regions, RestaurantTimeout: cfg.RestaurantTimeout,
 			MaxOrderValue: cfg.MaxOrderValue, Payments: pay, Lead: a.leases.Run, Copies: a.copies,
+			Instance: a.instance,
 		})
 		o.Register(a.srv)
 		deadPayments := paymentDeadLetters{orders: o}
@@ -306,6 +314,45 @@ func leaseHolder(db *store.DB) string {
 	return ""
 }
 
+// instanceTTL is the term of a process's liveness lease: the longest a crashed process's
+// Idempotency-Key claims stay its own. Shorter than the background leases' 5s so that a client
+// retrying every second (Retry-After: 1) is served within 5s of a crash; a renewal (every
+// second) costs one small write.
+const instanceTTL = 3 * time.Second
+
+// instanceWait bounds how long Run waits for the instance lease before serving anyway.
+const instanceWait = 5 * time.Second
+
+// startInstance gives this boot an instance ID (order.Config.Instance) and a runner holding
+// its liveness lease, order.InstanceLease(id), for as long as the services run (released on a
+// clean stop, left to expire within instanceTTL on a crash): Idempotency-Key claims left
+// pending by a process whose lease is gone are taken over by the next retry. It first deletes
+// the lease rows of instances gone for over an hour; on SQLite, where one process owns the
+// store, every other instance is a previous boot of this one, so all of theirs go at once and
+// a restarted process serves retries of its crashed requests without waiting for the TTL.
+func (a *App) startInstance(ctx context.Context) {
+	a.instance = event.NewID("inst")
+	a.alive = make(chan struct{})
+	cutoff := time.Now().Add(-time.Hour)
+	if a.db.Dialect() == store.SQLite {
+		cutoff = time.Now().Add(time.Hour) // beyond any term's end: every row goes
+	}
+	if n, err := a.leases.Prune(ctx, order.InstanceLease(""), cutoff); err != nil {
+		a.logger.Warn("prune the leases of instances gone", "err", err)
+	} else if n > 0 {
+		a.logger.Debug("pruned the leases of instances gone", "leases", n)
+	}
+	liveness := lease.New(a.db, lease.Config{Logger: a.logger, Holder: leaseHolder(a.db), TTL: instanceTTL})
+	var once sync.Once
+	a.runners = append(a.runners, runner{"instance", func(ctx context.Context) error {
+		return liveness.Run(ctx, order.InstanceLease(a.instance), func(ctx context.Context) error {
+			once.Do(func() { close(a.alive) })
+			<-ctx.Done()
+			return nil
+		})
+	}})
+}
+
 // URL is the base URL the HTTP edge serves on.
 func (a *App) URL() string {
 	if a.ln == nil {
@@ -344,14 +391,17 @@ func (a *App) openCopies(ctx context.Context) error {
 	return nil
 }
 
-// ready reports every dependency that can't serve: the database (a fault.Down while it is
-// known down, or when it doesn't answer a ping) and the bus.
+// ready reports every dependency that can't serve, each as a fault.Down, database first: the
+// database (while it is known down, or when it doesn't answer a ping) and the broker. /readyz
+// then says "degraded: database unreachable; broker unreachable" (docs/contract.md).
 func (a *App) ready(ctx context.Context) error {
 	var errs []error
 	if err := a.db.Down(); err != nil {
 		errs = append(errs, err)
 	} else if err := a.db.PingContext(ctx); err != nil {
-		errs = append(errs, store.Classify(fmt.Errorf("store: %w", err)))
+		// A database that does not answer a ping can't serve, whatever the error says (a
+		// deadline is not a driver's connection error).
+		errs = append(errs, &fault.Down{Dependency: store.Dependency, Err: fmt.Errorf("store: ping: %w", err)})
 	}
 	if err := a.bus.Ready(ctx); err != nil {
 		errs = append(errs, err)
@@ -384,6 +434,16 @@ func (a *App) Run(ctx context.Context) error {
 	// Requests are not cancelled when ctx ends, only when the grace runs out.
 	base, cutOff := context.WithCancel(context.WithoutCancel(ctx))
 	defer cutOff()
+	if a.alive != nil {
+		// Until this process's instance lease is held, a retry elsewhere would take its
+		// requests' Idempotency-Key claims for a dead process's.
+		select {
+		case <-a.alive:
+		case <-stop.Done():
+		case <-time.After(instanceWait):
+			a.logger.Warn("serving before this process's instance lease is held: a retry on another replica may take over a request in flight here, which then answers 409", "instance", a.instance)
+		}
+	}
 	if a.ln != nil {
 		hs = &http.Server{
 			Handler: a.srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,

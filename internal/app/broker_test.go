@@ -14,6 +14,7 @@ import (
 	"github.com/tiffin-dev/tiffin/internal/apptest"
 	"github.com/tiffin-dev/tiffin/internal/auth"
 	"github.com/tiffin-dev/tiffin/internal/store"
+	"github.com/tiffin-dev/tiffin/internal/tiffintest"
 )
 
 // natsOn starts a listening JetStream server on port (0 picks one) storing in dir.
@@ -129,4 +130,51 @@ func TestStartWithBrokerDown(t *testing.T) {
 	for _, id := range ids {
 		waitStatus(t, a, customer, id, "paid")
 	}
+}
+
+// TestReadyzNamesWhatIsDown runs the app on PostgreSQL behind a proxy with an external NATS
+// server and takes each away in turn: /readyz answers 503 with Retry-After and exactly the
+// contract's detail for the broker down, both down, and the database down, and 200 again once
+// both are back.
+func TestReadyzNamesWhatIsDown(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ns := natsOn(t, dir, -1)
+	port := ns.Addr().(*net.TCPAddr).Port
+	dsn, px := tiffintest.PostgresBehindProxy(t)
+	a := apptest.Start(t, store.Postgres, func(c *app.Config) {
+		c.DB, c.NATS = dsn, "nats://127.0.0.1:"+strconv.Itoa(port)
+	})
+	t.Cleanup(func() { ns.Shutdown() })
+	expect := func(when string, status int, detail string) {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			r := a.Do("GET", "/readyz", "", nil)
+			var p struct {
+				Detail string `json:"detail"`
+			}
+			if r.Status == http.StatusServiceUnavailable {
+				r.JSON(t, &p)
+			}
+			if r.Status == status && p.Detail == detail && (status == http.StatusOK || r.Header.Get("Retry-After") == "1") {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("/readyz with %s: got %d (Retry-After %q) %s, want %d %q", when, r.Status, r.Header.Get("Retry-After"), r.Body, status, detail)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	expect("everything up", http.StatusOK, "")
+	ns.Shutdown()
+	ns.WaitForShutdown()
+	expect("the broker down", http.StatusServiceUnavailable, "degraded: broker unreachable")
+	px.Refuse()
+	expect("both down", http.StatusServiceUnavailable, "degraded: database unreachable; broker unreachable")
+	ns = natsOn(t, dir, port)
+	t.Cleanup(func() { ns.Shutdown() })
+	expect("the database down", http.StatusServiceUnavailable, "degraded: database unreachable")
+	px.Restore()
+	expect("everything back", http.StatusOK, "")
 }

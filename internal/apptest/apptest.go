@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,6 +28,7 @@ type App struct {
 	URL    string
 	Client *http.Client
 	tb     testing.TB
+	stop   func()
 }
 
 // Start boots the app on backend d with the given config tweaks, waits until it is ready, and
@@ -64,19 +66,27 @@ func StartServing(tb testing.TB, d store.Dialect, tweak func(*app.Config)) *App 
 	}
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
-	tb.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				tb.Errorf("app stopped with error: %v", err)
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					tb.Errorf("app stopped with error: %v", err)
+				}
+			case <-time.After(30 * time.Second):
+				tb.Errorf("app did not stop within 30s")
 			}
-		case <-time.After(30 * time.Second):
-			tb.Errorf("app did not stop within 30s")
-		}
-	})
-	return &App{App: a, URL: a.URL(), Client: &http.Client{Timeout: 20 * time.Second}, tb: tb}
+		})
+	}
+	tb.Cleanup(stop)
+	return &App{App: a, URL: a.URL(), Client: &http.Client{Timeout: 20 * time.Second}, tb: tb, stop: stop}
 }
+
+// Stop shuts the app down cleanly now (as at cleanup) and waits for it, failing the test if it
+// errors or hangs; its store and bus are closed afterwards.
+func (a *App) Stop() { a.stop() }
 
 // WaitReady polls /readyz until it answers 200.
 func (a *App) WaitReady() {

@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tiffin-dev/tiffin/internal/event"
+	"github.com/tiffin-dev/tiffin/internal/fault"
 )
 
 // Config says where the bus runs and how. The zero Config starts an embedded server storing
@@ -258,13 +259,18 @@ func (b *Bus) shutdownServer() {
 	}
 }
 
+// Dependency names the broker in a fault.Down: "broker unreachable".
+const Dependency = "broker"
+
 // Ready reports whether the bus can take work: the connection is up and JetStream answers.
+// When not, the error is a *fault.Down naming the broker (Dependency), its cause the
+// connection's status or JetStream's error.
 func (b *Bus) Ready(ctx context.Context) error {
 	if s := b.nc.Status(); s != nats.CONNECTED {
-		return fmt.Errorf("bus: connection %s", s)
+		return &fault.Down{Dependency: Dependency, Err: fmt.Errorf("bus: connection %s", s)}
 	}
 	if _, err := b.js.AccountInfo(ctx); err != nil {
-		return fmt.Errorf("bus: jetstream: %w", err)
+		return &fault.Down{Dependency: Dependency, Err: fmt.Errorf("bus: jetstream: %w", err)}
 	}
 	return nil
 }

@@ -54,8 +54,8 @@ type Entry struct {
 // Detail is a dead letter in full.
 type Detail struct {
 	Entry
-	MsgID   string            `json:"msg_id,omitempty" doc:"The Nats-Msg-Id it was first published with (the event ID)."`
-	Headers map[string]string `json:"headers" doc:"Its headers, the dead-letter ones included."`
+	MsgID   string            `json:"msg_id,omitempty" doc:"The Nats-Msg-Id it was first published with (the event ID); absent when it had none."`
+	Headers map[string]string `json:"headers" doc:"Its headers, the dead-letter ones (Tiffin-Dlq-*) included; not the Nats-* headers of the dead letter's own publish."`
 	Payload string            `json:"payload" doc:"The payload as published (bytes that are not UTF-8 replaced)."`
 }
 
@@ -182,7 +182,12 @@ func (s *Service) Show(ctx context.Context, id string) (Detail, error) {
 	}
 	headers := map[string]string{}
 	for k, v := range d.Header {
-		headers[k] = strings.Join(v, ", ")
+		// A dead letter keeps none of the message's Nats-* headers (its Nats-Msg-Id is MsgID):
+		// those it has are its own publish's (Nats-Msg-Id <consumer>-<seq>, its dedupe key),
+		// and shown here they passed for the message's.
+		if !strings.HasPrefix(k, "Nats-") {
+			headers[k] = strings.Join(v, ", ")
+		}
 	}
 	return Detail{Entry: entryOf(d), MsgID: d.MsgID, Headers: headers, Payload: strings.ToValidUTF8(string(d.Data), "\uFFFD")}, nil
 }

@@ -150,6 +150,11 @@ func TestListShowRedrive(t *testing.T) {
 		if err != nil || !ids[got.ID] || d.MsgID != got.ID || d.Headers[bus.HeaderDLQConsumer] != "payments" {
 			t.Errorf("Show(%s): payload %q, msg id %q, headers %v", e.ID, d.Payload, d.MsgID, d.Headers)
 		}
+		for k := range d.Headers {
+			if strings.HasPrefix(k, "Nats-") {
+				t.Errorf("Show(%s): header %s: %s is the dead letter's own publish's, not the message's", e.ID, k, d.Headers[k])
+			}
+		}
 		delete(ids, got.ID)
 		if p, ok := strings.CutSuffix(e.Preview, "…"); !strings.HasPrefix(d.Payload, p) || len(p) > dlq.PreviewBytes || (!ok && p != d.Payload) {
 			t.Errorf("Show(%s): preview %q is not the start of payload %q", e.ID, e.Preview, d.Payload)

@@ -120,3 +120,18 @@ func NewID(prefix string) string {
 	ms := time.Now().UnixMilli()
 	return fmt.Sprintf("%s_%012x%x", prefix, ms, b)
 }
+
+// IsID reports whether id has the shape of an ID NewID(prefix) returns: the prefix, "_", and
+// 32 lowercase hex digits (a few more once the millisecond time outgrows 12 digits).
+func IsID(prefix, id string) bool {
+	rest, ok := strings.CutPrefix(id, prefix+"_")
+	if !ok || len(rest) < 32 || len(rest) > 36 {
+		return false
+	}
+	for _, c := range []byte(rest) {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}

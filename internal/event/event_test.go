@@ -49,6 +49,20 @@ func TestEnvelope(t *testing.T) {
 	}
 }
 
+func TestIsID(t *testing.T) {
+	t.Parallel()
+	id := NewID("ord")
+	if !IsID("ord", id) {
+		t.Errorf("IsID(ord, %q) = false, want true", id)
+	}
+	for _, bad := range []string{"", "ord", "ord_", "zzz", "2026-01-01", NewID("evt"), id[:len(id)-1],
+		"ORD" + id[3:], id[:10] + "G" + id[11:], id + "00000", "ord_" + id} {
+		if IsID("ord", bad) {
+			t.Errorf("IsID(ord, %q) = true, want false", bad)
+		}
+	}
+}
+
 func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"id":"evt_1","type":"order.paid","v":1,"region":"r","time":"2026-11-21T06:00:00Z","data":{"order_id":"o"}}`))
 	f.Add([]byte(`{}`))

@@ -18,6 +18,13 @@ var (
 	Unavailable = errors.New("unavailable")
 )
 
+// Busy is a Conflict that passes on its own: what the request needs is held by work still
+// running (another request holding the same Idempotency-Key), so the same request retried a
+// little later may succeed. httpapi answers it 409, like any Conflict, plus Retry-After; a
+// conflict with the state of things (an order already cancelled) is a plain Conflict and gets
+// no Retry-After. Its message is Conflict's.
+var Busy = fmt.Errorf("%w", Conflict)
+
 // Down is a dependency (the database, say) that can't be reached. It is an Unavailable: the
 // request may succeed if retried later. Dependency alone is safe to show clients; Error adds
 // the cause, for logs.

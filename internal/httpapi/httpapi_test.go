@@ -3,11 +3,15 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -118,6 +122,86 @@ func TestHealth(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != 200 {
 			t.Errorf("GET %s: got %d, want 200", path, resp.StatusCode)
+		}
+	}
+}
+
+// TestBusyConflictRetryAfter: a conflict with work still running (fault.Busy) is a 409 with
+// Retry-After, from huma handlers and from WriteError alike; a conflict with the state of
+// things is a 409 without one.
+func TestBusyConflictRetryAfter(t *testing.T) {
+	t.Parallel()
+	keys, err := auth.LoadOrCreate(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httpapi.New(httpapi.Config{Keys: keys})
+	inProgress := fmt.Errorf("a request with this Idempotency-Key is still in progress: %w", fault.Busy)
+	cancelled := fmt.Errorf("order is cancelled: %w", fault.Conflict)
+	for name, err := range map[string]error{"busy": inProgress, "state": cancelled} {
+		httpapi.Handle(srv, huma.Operation{OperationID: name, Method: "POST", Path: "/v1/" + name, Summary: "conflict"},
+			httpapi.Public, func(context.Context, auth.Principal, *struct{}) (*pointOutput, error) { return nil, err })
+		srv.Mux().HandleFunc("GET /plain/"+name, func(w http.ResponseWriter, r *http.Request) { srv.WriteError(w, r, err) })
+	}
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	for _, tt := range []struct {
+		method, path, retryAfter, detail string
+	}{
+		{"POST", "/v1/busy", "1", inProgress.Error()},
+		{"GET", "/plain/busy", "1", inProgress.Error()},
+		{"POST", "/v1/state", "", cancelled.Error()},
+		{"GET", "/plain/state", "", cancelled.Error()},
+	} {
+		req, _ := http.NewRequest(tt.method, ts.URL+tt.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p huma.ErrorModel
+		decodeErr := json.NewDecoder(resp.Body).Decode(&p)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusConflict || decodeErr != nil || p.Detail != tt.detail {
+			t.Errorf("%s %s: %d %q (%v), want 409 %q", tt.method, tt.path, resp.StatusCode, p.Detail, decodeErr, tt.detail)
+		}
+		if got := resp.Header.Get("Retry-After"); got != tt.retryAfter {
+			t.Errorf("%s %s: Retry-After %q, want %q", tt.method, tt.path, got, tt.retryAfter)
+		}
+	}
+}
+
+// TestLongValuesClipped: an error detail quotes at most the start of a rejected string, cut on
+// a character boundary, whether huma rejected it (maxLength) or the handler did (fault.Field).
+func TestLongValuesClipped(t *testing.T) {
+	t.Parallel()
+	keys, err := auth.LoadOrCreate(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httpapi.New(httpapi.Config{Keys: keys})
+	type qInput struct {
+		Q string `query:"q" maxLength:"200"`
+	}
+	httpapi.Handle(srv, huma.Operation{OperationID: "q", Method: "GET", Path: "/v1/q", Summary: "q"},
+		httpapi.Public, func(ctx context.Context, _ auth.Principal, in *qInput) (*pointOutput, error) {
+			return nil, fault.Field("query.q", in.Q, "not a q")
+		})
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	for _, q := range []string{strings.Repeat("é", 90), strings.Repeat("x", 5000)} {
+		resp, err := http.Get(ts.URL + "/v1/q?q=" + url.QueryEscape(q))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p huma.ErrorModel
+		err = json.NewDecoder(resp.Body).Decode(&p)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 422 || len(p.Errors) != 1 {
+			t.Fatalf("q of %d bytes: got %d %+v (%v), want one 422 error", len(q), resp.StatusCode, p, err)
+		}
+		v, _ := p.Errors[0].Value.(string)
+		if !strings.HasSuffix(v, "…") || len(v) > 64+len("…") || !utf8.ValidString(v) || !strings.HasPrefix(q, strings.TrimSuffix(v, "…")) {
+			t.Errorf("q of %d bytes: value %q, want its first 64 bytes or fewer (whole characters) and …", len(q), v)
 		}
 	}
 }

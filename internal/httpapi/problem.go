@@ -45,7 +45,7 @@ func Stale(stale bool) StaleHeaders {
 
 // Status maps an error to its HTTP status and client-safe message: the one place where
 // failure kinds (package fault) become status codes. Unknown errors are 500 "internal error".
-// Every 503 is answered with Retry-After.
+// Every 503, and every 409 of a fault.Busy, is answered with Retry-After (retryLater).
 func Status(err error) (int, string) {
 	var se huma.StatusError
 	var down *fault.Down
@@ -72,6 +72,12 @@ func Status(err error) (int, string) {
 	return http.StatusInternalServerError, "internal error"
 }
 
+// retryLater reports whether a 4xx answer tells the client when to retry: a 409 of work still
+// running (fault.Busy), which passes on its own, unlike a conflict with the state of things.
+func retryLater(status int, err error) bool {
+	return status == http.StatusConflict && errors.Is(err, fault.Busy)
+}
+
 // toHuma converts a handler error to a huma status error, keeping field locations so the
 // problem names the field at fault.
 func (s *Server) toHuma(ctx context.Context, err error) error {
@@ -85,13 +91,15 @@ func (s *Server) toHuma(ctx context.Context, err error) error {
 	case status == http.StatusServiceUnavailable:
 		s.logUnavailable(ctx, err)
 		return huma.ErrorWithHeaders(huma.NewError(status, msg), http.Header{"Retry-After": {s.retryAfter()}})
+	case retryLater(status, err):
+		return huma.ErrorWithHeaders(huma.NewError(status, msg), http.Header{"Retry-After": {s.retryAfter()}})
 	case status >= 500:
 		s.logger.ErrorContext(ctx, "request failed", "err", err)
 	}
 	var fe *fault.FieldError
 	if errors.As(err, &fe) {
 		return huma.NewError(status, "validation failed", &huma.ErrorDetail{
-			Message: fe.Message, Location: fe.Location, Value: finite(fe.Value),
+			Message: fe.Message, Location: fe.Location, Value: shown(fe.Value),
 		})
 	}
 	return huma.NewError(status, msg)
@@ -99,13 +107,15 @@ func (s *Server) toHuma(ctx context.Context, err error) error {
 
 // WriteError answers err for handlers outside huma (event streams) as Handle's handlers are
 // answered: classified, mapped by Status, logged when it is the server's fault, with
-// Retry-After on a 503.
+// Retry-After on a 503 and on a fault.Busy 409.
 func (s *Server) WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	err = s.cfg.Classify(err)
 	status, msg := Status(err)
 	switch {
 	case status == http.StatusServiceUnavailable:
 		s.logUnavailable(r.Context(), err)
+		w.Header().Set("Retry-After", s.retryAfter())
+	case retryLater(status, err):
 		w.Header().Set("Retry-After", s.retryAfter())
 	case status >= 500:
 		s.logger.ErrorContext(r.Context(), "request failed", "err", err)

@@ -211,3 +211,16 @@ func (e *Elector) release(ctx context.Context, name string, token int64) {
 		e.logger.WarnContext(ctx, "release lease", "lease", name, "err", err)
 	}
 }
+
+// Prune deletes the leases whose names start with prefix (matched literally) and whose terms
+// ended before cutoff, and returns how many it deleted. It is for leases named by something no
+// later process reuses (a process's per-boot liveness lease), whose rows nobody would ever
+// renew or take again.
+func (e *Elector) Prune(ctx context.Context, prefix string, cutoff time.Time) (int64, error) {
+	n, err := e.db.Write(ctx, `DELETE FROM leases WHERE substr(name, 1, $1) = $2 AND expires_at < $3`,
+		len(prefix), prefix, store.Now(cutoff))
+	if err != nil {
+		return 0, fmt.Errorf("prune leases %s*: %w", prefix, err)
+	}
+	return n, nil
+}

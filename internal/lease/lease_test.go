@@ -3,6 +3,7 @@ package lease_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -175,6 +176,52 @@ func TestStaleHolderIsFenced(t *testing.T) {
 		}
 		if err := write(termCtx, dbs[1]); err != nil {
 			t.Errorf("new holder's write: %v", err)
+		}
+	})
+}
+
+// TestPrune deletes the leases under a prefix whose terms ended before the cutoff, and no
+// others: not a live one, not one under another name, not one whose name merely looks alike.
+func TestPrune(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, d store.Dialect) {
+		ctx := context.Background()
+		db := open(t, d, 1)[0]
+		now := time.Now()
+		for name, expires := range map[string]time.Time{
+			"instance/old":      now.Add(-2 * time.Hour),
+			"instance/released": time.UnixMilli(0),
+			"instance/recent":   now.Add(-time.Minute),
+			"instance/live":     now.Add(5 * time.Second),
+			"instanceXold":      now.Add(-2 * time.Hour),
+			"INSTANCE/old":      now.Add(-2 * time.Hour),
+			"outbox-relay":      now.Add(-2 * time.Hour),
+		} {
+			if _, err := db.Write(ctx, `INSERT INTO leases (name, holder, token, expires_at) VALUES ($1, 'h', 1, $2)`,
+				name, store.Now(expires)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		n, err := lease.New(db, lease.Config{}).Prune(ctx, "instance/", now.Add(-time.Hour))
+		if err != nil || n != 2 {
+			t.Fatalf("Prune = %d, %v; want 2 deleted", n, err)
+		}
+		rows, err := db.QueryContext(ctx, `SELECT name FROM leases`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var left []string
+		for rows.Next() {
+			var name string
+			if err := rows.Scan(&name); err != nil {
+				t.Fatal(err)
+			}
+			left = append(left, name)
+		}
+		slices.Sort(left)
+		want := []string{"INSTANCE/old", "instance/live", "instance/recent", "instanceXold", "outbox-relay"}
+		if !slices.Equal(left, want) {
+			t.Errorf("left %v, want %v", left, want)
 		}
 	})
 }

@@ -14,8 +14,11 @@ import (
 // DeadPayment is a payment the saga gave up on: the provider refused its call, or calls failed
 // for PaymentDeadAfter. It stays where it stopped until ops redrive it.
 type DeadPayment struct {
-	OrderID       string
-	Status        payment.Status // the in-flight status it stopped in
+	OrderID string
+	Status  payment.Status // the in-flight status it stopped in
+	// Attempts is how many times the saga called the provider to do the operation it stopped
+	// in (authorize, capture, void or refund), redrives included, counting calls whose failure
+	// it recorded: not lookups, not earlier operations, not a call cut off by a crash.
 	Attempts      int
 	LastError     string
 	FirstFailedAt time.Time

@@ -17,7 +17,7 @@ var (
 	ErrInvalidTransition   = fmt.Errorf("invalid transition: %w", fault.Conflict)
 	ErrForbidden           = fmt.Errorf("not allowed for this order: %w", fault.Forbidden)
 	ErrIdempotencyMismatch = fmt.Errorf("Idempotency-Key was already used with a different request body: %w", fault.Invalid)
-	ErrInProgress          = fmt.Errorf("a request with this Idempotency-Key is still in progress: %w", fault.Conflict)
+	ErrInProgress          = fmt.Errorf("a request with this Idempotency-Key is still in progress: %w", fault.Busy)
 )
 
 // Order is one customer's order from one restaurant.

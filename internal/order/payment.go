@@ -32,6 +32,7 @@ type payState struct {
 	claimedAt   time.Time // zero when no call is running
 	dueAt       time.Time // zero when nothing is due
 	firstFailed time.Time // when the current run of failed attempts began; zero if none
+	tries       int       // attempts: provider calls of the current operation that failed
 	opStarted   time.Time // when the in-flight operation was first claimed: its idempotency key's age
 	dead        bool      // the saga gave up: a dead letter until redriven
 }
@@ -42,9 +43,9 @@ func readPayState(ctx context.Context, q querier, id string) (payState, error) {
 	var claimed, due, firstFailed, dead, opStarted sql.NullInt64
 	err := q.QueryRowContext(ctx,
 		`SELECT o.status, p.amount, p.currency, p.status, p.provider_ref, p.claim_attempt, p.claimed_at, p.due_at,
-		   p.first_failed_at, p.dead_at, p.op_started_at
+		   p.first_failed_at, p.dead_at, p.op_started_at, p.attempts
 		 FROM payments p JOIN orders o ON o.id = p.order_id WHERE p.order_id = $1`, id).
-		Scan(&ostatus, &p.amount, &p.currency, &pstatus, &p.ref, &p.attempt, &claimed, &due, &firstFailed, &dead, &opStarted)
+		Scan(&ostatus, &p.amount, &p.currency, &pstatus, &p.ref, &p.attempt, &claimed, &due, &firstFailed, &dead, &opStarted, &p.tries)
 	if errors.Is(err, sql.ErrNoRows) {
 		return payState{}, ErrNotFound
 	}
@@ -230,7 +231,7 @@ func (s *Service) callProvider(ctx context.Context, p payState, step payStep, at
 	defer cancel()
 	var ref string
 	var err error
-	looked := false
+	looked, called := false, false
 	if step.resume {
 		var out payment.Outcome
 		out, err = s.cfg.Payments.Lookup(cctx, key)
@@ -259,6 +260,7 @@ func (s *Service) callProvider(ctx context.Context, p payState, step payStep, at
 		}
 	}
 	if !looked && err == nil {
+		called = true
 		switch op {
 		case payment.Authorize:
 			ref, err = s.cfg.Payments.Authorize(cctx, key, payment.Amount{OrderID: p.orderID, Value: p.amount, Currency: p.currency})
@@ -284,12 +286,17 @@ func (s *Service) callProvider(ctx context.Context, p payState, step payStep, at
 			result = "key_expired"
 		}
 		s.countPayment(op, result)
-		dead := result != "unknown" || (!p.firstFailed.IsZero() && s.cfg.Now().Sub(p.firstFailed) > s.cfg.PaymentDeadAfter)
+		now := s.cfg.Now()
+		dead := result != "unknown" || (!p.firstFailed.IsZero() && now.Sub(p.firstFailed) > s.cfg.PaymentDeadAfter)
 		if dead {
+			since := p.firstFailed // the first failure of this run, or this one
+			if since.IsZero() {
+				since = now
+			}
 			s.logger.ErrorContext(ctx, "payment dead-lettered: ops must look at it and redrive it",
-				"order", p.orderID, "op", op, "failing_since", p.firstFailed, "err", err)
+				"order", p.orderID, "op", op, "tries", p.tries+boolInt(called), "failing_since", since, "err", err)
 		}
-		if rerr := s.releasePayment(ctx, p.orderID, attempt, err, dead); rerr != nil {
+		if rerr := s.releasePayment(ctx, p.orderID, attempt, err, dead, called); rerr != nil {
 			return errors.Join(err, rerr)
 		}
 		return fmt.Errorf("%s payment of order %s (attempt %d): %w", op, p.orderID, attempt, err)
@@ -303,7 +310,8 @@ func (s *Service) callProvider(ctx context.Context, p payState, step payStep, at
 
 // recordPayment moves the payment from -> to, fenced by the claim attempt it was decided
 // under: an outcome from a claim that was since taken over is dropped (the newer claim
-// carries the same idempotency key and records the same outcome). Reaching authorized or
+// carries the same idempotency key and records the same outcome). The operation is over, so
+// its count of failed calls (attempts) starts again at 0 for the next. Reaching authorized or
 // declined moves a still-placed order to paid or failed in the same transaction.
 func (s *Service) recordPayment(ctx context.Context, p payState, attempt int, from, to payment.Status, ref, detail string) error {
 	if !payment.CanMove(from, to) {
@@ -328,10 +336,10 @@ func (s *Service) recordPayment(ctx context.Context, p payState, attempt int, fr
 			due = store.Now(now)
 		}
 		res, err := tx.ExecContext(ctx,
-			`UPDATE payments SET status = $1, provider_ref = $2, claimed_at = NULL, due_at = $3, attempts = attempts + $4,
-			   last_error = '', updated_at = $5, first_failed_at = NULL, dead_at = NULL
-			 WHERE order_id = $6 AND status = $7 AND claim_attempt = $8`,
-			string(to), ref, due, boolInt(from != payment.Pending), store.Now(now), p.orderID, string(from), attempt)
+			`UPDATE payments SET status = $1, provider_ref = $2, claimed_at = NULL, due_at = $3, attempts = 0,
+			   last_error = '', updated_at = $4, first_failed_at = NULL, dead_at = NULL
+			 WHERE order_id = $5 AND status = $6 AND claim_attempt = $7`,
+			string(to), ref, due, store.Now(now), p.orderID, string(from), attempt)
 		if err != nil {
 			return fmt.Errorf("record payment of %s: %w", p.orderID, err)
 		}
@@ -363,7 +371,9 @@ func (s *Service) recordPayment(ctx context.Context, p payState, attempt int, fr
 // stays in its in-flight status and is due again after a backoff, when the saga resumes it
 // by asking the provider. A dead payment (the provider refused the call, or calls have failed
 // for PaymentDeadAfter) is due never: it waits, as a dead letter, for ops to redrive it.
-func (s *Service) releasePayment(ctx context.Context, id string, attempt int, cause error, dead bool) error {
+// called says whether this attempt called the provider to do the operation (not only looked
+// it up): such a call counts in attempts, the dead letter's tries.
+func (s *Service) releasePayment(ctx context.Context, id string, attempt int, cause error, dead, called bool) error {
 	now := s.cfg.Now()
 	msg := cause.Error()
 	if len(msg) > 200 {
@@ -375,10 +385,10 @@ func (s *Service) releasePayment(ctx context.Context, id string, attempt int, ca
 	}
 	return s.db.InTx(ctx, func(tx *store.Tx) error {
 		_, err := tx.ExecContext(ctx,
-			`UPDATE payments SET claimed_at = NULL, due_at = $1, attempts = attempts + 1, last_error = $2, updated_at = $3,
-			   first_failed_at = COALESCE(first_failed_at, $4), dead_at = $5
-			 WHERE order_id = $6 AND claim_attempt = $7`,
-			due, msg, store.Now(now), store.Now(now), deadAt, id, attempt)
+			`UPDATE payments SET claimed_at = NULL, due_at = $1, attempts = attempts + $2, last_error = $3, updated_at = $4,
+			   first_failed_at = COALESCE(first_failed_at, $5), dead_at = $6
+			 WHERE order_id = $7 AND claim_attempt = $8`,
+			due, boolInt(called), msg, store.Now(now), store.Now(now), deadAt, id, attempt)
 		if err != nil {
 			return fmt.Errorf("release payment claim of %s: %w", id, err)
 		}

@@ -1,8 +1,12 @@
 package order_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -377,6 +381,9 @@ func TestPaymentDeadLettersAndRedrive(t *testing.T) {
 			t.Fatalf("dead payments: got %+v, %v; want the order's, stopped authorizing", dead, err)
 		}
 		calls := f.pay.Calls(payment.Authorize)
+		if dead[0].Attempts != calls {
+			t.Errorf("dead letter's tries: got %d, want the %d authorize calls made (lookups not counted)", dead[0].Attempts, calls)
+		}
 		f.clock.Advance(time.Hour)
 		f.svc.Reconcile(ctx)
 		if got := f.pay.Calls(payment.Authorize); got != calls {
@@ -508,6 +515,56 @@ func TestReconciliationPages(t *testing.T) {
 		}
 		if pages != 3 {
 			t.Errorf("pages: got %d, want 3 (2+2+1)", pages)
+		}
+	})
+}
+
+// A dead letter's tries are the calls made for the operation that died, not the payment's
+// calls in all: one refused capture, after an authorization that went through at once, is one
+// try. Its log line says when the failing began: this failure, as there was none before.
+func TestDeadLetterTriesCountItsOperation(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, d store.Dialect) {
+		ctx := context.Background()
+		f := newFixture(t, d, payment.FakeConfig{})
+		var logs bytes.Buffer
+		cfg := f.sagaConfig(order.CaptureOnAcceptance)
+		cfg.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
+		svc := order.New(f.db, nil, cfg)
+		o := f.place(t, "k1")
+		if err := svc.SettlePayment(ctx, o.ID); err != nil {
+			t.Fatal(err)
+		}
+		mustExec(t, f.db, ctx, `UPDATE payments SET provider_ref = 'pi_nonexistent' WHERE order_id = $1`, o.ID)
+		if _, err := svc.Restaurant(ctx, owner, o.ID, order.Accept, ""); err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.SettlePayment(ctx, o.ID); err == nil {
+			t.Fatal("capture of an unknown reference: got nil error")
+		}
+		dead, err := svc.DeadPayments(ctx, "", 10)
+		if err != nil || len(dead) != 1 || dead[0].Status != payment.Capturing {
+			t.Fatalf("dead payments: got %+v, %v; want the order's, stopped capturing", dead, err)
+		}
+		if calls := f.pay.Calls(payment.Capture); dead[0].Attempts != 1 || calls != 1 {
+			t.Errorf("one refused capture: dead letter's tries %d, capture calls %d; want 1 and 1", dead[0].Attempts, calls)
+		}
+		if !dead[0].FirstFailedAt.Equal(f.clock.Now()) {
+			t.Errorf("first failed at %v, want %v (this failure)", dead[0].FirstFailedAt, f.clock.Now())
+		}
+		var line struct {
+			Msg          string    `json:"msg"`
+			Tries        int       `json:"tries"`
+			FailingSince time.Time `json:"failing_since"`
+		}
+		for l := range strings.SplitSeq(logs.String(), "\n") {
+			if strings.Contains(l, "payment dead-lettered") {
+				if err := json.Unmarshal([]byte(l), &line); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if line.Msg == "" || line.Tries != 1 || !line.FailingSince.Equal(f.clock.Now()) {
+			t.Errorf("dead-letter log line: %+v, want tries 1 and failing_since %v; the log:\n%s", line, f.clock.Now(), logs.String())
 		}
 	})
 }

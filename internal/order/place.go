@@ -55,7 +55,10 @@ const (
 
 // Place checks out req for p under Idempotency-Key key. The same key with the same request
 // replays the first answer; with a different request it is ErrIdempotencyMismatch; while the
-// first request is still running it is ErrInProgress. Invalid requests write nothing.
+// first request is still running it is ErrInProgress (a fault.Busy: retry after a second). A
+// first request that died (its process holds no instance lease, see Config.Instance, or its
+// claim is older than Config.IdempotencyStale) no longer holds the key: the retry places the
+// order. Invalid requests write nothing.
 // encode renders the order as the client sees it; its bytes are what a replay returns.
 func (s *Service) Place(ctx context.Context, p auth.Principal, key string, req PlaceRequest, encode func(Order) ([]byte, error)) (PlaceResult, error) {
 	customer, err := s.validatePlace(p, key, req)
@@ -216,6 +219,14 @@ func (s *Service) validatePlace(p auth.Principal, key string, req PlaceRequest) 
 	return customer, nil
 }
 
+// InstanceLease is the name of the liveness lease a process holds while it runs as instance id
+// (Config.Instance): "instance/<id>".
+func InstanceLease(id string) string { return instanceLeasePrefix + id }
+
+// instanceLeasePrefix starts every instance lease's name; claimKey's takeover query spells it
+// out too.
+const instanceLeasePrefix = "instance/"
+
 // claimKey records key as in progress, or returns the stored answer of a finished request.
 // The common case, a fresh key, is one statement. token is the claim's created_at, which
 // identifies this request's claim from a later takeover's.
@@ -223,8 +234,8 @@ func (s *Service) claimKey(ctx context.Context, scope, key, hash string) (replay
 	now := s.cfg.Now()
 	token = store.Now(now)
 	claimed, err := s.db.Write(ctx,
-		`INSERT INTO idempotency_keys (principal, key, request_hash, state, created_at) VALUES ($1, $2, $3, 'pending', $4)
-		 ON CONFLICT (principal, key) DO NOTHING`, scope, key, hash, token)
+		`INSERT INTO idempotency_keys (principal, key, request_hash, state, created_at, instance) VALUES ($1, $2, $3, 'pending', $4, $5)
+		 ON CONFLICT (principal, key) DO NOTHING`, scope, key, hash, token, s.cfg.Instance)
 	if err != nil {
 		return nil, token, fmt.Errorf("claim idempotency key: %w", err)
 	}
@@ -232,9 +243,10 @@ func (s *Service) claimKey(ctx context.Context, scope, key, hash string) (replay
 		return nil, token, nil
 	}
 	var state, storedHash, body string
+	var held int64
 	err = s.db.QueryRowContext(ctx,
-		`SELECT state, request_hash, response_body FROM idempotency_keys WHERE principal = $1 AND key = $2`,
-		scope, key).Scan(&state, &storedHash, &body)
+		`SELECT state, request_hash, response_body, created_at FROM idempotency_keys WHERE principal = $1 AND key = $2`,
+		scope, key).Scan(&state, &storedHash, &body, &held)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, 0, ErrInProgress // claimed and released in between: let the client retry
@@ -245,10 +257,18 @@ func (s *Service) claimKey(ctx context.Context, scope, key, hash string) (replay
 	case state == "done":
 		return []byte(body), 0, nil
 	}
-	// Pending: another request holds it, unless that request died long ago.
+	// Pending: another request holds it, unless that request died: its claim is older than
+	// IdempotencyStale, or it names an instance whose liveness lease has expired (or is gone).
+	// The takeover swaps exactly the claim read (so of concurrent retries one wins) for a
+	// token greater than the old one even on a clock that stood still, so the request it
+	// replaces, if it still runs somewhere, can neither finish nor release the new claim.
+	token = max(token, held+1)
 	took, err := s.db.Write(ctx,
-		`UPDATE idempotency_keys SET created_at = $1 WHERE principal = $2 AND key = $3 AND state = 'pending' AND created_at < $4`,
-		token, scope, key, store.Now(now.Add(-s.cfg.IdempotencyStale)))
+		`UPDATE idempotency_keys SET created_at = $1, instance = $2
+		 WHERE principal = $3 AND key = $4 AND state = 'pending' AND created_at = $5
+		   AND (created_at < $6 OR (instance <> '' AND NOT EXISTS (
+		     SELECT 1 FROM leases WHERE leases.name = 'instance/' || idempotency_keys.instance AND leases.expires_at > $7)))`,
+		token, s.cfg.Instance, scope, key, held, store.Now(now.Add(-s.cfg.IdempotencyStale)), store.Now(now))
 	if err != nil {
 		return nil, token, fmt.Errorf("take over idempotency key: %w", err)
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/tiffin-dev/tiffin/internal/event"
+	"github.com/tiffin-dev/tiffin/internal/fault"
 	"github.com/tiffin-dev/tiffin/internal/payment"
 )
 
@@ -49,8 +51,12 @@ const (
 // ReconcilePayments checks up to limit payments (DefaultReconcileLimit when limit <= 0) whose
 // order IDs sort before before ("" for the newest), newest first, against the provider, one
 // Account call each. When ctx is about to end it stops early and returns the page so far,
-// with Next set to continue from.
+// with Next set to continue from. A before that is not an order ID (as Next gives) is a
+// fault.FieldError on query.before.
 func (s *Service) ReconcilePayments(ctx context.Context, before string, limit int) (Reconciliation, error) {
+	if before != "" && !event.IsID("ord", before) {
+		return Reconciliation{}, fault.Field("query.before", before, "is not an order ID (the next of a previous page)")
+	}
 	if limit <= 0 {
 		limit = DefaultReconcileLimit
 	}

@@ -70,8 +70,16 @@ type Config struct {
 	// Lead runs fn while this process holds the named lease (lease.Elector.Run), so the
 	// reconciler runs in one replica at a time. Default: run fn at once (one process).
 	Lead func(ctx context.Context, name string, fn func(context.Context) error) error
-	// IdempotencyStale is when a pending Idempotency-Key may be taken over. Default 30s.
+	// IdempotencyStale is when a pending Idempotency-Key claim may be taken over by a retry
+	// whatever its process. Default 30s.
 	IdempotencyStale time.Duration
+	// Instance is this process's ID for this boot (random, never reused), recorded with every
+	// Idempotency-Key claim it makes. The process must hold the lease InstanceLease(Instance)
+	// (lease.Elector.Run) before it serves and while it runs: a pending claim whose instance
+	// holds no live lease was left by a process that died (or stopped), and a retry takes it
+	// over at once instead of after IdempotencyStale. Default "": claims name no instance and
+	// are taken over only after IdempotencyStale.
+	Instance string
 	// Copies keeps the last copy of every order read or placed, for Get to answer from
 	// (marked stale) while the store can't be reached. Default: a cache.Memory of the
 	// service's own.
