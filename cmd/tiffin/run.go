@@ -74,7 +74,7 @@ type devCmd struct {
 	OrdersPerMin   float64 `default:"30" help:"Simulated customers' orders per (real) minute."`
 	SimRestaurants int     `default:"20" help:"Simulated restaurants."`
 	SimCouriers    int     `default:"50" help:"Simulated couriers."`
-	PayProvider    string  `default:"fake" enum:"fake,stripe" help:"Payment provider: fake (in-process, moves no money) or stripe (needs --stripe-key)."`
+	PayProvider    string  `default:"fake" enum:"fake,stripe" help:"Payment provider: fake (a sandbox account kept in tiffin's database, moves no money) or stripe (needs --stripe-key)."`
 }
 
 func (d *devCmd) Run(ctx context.Context, log *logFlags) error {
@@ -94,7 +94,7 @@ type serveCmd struct {
 	DB          string `required:"" help:"Database URL, e.g. postgres://user@host:5432/tiffin."`
 	NATS        string `name:"nats" required:"" help:"NATS URL(s), e.g. nats://n1:4222,nats://n2:4222."`
 	Services    string `default:"api,catalog,orders,dispatch,tracking" help:"Comma-separated services to run."`
-	PayProvider string `enum:"stripe,fake," default:"" help:"Payment provider, required when the orders service runs: stripe (needs --stripe-key), or fake (in-process, moves no money) asked for by name."`
+	PayProvider string `enum:"stripe,fake," default:"" help:"Payment provider, required when the orders service runs: stripe (needs --stripe-key), or fake (a sandbox account kept in tiffin's database, moves no money) asked for by name."`
 }
 
 func (s *serveCmd) Run(ctx context.Context, log *logFlags) error {

@@ -67,8 +67,9 @@ type Config struct {
 	// H3Resolution of regions. Default 5.
 	H3Resolution int
 
-	// PayProvider names the payment provider: "fake" (the default: in process, moves no
-	// money) or "stripe" (Stripe PaymentIntents with manual capture; needs StripeKey).
+	// PayProvider names the payment provider: "fake" (the default: a sandbox account kept in
+	// tiffin's own database, shared by every replica on it; moves no money) or "stripe"
+	// (Stripe PaymentIntents with manual capture; needs StripeKey).
 	PayProvider string
 	// StripeKey is the Stripe secret key. StripeURL is the API's base URL (default
 	// https://api.stripe.com). StripePaymentMethod is what authorizations are confirmed with
@@ -138,18 +139,19 @@ func (c *Config) defaults() {
 
 // App is a running tiffin process.
 type App struct {
-	cfg     Config
-	logger  *slog.Logger
-	db      *store.DB
-	copies  cache.Backend
-	redis   *cache.Redis
-	bus     *bus.Bus
-	keys    *auth.Keys
-	metrics *telemetry.Metrics
-	leases  *lease.Elector
-	srv     *httpapi.Server
-	ln      net.Listener
-	runners []runner
+	cfg      Config
+	logger   *slog.Logger
+	db       *store.DB
+	copies   cache.Backend
+	redis    *cache.Redis
+	bus      *bus.Bus
+	keys     *auth.Keys
+	metrics  *telemetry.Metrics
+	leases   *lease.Elector
+	srv      *httpapi.Server
+	payments payment.Provider // nil unless the orders service runs
+	ln       net.Listener
+	runners  []runner
 }
 
 type runner struct {
@@ -232,13 +234,12 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		c.Register(a.srv)
 	}
 	if run("orders") {
-		pay, err := paymentProvider(cfg)
-		if err != nil {
+		if a.payments, err = paymentProvider(cfg, a.db); err != nil {
 			return nil, err
 		}
 		o := order.New(a.db, a.bus, order.Config{
 			Logger: cfg.Logger, Metrics: a.metrics, Regions: regions, RestaurantTimeout: cfg.RestaurantTimeout,
-			MaxOrderValue: cfg.MaxOrderValue, Payments: pay, Lead: a.leases.Run, Copies: a.copies,
+			MaxOrderValue: cfg.MaxOrderValue, Payments: a.payments, Lead: a.leases.Run, Copies: a.copies,
 		})
 		o.Register(a.srv)
 		deadPayments := paymentDeadLetters{orders: o}
@@ -274,15 +275,16 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	return a, nil
 }
 
-// paymentProvider is cfg.Payments, or the provider cfg.PayProvider names.
-func paymentProvider(cfg Config) (payment.Provider, error) {
+// paymentProvider is cfg.Payments, or the provider cfg.PayProvider names. The fake keeps its
+// ledger in db, so it outlives the process and replicas on one database share it.
+func paymentProvider(cfg Config, db *store.DB) (payment.Provider, error) {
 	if cfg.Payments != nil {
 		return cfg.Payments, nil
 	}
 	switch cfg.PayProvider {
 	case "fake":
-		cfg.Logger.Warn("payments go to the in-process fake provider: no money moves")
-		return payment.NewFake(payment.FakeConfig{
+		cfg.Logger.Warn("payments go to the fake provider, a sandbox account in tiffin's database: no money moves")
+		return payment.NewFake(db, payment.FakeConfig{
 			DeclineRate: cfg.PayDeclineRate, FailureRate: cfg.PayFailureRate, Latency: cfg.PayLatency, Seed: uint64(time.Now().UnixNano()),
 		}), nil
 	case "stripe":
@@ -319,6 +321,9 @@ func (a *App) Keys() *auth.Keys { return a.keys }
 
 // DB is the app's store.
 func (a *App) DB() *store.DB { return a.db }
+
+// Payments is the payment provider the orders service uses (nil when it doesn't run).
+func (a *App) Payments() payment.Provider { return a.payments }
 
 // Bus is the app's bus.
 func (a *App) Bus() *bus.Bus { return a.bus }

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,6 +28,7 @@ type App struct {
 	URL    string
 	Client *http.Client
 	tb     testing.TB
+	stop   func()
 }
 
 // Start boots the app on backend d with the given config tweaks, waits until it is ready, and
@@ -64,7 +66,7 @@ func StartServing(tb testing.TB, d store.Dialect, tweak func(*app.Config)) *App 
 	}
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
-	tb.Cleanup(func() {
+	stop := sync.OnceFunc(func() {
 		cancel()
 		select {
 		case err := <-done:
@@ -75,7 +77,16 @@ func StartServing(tb testing.TB, d store.Dialect, tweak func(*app.Config)) *App 
 			tb.Errorf("app did not stop within 30s")
 		}
 	})
-	return &App{App: a, URL: a.URL(), Client: &http.Client{Timeout: 20 * time.Second}, tb: tb}
+	tb.Cleanup(stop)
+	return &App{App: a, URL: a.URL(), Client: &http.Client{Timeout: 20 * time.Second}, tb: tb, stop: stop}
+}
+
+// Stop shuts the app down as a clean exit would and waits until it has (cleanup does it
+// otherwise). A test then starts another app on the same DataDir and DB to see what a
+// restart keeps.
+func (a *App) Stop() {
+	a.tb.Helper()
+	a.stop()
 }
 
 // WaitReady polls /readyz until it answers 200.
