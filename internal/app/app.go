@@ -83,6 +83,9 @@ type Config struct {
 	// of every call.
 	PayDeclineRate, PayFailureRate float64
 	PayLatency                     time.Duration
+	// CaptureAt is when an authorized payment is captured: "delivery" (the default) or
+	// "acceptance" (when the restaurant accepts; an order cancelled after that is refunded).
+	CaptureAt string
 	// RestaurantTimeout cancels paid orders no restaurant accepted. Default 5m.
 	RestaurantTimeout time.Duration
 	// MaxOrderValue caps an order's total in minor units. Default: the order service's
@@ -126,6 +129,9 @@ func (c *Config) defaults() {
 	if c.PayProvider == "" {
 		c.PayProvider = "fake"
 	}
+	if c.CaptureAt == "" {
+		c.CaptureAt = string(order.CaptureOnDelivery)
+	}
 	if c.H3Resolution == 0 {
 		c.H3Resolution = 5
 	}
@@ -167,6 +173,9 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		if !slices.Contains(AllServices, s) {
 			return nil, fmt.Errorf("app: unknown service %q (known: %s)", s, strings.Join(AllServices, ","))
 		}
+	}
+	if err := validCaptureAt(cfg.CaptureAt); err != nil {
+		return nil, fmt.Errorf("app: %w", err)
 	}
 	a := &App{cfg: cfg, logger: cfg.Logger, metrics: telemetry.NewMetrics()}
 	defer func() {
@@ -240,6 +249,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		o := order.New(a.db, a.bus, order.Config{
 			Logger: cfg.Logger, Metrics: a.metrics, Regions: regions, RestaurantTimeout: cfg.RestaurantTimeout,
 			MaxOrderValue: cfg.MaxOrderValue, Payments: a.payments, Lead: a.leases.Run, Copies: a.copies,
+			CaptureAt: order.CaptureAt(cfg.CaptureAt),
 		})
 		o.Register(a.srv)
 		deadPayments := paymentDeadLetters{orders: o}
@@ -273,6 +283,15 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		}
 	}
 	return a, nil
+}
+
+// validCaptureAt refuses a capture point other than "delivery" and "acceptance".
+func validCaptureAt(s string) error {
+	switch order.CaptureAt(s) {
+	case order.CaptureOnDelivery, order.CaptureOnAcceptance:
+		return nil
+	}
+	return fmt.Errorf("unknown capture point %q (known: %s, %s)", s, order.CaptureOnDelivery, order.CaptureOnAcceptance)
 }
 
 // paymentProvider is cfg.Payments, or the provider cfg.PayProvider names. The fake keeps its
