@@ -69,3 +69,40 @@ func TestEveryCommandHasHelp(t *testing.T) {
 		}
 	}
 }
+
+// TestCaptureAtFlag: --capture-at (TIFFIN_CAPTURE_AT) reaches the app's config for dev and
+// serve, defaults to delivery, and anything but delivery or acceptance is refused.
+func TestCaptureAtFlag(t *testing.T) {
+	c, _ := parse(t, "dev")
+	if got := c.Dev.config(c.Log).CaptureAt; got != "delivery" {
+		t.Errorf("default: got %q, want delivery", got)
+	}
+	c, _ = parse(t, "serve", "--db", "postgres://x", "--nats", "nats://x", "--capture-at", "acceptance")
+	if got := c.Serve.config(c.Log).CaptureAt; got != "acceptance" {
+		t.Errorf("serve --capture-at acceptance: got %q", got)
+	}
+	t.Setenv("TIFFIN_CAPTURE_AT", "acceptance")
+	c, _ = parse(t, "dev")
+	if got := c.Dev.config(c.Log).CaptureAt; got != "acceptance" {
+		t.Errorf("TIFFIN_CAPTURE_AT=acceptance: got %q", got)
+	}
+	for _, args := range [][]string{{"dev", "--capture-at", "payment"}, {"serve", "--db", "postgres://x", "--nats", "nats://x", "--capture-at", "Delivery"}} {
+		var c cli
+		p, err := kong.New(&c, options()...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Parse(args); err == nil || !strings.Contains(err.Error(), "--capture-at") {
+			t.Errorf("%v: got %v, want an error naming --capture-at", args, err)
+		}
+	}
+	t.Setenv("TIFFIN_CAPTURE_AT", "shipping")
+	var cl cli
+	p, err := kong.New(&cl, options()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Parse([]string{"dev"}); err == nil || !strings.Contains(err.Error(), "capture-at") {
+		t.Errorf("TIFFIN_CAPTURE_AT=shipping: got %v, want an error naming --capture-at", err)
+	}
+}

@@ -37,6 +37,7 @@ type common struct {
 	PayFailureRate      float64       `default:"0" help:"Share of fake payment provider calls that fail with an unknown outcome, half before and half after acting (0..1)."`
 	PayLatency          time.Duration `default:"0s" help:"Delay of every fake payment provider call."`
 	RestaurantTimeout   time.Duration `default:"5m" help:"Cancel and refund paid orders no restaurant accepted within this time."`
+	CaptureAt           string        `default:"delivery" enum:"delivery,acceptance" help:"When an authorized payment is captured: delivery, or acceptance by the restaurant (an order cancelled after that is refunded)."`
 	MaxOrderValue       int64         `default:"10000000" help:"Largest order total accepted, delivery included, in minor units."`
 	OfferTTL            time.Duration `default:"30s" help:"How long a courier has to answer an offer."`
 	StripeKey           string        `help:"Stripe secret key, for --pay-provider stripe (better given as TIFFIN_STRIPE_KEY than on the command line)."`
@@ -51,7 +52,7 @@ func (c common) config(log logFlags) app.Config {
 	return app.Config{
 		Addr: c.Addr, DataDir: c.Data, H3Resolution: c.H3Resolution, Version: version,
 		PayDeclineRate: c.PayDeclineRate, PayFailureRate: c.PayFailureRate, PayLatency: c.PayLatency,
-		RestaurantTimeout: c.RestaurantTimeout, MaxOrderValue: c.MaxOrderValue, OfferTTL: c.OfferTTL,
+		RestaurantTimeout: c.RestaurantTimeout, CaptureAt: c.CaptureAt, MaxOrderValue: c.MaxOrderValue, OfferTTL: c.OfferTTL,
 		ShutdownGrace: c.ShutdownGrace, Logger: log.logger(), Redis: c.Redis, RedisPrefix: c.RedisPrefix,
 		StripeKey: c.StripeKey, StripeURL: c.StripeURL, StripePaymentMethod: c.StripePaymentMethod,
 	}
@@ -74,7 +75,7 @@ type devCmd struct {
 	OrdersPerMin   float64 `default:"30" help:"Simulated customers' orders per (real) minute."`
 	SimRestaurants int     `default:"20" help:"Simulated restaurants."`
 	SimCouriers    int     `default:"50" help:"Simulated couriers."`
-	PayProvider    string  `default:"fake" enum:"fake,stripe" help:"Payment provider: fake (in-process, moves no money) or stripe (needs --stripe-key)."`
+	PayProvider    string  `default:"fake" enum:"fake,stripe" help:"Payment provider: fake (a sandbox account kept in tiffin's database, moves no money) or stripe (needs --stripe-key)."`
 }
 
 func (d *devCmd) Run(ctx context.Context, log *logFlags) error {
@@ -94,7 +95,7 @@ type serveCmd struct {
 	DB          string `required:"" help:"Database URL, e.g. postgres://user@host:5432/tiffin."`
 	NATS        string `name:"nats" required:"" help:"NATS URL(s), e.g. nats://n1:4222,nats://n2:4222."`
 	Services    string `default:"api,catalog,orders,dispatch,tracking" help:"Comma-separated services to run."`
-	PayProvider string `enum:"stripe,fake," default:"" help:"Payment provider, required when the orders service runs: stripe (needs --stripe-key), or fake (in-process, moves no money) asked for by name."`
+	PayProvider string `enum:"stripe,fake," default:"" help:"Payment provider, required when the orders service runs: stripe (needs --stripe-key), or fake (a sandbox account kept in tiffin's database, moves no money) asked for by name."`
 }
 
 func (s *serveCmd) Run(ctx context.Context, log *logFlags) error {

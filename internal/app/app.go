@@ -69,8 +69,9 @@ type Config struct {
 	// H3Resolution of regions. Default 5.
 	H3Resolution int
 
-	// PayProvider names the payment provider: "fake" (the default: in process, moves no
-	// money) or "stripe" (Stripe PaymentIntents with manual capture; needs StripeKey).
+	// PayProvider names the payment provider: "fake" (the default: a sandbox account kept in
+	// tiffin's own database, shared by every replica on it; moves no money) or "stripe"
+	// (Stripe PaymentIntents with manual capture; needs StripeKey).
 	PayProvider string
 	// StripeKey is the Stripe secret key. StripeURL is the API's base URL (default
 	// https://api.stripe.com). StripePaymentMethod is what authorizations are confirmed with
@@ -84,6 +85,9 @@ type Config struct {
 	// of every call.
 	PayDeclineRate, PayFailureRate float64
 	PayLatency                     time.Duration
+	// CaptureAt is when an authorized payment is captured: "delivery" (the default) or
+	// "acceptance" (when the restaurant accepts; an order cancelled after that is refunded).
+	CaptureAt string
 	// RestaurantTimeout cancels paid orders no restaurant accepted. Default 5m.
 	RestaurantTimeout time.Duration
 	// MaxOrderValue caps an order's total in minor units. Default: the order service's
@@ -127,6 +131,9 @@ func (c *Config) defaults() {
 	if c.PayProvider == "" {
 		c.PayProvider = "fake"
 	}
+	if c.CaptureAt == "" {
+		c.CaptureAt = string(order.CaptureOnDelivery)
+	}
 	if c.H3Resolution == 0 {
 		c.H3Resolution = 5
 	}
@@ -154,6 +161,7 @@ type App struct {
 	instance string
 	alive    chan struct{}
 	srv      *httpapi.Server
+	payments payment.Provider // nil unless the orders service runs
 	ln       net.Listener
 	runners  []runner
 }
@@ -171,6 +179,9 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		if !slices.Contains(AllServices, s) {
 			return nil, fmt.Errorf("app: unknown service %q (known: %s)", s, strings.Join(AllServices, ","))
 		}
+	}
+	if err := validCaptureAt(cfg.CaptureAt); err != nil {
+		return nil, fmt.Errorf("app: %w", err)
 	}
 	a := &App{cfg: cfg, logger: cfg.Logger, metrics: telemetry.NewMetrics()}
 	defer func() {
@@ -238,15 +249,14 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		c.Register(a.srv)
 	}
 	if run("orders") {
-		pay, err := paymentProvider(cfg)
-		if err != nil {
+		if a.payments, err = paymentProvider(cfg, a.db); err != nil {
 			return nil, err
 		}
 		a.startInstance(ctx)
 		o := order.New(a.db, a.bus, order.Config{
 			Logger: cfg.Logger, Metrics: a.metrics, Regions: regions, RestaurantTimeout: cfg.RestaurantTimeout,
-			MaxOrderValue: cfg.MaxOrderValue, Payments: pay, Lead: a.leases.Run, Copies: a.copies,
-			Instance: a.instance,
+			MaxOrderValue: cfg.MaxOrderValue, Payments: a.payments, Lead: a.leases.Run, Copies: a.copies,
+			Instance: a.instance, CaptureAt: order.CaptureAt(cfg.CaptureAt),
 		})
 		o.Register(a.srv)
 		deadPayments := paymentDeadLetters{orders: o}
@@ -282,15 +292,25 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	return a, nil
 }
 
-// paymentProvider is cfg.Payments, or the provider cfg.PayProvider names.
-func paymentProvider(cfg Config) (payment.Provider, error) {
+// validCaptureAt refuses a capture point other than "delivery" and "acceptance".
+func validCaptureAt(s string) error {
+	switch order.CaptureAt(s) {
+	case order.CaptureOnDelivery, order.CaptureOnAcceptance:
+		return nil
+	}
+	return fmt.Errorf("unknown capture point %q (known: %s, %s)", s, order.CaptureOnDelivery, order.CaptureOnAcceptance)
+}
+
+// paymentProvider is cfg.Payments, or the provider cfg.PayProvider names. The fake keeps its
+// ledger in db, so it outlives the process and replicas on one database share it.
+func paymentProvider(cfg Config, db *store.DB) (payment.Provider, error) {
 	if cfg.Payments != nil {
 		return cfg.Payments, nil
 	}
 	switch cfg.PayProvider {
 	case "fake":
-		cfg.Logger.Warn("payments go to the in-process fake provider: no money moves")
-		return payment.NewFake(payment.FakeConfig{
+		cfg.Logger.Warn("payments go to the fake provider, a sandbox account in tiffin's database: no money moves")
+		return payment.NewFake(db, payment.FakeConfig{
 			DeclineRate: cfg.PayDeclineRate, FailureRate: cfg.PayFailureRate, Latency: cfg.PayLatency, Seed: uint64(time.Now().UnixNano()),
 		}), nil
 	case "stripe":
@@ -366,6 +386,9 @@ func (a *App) Keys() *auth.Keys { return a.keys }
 
 // DB is the app's store.
 func (a *App) DB() *store.DB { return a.db }
+
+// Payments is the payment provider the orders service uses (nil when it doesn't run).
+func (a *App) Payments() payment.Provider { return a.payments }
 
 // Bus is the app's bus.
 func (a *App) Bus() *bus.Bus { return a.bus }

@@ -35,8 +35,8 @@ func TestMoneyMovesOnce(t *testing.T) {
 	for _, d := range tiffintest.Backends {
 		t.Run(string(d), func(t *testing.T) {
 			t.Parallel()
-			pay := payment.NewFake(payment.FakeConfig{Latency: 150 * time.Millisecond})
-			a := apptest.Start(t, d, func(c *app.Config) { c.Payments = pay })
+			a := apptest.Start(t, d, func(c *app.Config) { c.PayLatency = 150 * time.Millisecond })
+			pay := a.Payments().(*payment.Fake)
 			m := seed(t, a, "r-1", "owner-1")
 			customer := a.Token(auth.Customer, "cust-1")
 			restaurant := a.Token(auth.Restaurant, "owner-1")
@@ -116,7 +116,10 @@ func TestMoneyMovesOnce(t *testing.T) {
 				t.Errorf("reconciliation as a customer: got %d, want 403", r.Status)
 			}
 
-			accounts := pay.Accounts()
+			accounts, err := pay.Accounts(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
 			for _, id := range append(append(early, cancelled...), rejected...) {
 				if accounts[id].Holding() {
 					t.Errorf("order %s ended but the provider holds %+v", id, accounts[id])
@@ -147,8 +150,8 @@ func TestMoneyMovesOnce(t *testing.T) {
 // the payment settles once.
 func TestPaymentDeadLettersInTheOneView(t *testing.T) {
 	t.Parallel()
-	pay := payment.NewFake(payment.FakeConfig{})
-	a := apptest.Start(t, store.SQLite, func(c *app.Config) { c.Payments = pay })
+	a := apptest.Start(t, store.SQLite, nil)
+	pay := a.Payments().(*payment.Fake)
 	m := seed(t, a, "r-1", "owner-1")
 	customer := a.Token(auth.Customer, "cust-1")
 	ops := a.Token(auth.Ops, "ops-1")

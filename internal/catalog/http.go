@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
@@ -291,8 +292,39 @@ type patchItemInput struct {
 	ID     string `path:"id" pattern:"^[A-Za-z0-9_.:-]{1,64}$"`
 	ItemID string `path:"item_id" pattern:"^[A-Za-z0-9_.:-]{1,64}$"`
 	Body   struct {
-		Available *bool `json:"available,omitempty"`
-		Stock     *int  `json:"stock,omitempty" minimum:"0" maximum:"1000000"`
+		Available *bool         `json:"available,omitempty"`
+		Stock     optionalStock `json:"stock,omitempty"`
+	}
+}
+
+// optionalStock is a PATCH's stock, which has three meanings: absent leaves the stock as it is,
+// null makes it unlimited, and a number sets the count. A *int cannot tell the first two apart
+// (both decode to nil), so the field records that it was sent.
+type optionalStock struct {
+	Set   bool
+	Value *int
+}
+
+// UnmarshalJSON runs only for a stock the body carries, null included.
+func (o *optionalStock) UnmarshalJSON(b []byte) error {
+	o.Set, o.Value = true, nil
+	if string(b) == "null" {
+		return nil
+	}
+	var n int
+	if err := json.Unmarshal(b, &n); err != nil {
+		return err
+	}
+	o.Value = &n
+	return nil
+}
+
+// Schema implements huma.SchemaProvider: an integer in range, or null.
+func (optionalStock) Schema(huma.Registry) *huma.Schema {
+	lo, hi := 0.0, float64(MaxStock)
+	return &huma.Schema{
+		Type: huma.TypeInteger, Format: "int64", Nullable: true, Minimum: &lo, Maximum: &hi,
+		Description: "Items left to sell; null makes the stock unlimited. Absent leaves it as it is.",
 	}
 }
 
@@ -301,7 +333,9 @@ type itemOutput struct {
 }
 
 func (s *Service) httpPatchItem(ctx context.Context, p auth.Principal, in *patchItemInput) (*itemOutput, error) {
-	it, err := s.PatchItem(ctx, p, in.ID, in.ItemID, in.Body.Available, in.Body.Stock)
+	it, err := s.PatchItem(ctx, p, in.ID, in.ItemID, ItemPatch{
+		Available: in.Body.Available, SetStock: in.Body.Stock.Set, Stock: in.Body.Stock.Value,
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -238,6 +238,10 @@ func TestHTTPMenu(t *testing.T) {
 			{"missing price", "PUT", "/v1/restaurants/r1/menu", alice,
 				`{"items":[{"name":"a"}]}`, http.StatusUnprocessableEntity, []string{"body.items[0]"}}, // huma names the object missing a property,
 			{"empty patch", "PATCH", "/v1/restaurants/r1/menu/items/idli", alice, `{}`, http.StatusUnprocessableEntity, []string{"body"}},
+			{"patch negative stock", "PATCH", "/v1/restaurants/r1/menu/items/idli", alice, `{"stock":-1}`, http.StatusUnprocessableEntity, []string{"body.stock"}},
+			{"patch stock over the cap", "PATCH", "/v1/restaurants/r1/menu/items/idli", alice, `{"stock":1000001}`, http.StatusUnprocessableEntity, []string{"body.stock"}},
+			{"patch stock not a number", "PATCH", "/v1/restaurants/r1/menu/items/idli", alice, `{"stock":"5"}`, http.StatusUnprocessableEntity, []string{"body.stock"}},
+			{"patch fractional stock", "PATCH", "/v1/restaurants/r1/menu/items/idli", alice, `{"stock":1.5}`, http.StatusUnprocessableEntity, []string{"body.stock"}},
 			{"not JSON", "PUT", "/v1/restaurants/r1/menu", alice, `{"items":`, http.StatusBadRequest, nil},
 		}
 		for _, tt := range tests {
@@ -254,6 +258,47 @@ func TestHTTPMenu(t *testing.T) {
 		}
 		if res := a.do(t, "GET", "/v1/restaurants/r1/menu", "", ""); res.header.Get("ETag") != `"r1-2"` {
 			t.Errorf("after failed writes: got ETag %s, want %s", res.header.Get("ETag"), `"r1-2"`)
+		}
+
+		// "stock": null makes the stock unlimited; a PATCH without stock leaves it as it is.
+		patch := func(body string) map[string]any {
+			t.Helper()
+			res := a.do(t, "PATCH", "/v1/restaurants/r1/menu/items/"+vadaID, alice, body)
+			if res.status != http.StatusOK {
+				t.Fatalf("PATCH %s: got %d %s", body, res.status, res.body)
+			}
+			return decode[map[string]any](t, res)
+		}
+		stockOf := func() any {
+			t.Helper()
+			m := decode[map[string]any](t, a.do(t, "GET", "/v1/restaurants/r1/menu", "", ""))
+			for _, it := range m["items"].([]any) {
+				if it := it.(map[string]any); it["id"] == vadaID {
+					v, ok := it["stock"]
+					if !ok {
+						t.Fatalf("menu item %s has no stock field", vadaID)
+					}
+					return v
+				}
+			}
+			t.Fatalf("menu has no item %s", vadaID)
+			return nil
+		}
+		if it := patch(`{"stock":null}`); it["stock"] != nil || it["available"] != true {
+			t.Errorf(`PATCH {"stock":null}: got %v, want unlimited (null) stock, still available`, it)
+		}
+		if got := stockOf(); got != nil {
+			t.Errorf(`menu after {"stock":null}: stock %v, want null`, got)
+		}
+		patch(`{"stock":4}`)
+		if it := patch(`{"available":false}`); it["stock"] != 4.0 || it["available"] != false {
+			t.Errorf(`PATCH {"available":false}: got %v, want stock left at 4`, it)
+		}
+		if it := patch(`{"available":true,"stock":null}`); it["stock"] != nil || it["available"] != true {
+			t.Errorf(`PATCH {"available":true,"stock":null}: got %v, want available, unlimited`, it)
+		}
+		if got := stockOf(); got != nil {
+			t.Errorf("menu after the last PATCH: stock %v, want null", got)
 		}
 	})
 }

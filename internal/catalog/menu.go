@@ -134,17 +134,28 @@ func (s *Service) PutMenu(ctx context.Context, p auth.Principal, restaurantID st
 	return m, nil
 }
 
-// PatchItem sets an item's availability, its stock, or both (nil leaves a field as it is) and
-// bumps the menu version.
-func (s *Service) PatchItem(ctx context.Context, p auth.Principal, restaurantID, itemID string, available *bool, stock *int) (Item, error) {
+// ItemPatch is a partial update of a menu item; its zero value changes nothing.
+type ItemPatch struct {
+	// Available, when not nil, sets whether the item can be ordered.
+	Available *bool
+	// SetStock replaces the item's stock with Stock: a count, or nil for unlimited.
+	SetStock bool
+	Stock    *int
+}
+
+// PatchItem sets an item's availability, its stock (a count, or unlimited), or both, and
+// bumps the menu version. Making the stock unlimited leaves the stock reservations of open
+// orders as they are: they are released as usual when their order ends, giving nothing back
+// to an item that is unlimited then (see internal/order/stock.go).
+func (s *Service) PatchItem(ctx context.Context, p auth.Principal, restaurantID, itemID string, patch ItemPatch) (Item, error) {
 	if err := mayWrite(p); err != nil {
 		return Item{}, err
 	}
-	if available == nil && stock == nil {
+	if patch.Available == nil && !patch.SetStock {
 		return Item{}, fault.Field("body", nil, "must set available or stock")
 	}
-	if stock != nil {
-		if err := checkStock("body.stock", *stock); err != nil {
+	if patch.SetStock && patch.Stock != nil {
+		if err := checkStock("body.stock", *patch.Stock); err != nil {
 			return Item{}, err
 		}
 	}
@@ -158,12 +169,15 @@ func (s *Service) PatchItem(ctx context.Context, p auth.Principal, restaurantID,
 		if it, err = getItem(ctx, tx, restaurantID, itemID); err != nil {
 			return err
 		}
-		if available != nil {
-			it.Available = *available
+		if patch.Available != nil {
+			it.Available = *patch.Available
 		}
-		if stock != nil {
-			v := *stock
-			it.Stock = &v
+		if patch.SetStock {
+			it.Stock = nil
+			if patch.Stock != nil {
+				v := *patch.Stock
+				it.Stock = &v
+			}
 		}
 		tx.AfterCommit(func() { s.cache.invalidate(restaurantID) })
 		return updateItemStock(ctx, tx, it, now)

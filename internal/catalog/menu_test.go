@@ -79,7 +79,7 @@ func TestMenu(t *testing.T) {
 		}
 		assertMenu(t, f, want)
 
-		it, err := f.svc.PatchItem(ctx, alice, "r1", vada, ptr(false), ptr(0))
+		it, err := f.svc.PatchItem(ctx, alice, "r1", vada, catalog.ItemPatch{Available: ptr(false), SetStock: true, Stock: ptr(0)})
 		if err != nil {
 			t.Fatalf("patch: %v", err)
 		}
@@ -89,11 +89,26 @@ func TestMenu(t *testing.T) {
 		want.Version = 3
 		want.Items[3].Available, want.Items[3].Stock = false, ptr(0)
 		assertMenu(t, f, want)
-		if _, err := f.svc.PatchItem(ctx, ops, "r1", vada, nil, ptr(7)); err != nil {
+		if _, err := f.svc.PatchItem(ctx, ops, "r1", vada, catalog.ItemPatch{SetStock: true, Stock: ptr(7)}); err != nil {
 			t.Fatalf("patch stock only: %v", err)
 		}
 		want.Version = 4
 		want.Items[3].Stock = ptr(7)
+		assertMenu(t, f, want)
+		if it, err := f.svc.PatchItem(ctx, alice, "r1", vada, catalog.ItemPatch{SetStock: true}); err != nil || it.Stock != nil {
+			t.Fatalf("patch stock to unlimited: got %+v, %v", it, err)
+		}
+		want.Version = 5
+		want.Items[3].Stock = nil
+		assertMenu(t, f, want)
+		if it, err := f.svc.PatchItem(ctx, alice, "r1", vada, catalog.ItemPatch{Available: ptr(true), SetStock: true, Stock: ptr(7)}); err != nil || it.Stock == nil || *it.Stock != 7 {
+			t.Fatalf("patch stock back to 7: got %+v, %v", it, err)
+		}
+		if it, err := f.svc.PatchItem(ctx, alice, "r1", vada, catalog.ItemPatch{Available: ptr(false)}); err != nil || it.Stock == nil || *it.Stock != 7 {
+			t.Fatalf("patch availability only: got %+v, %v; want the stock left at 7", it, err)
+		}
+		want.Version = 7
+		want.Items[3].Stock, want.Items[3].Available = ptr(7), false
 		assertMenu(t, f, want)
 
 		errs := []struct {
@@ -115,11 +130,23 @@ func TestMenu(t *testing.T) {
 				_, err := f.svc.PutMenu(ctx, owner("bob"), "r2", []catalog.ItemInput{{Name: "mine", ID: "r2-a"}, {ID: "idli", Name: "Idli"}})
 				return err
 			}, fault.Invalid, "body.items[1].id"},
-			{"patch unknown item", func() error { _, err := f.svc.PatchItem(ctx, alice, "r1", "nope", ptr(true), nil); return err }, catalog.ErrItemNotFound, ""},
-			{"patch another restaurant's item", func() error { _, err := f.svc.PatchItem(ctx, ops, "r2", "idli", ptr(true), nil); return err }, catalog.ErrItemNotFound, ""},
-			{"patch other owner's item", func() error { _, err := f.svc.PatchItem(ctx, owner("bob"), "r1", "idli", ptr(true), nil); return err }, catalog.ErrNotOwner, ""},
-			{"patch nothing", func() error { _, err := f.svc.PatchItem(ctx, alice, "r1", "idli", nil, nil); return err }, fault.Invalid, "body"},
-			{"patch negative stock", func() error { _, err := f.svc.PatchItem(ctx, alice, "r1", "idli", nil, ptr(-1)); return err }, fault.Invalid, "body.stock"},
+			{"patch unknown item", func() error {
+				_, err := f.svc.PatchItem(ctx, alice, "r1", "nope", catalog.ItemPatch{Available: ptr(true)})
+				return err
+			}, catalog.ErrItemNotFound, ""},
+			{"patch another restaurant's item", func() error {
+				_, err := f.svc.PatchItem(ctx, ops, "r2", "idli", catalog.ItemPatch{Available: ptr(true)})
+				return err
+			}, catalog.ErrItemNotFound, ""},
+			{"patch other owner's item", func() error {
+				_, err := f.svc.PatchItem(ctx, owner("bob"), "r1", "idli", catalog.ItemPatch{Available: ptr(true)})
+				return err
+			}, catalog.ErrNotOwner, ""},
+			{"patch nothing", func() error { _, err := f.svc.PatchItem(ctx, alice, "r1", "idli", catalog.ItemPatch{}); return err }, fault.Invalid, "body"},
+			{"patch negative stock", func() error {
+				_, err := f.svc.PatchItem(ctx, alice, "r1", "idli", catalog.ItemPatch{SetStock: true, Stock: ptr(-1)})
+				return err
+			}, fault.Invalid, "body.stock"},
 		}
 		for _, tt := range errs {
 			err := tt.run()

@@ -25,7 +25,8 @@ type Config struct {
 	Now func() time.Time
 	// Regions assigns orders to regions. Default H3 resolution 5.
 	Regions geo.Regioner
-	// Payments is the payment provider. Default: a payment.Fake that always succeeds.
+	// Payments is the payment provider. Default: a payment.Fake that always succeeds, its
+	// ledger kept in the service's store.
 	Payments payment.Provider
 	// CaptureAt is when an authorized payment is captured. Default CaptureOnDelivery.
 	CaptureAt CaptureAt
@@ -100,9 +101,6 @@ func (c *Config) defaults() {
 	// equal to what a later read returns, and the events agree with both.
 	clock := c.Now
 	c.Now = func() time.Time { return clock().UTC().Truncate(time.Millisecond) }
-	if c.Payments == nil {
-		c.Payments = payment.NewFake(payment.FakeConfig{})
-	}
 	if c.CaptureAt == "" {
 		c.CaptureAt = CaptureOnDelivery
 	}
@@ -175,6 +173,9 @@ type Service struct {
 // New returns the order service. b may be nil in tests that drive payments by hand.
 func New(db *store.DB, b *bus.Bus, cfg Config) *Service {
 	cfg.defaults()
+	if cfg.Payments == nil {
+		cfg.Payments = payment.NewFake(db, payment.FakeConfig{})
+	}
 	return &Service{
 		db: db, bus: b, cfg: cfg, logger: cfg.Logger.With("svc", "orders"), escalated: map[string]bool{},
 		copies: cache.New(cfg.Copies, cache.Config{

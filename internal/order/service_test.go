@@ -36,7 +36,7 @@ func newFixture(t testing.TB, d store.Dialect, fake payment.FakeConfig) *fixture
 	dsn := tiffintest.DSN(t, d)
 	db := openStore(t, dsn)
 	c := tiffintest.NewClock(time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC))
-	pay := payment.NewFake(fake)
+	pay := payment.NewFake(db, fake)
 	svc := order.New(db, nil, order.Config{Now: c.Now, Payments: pay, RestaurantTimeout: 5 * time.Minute})
 	ctx := context.Background()
 	mustExec(t, db, ctx, `INSERT INTO restaurants (id, owner_id, name, lat, lng, region, created_at, updated_at)

@@ -100,12 +100,15 @@ func TestStockGivenBackIsStockTaken(t *testing.T) {
 	cases := []struct {
 		name   string
 		before string // laddu's stock when the order is placed
-		set    *int   // what the owner sets it to afterwards; nil makes it unlimited
+		put    bool   // the owner PUTs the item without stock (unlimited) afterwards
+		sets   []*int // or PATCHes its stock, in turn, to each of these; nil is "stock": null (unlimited)
 		want   string // after the cancel
 	}{
-		{"unlimited, then 10", "unlimited", stock(10), "10"},
-		{"10, then restocked to 20", "10", stock(20), "24"},
-		{"10, then unlimited", "10", nil, "unlimited"},
+		{"unlimited, then 10", "unlimited", false, []*int{stock(10)}, "10"},
+		{"10, then restocked to 20", "10", false, []*int{stock(20)}, "24"},
+		{"10, then unlimited", "10", true, nil, "unlimited"},
+		{"10, then unlimited by a PATCH", "10", false, []*int{nil}, "unlimited"},
+		{"10, then unlimited by a PATCH, then 5", "10", false, []*int{nil, stock(5)}, "9"},
 	}
 	forEachBackend(t, func(t *testing.T, d store.Dialect) {
 		for _, c := range cases {
@@ -117,12 +120,15 @@ func TestStockGivenBackIsStockTaken(t *testing.T) {
 				}
 				o := f.mustPlace(t, "k", line("laddu", 4))
 				menu := catalog.New(f.db, catalog.Config{})
-				if c.set != nil {
-					if _, err := menu.PatchItem(ctx, owner, "r-1", "laddu", nil, c.set); err != nil {
+				for _, v := range c.sets {
+					if _, err := menu.PatchItem(ctx, owner, "r-1", "laddu", catalog.ItemPatch{SetStock: true, Stock: v}); err != nil {
 						t.Fatal(err)
 					}
-				} else if _, err := menu.PutMenu(ctx, owner, "r-1", []catalog.ItemInput{{ID: "laddu", Name: "Laddu", Price: 2000}}); err != nil {
-					t.Fatal(err)
+				}
+				if c.put {
+					if _, err := menu.PutMenu(ctx, owner, "r-1", []catalog.ItemInput{{ID: "laddu", Name: "Laddu", Price: 2000}}); err != nil {
+						t.Fatal(err)
+					}
 				}
 				if _, err := f.svc.Cancel(ctx, customer, o.ID, ""); err != nil {
 					t.Fatal(err)
