@@ -47,6 +47,7 @@ type benchOrdersCmd struct {
 	SVG         string        `name:"svg" placeholder:"PATH" type:"path" help:"Write a plot of the latency histograms to this SVG file."`
 	CPUProfile  string        `name:"cpuprofile" placeholder:"PREFIX" help:"Write a CPU profile of each measured run to PREFIX-<backend>.pprof."`
 	Markdown    bool          `help:"Also print the results as a markdown block for docs/benchmarks.md."`
+	PayLatency  time.Duration `default:"250ms" help:"How long the bench's fake Stripe API takes to answer each payment write, as a remote provider does."`
 }
 
 func (b *benchOrdersCmd) Run(ctx context.Context, log *logFlags) error {
@@ -55,7 +56,7 @@ func (b *benchOrdersCmd) Run(ctx context.Context, log *logFlags) error {
 	_ = lvl.UnmarshalText([]byte(log.Level))
 	_, err := bench.Orders(ctx, bench.OrdersConfig{
 		Backends: b.DB, Duration: b.Duration, Warmup: b.Warmup, Concurrency: b.Concurrency,
-		Out: os.Stdout, Markdown: b.Markdown, SVGPath: b.SVG, CPUProfile: b.CPUProfile,
+		Out: os.Stdout, Markdown: b.Markdown, SVGPath: b.SVG, CPUProfile: b.CPUProfile, PayLatency: b.PayLatency,
 		Logger: telemetry.NewLogger(os.Stderr, log.Format, max(lvl, slog.LevelWarn)),
 	})
 	return err

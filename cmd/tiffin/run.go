@@ -38,6 +38,7 @@ type common struct {
 	PayLatency          time.Duration `default:"0s" help:"Delay of every fake payment provider call."`
 	RestaurantTimeout   time.Duration `default:"5m" help:"Cancel and refund paid orders no restaurant accepted within this time."`
 	CaptureAt           string        `default:"delivery" enum:"delivery,acceptance" help:"When an authorized payment is captured: delivery, or acceptance by the restaurant (an order cancelled after that is refunded)."`
+	PaymentConcurrency  int           `default:"32" help:"Payment events settled at once per process: peak orders/s times the provider's latency (Stripe: ~0.3-1 s a call)."`
 	MaxOrderValue       int64         `default:"10000000" help:"Largest order total accepted, delivery included, in minor units."`
 	OfferTTL            time.Duration `default:"30s" help:"How long a courier has to answer an offer."`
 	StripeKey           string        `help:"Stripe secret key, for --pay-provider stripe (better given as TIFFIN_STRIPE_KEY than on the command line)."`
@@ -52,7 +53,7 @@ func (c common) config(log logFlags) app.Config {
 	return app.Config{
 		Addr: c.Addr, DataDir: c.Data, H3Resolution: c.H3Resolution, Version: version,
 		PayDeclineRate: c.PayDeclineRate, PayFailureRate: c.PayFailureRate, PayLatency: c.PayLatency,
-		RestaurantTimeout: c.RestaurantTimeout, CaptureAt: c.CaptureAt, MaxOrderValue: c.MaxOrderValue, OfferTTL: c.OfferTTL,
+		RestaurantTimeout: c.RestaurantTimeout, CaptureAt: c.CaptureAt, PaymentConcurrency: c.PaymentConcurrency, MaxOrderValue: c.MaxOrderValue, OfferTTL: c.OfferTTL,
 		ShutdownGrace: c.ShutdownGrace, Logger: log.logger(), Redis: c.Redis, RedisPrefix: c.RedisPrefix,
 		StripeKey: c.StripeKey, StripeURL: c.StripeURL, StripePaymentMethod: c.StripePaymentMethod,
 	}

@@ -88,6 +88,9 @@ type Config struct {
 	// CaptureAt is when an authorized payment is captured: "delivery" (the default) or
 	// "acceptance" (when the restaurant accepts; an order cancelled after that is refunded).
 	CaptureAt string
+	// PaymentConcurrency is how many payment events a process settles at once (see
+	// order.Config.PaymentConcurrency). Default 32.
+	PaymentConcurrency int
 	// RestaurantTimeout cancels paid orders no restaurant accepted. Default 5m.
 	RestaurantTimeout time.Duration
 	// MaxOrderValue caps an order's total in minor units. Default: the order service's
@@ -256,7 +259,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		o := order.New(a.db, a.bus, order.Config{
 			Logger: cfg.Logger, Metrics: a.metrics, Regions: regions, RestaurantTimeout: cfg.RestaurantTimeout,
 			MaxOrderValue: cfg.MaxOrderValue, Payments: a.payments, Lead: a.leases.Run, Copies: a.copies,
-			Instance: a.instance, CaptureAt: order.CaptureAt(cfg.CaptureAt),
+			Instance: a.instance, CaptureAt: order.CaptureAt(cfg.CaptureAt), PaymentConcurrency: cfg.PaymentConcurrency,
 		})
 		o.Register(a.srv)
 		deadPayments := paymentDeadLetters{orders: o}

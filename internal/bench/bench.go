@@ -34,11 +34,17 @@ type OrdersConfig struct {
 	// CPUProfile, when set, is a path prefix: each backend's measured run writes a CPU profile
 	// to <prefix>-<backend>.pprof (sqlite, postgres), for `go tool pprof`.
 	CPUProfile string
+	// PayLatency is how long the fake Stripe API takes to answer each payment write, as a
+	// remote provider does. Default 250ms.
+	PayLatency time.Duration
 	// Logger is the booted apps' logger. Default: warnings and errors, as text, to stderr.
 	Logger *slog.Logger
 }
 
 func (c *OrdersConfig) defaults() error {
+	if c.PayLatency == 0 {
+		c.PayLatency = 250 * time.Millisecond
+	}
 	if len(c.Backends) == 0 {
 		c.Backends = []string{"sqlite"}
 	}

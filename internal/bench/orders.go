@@ -11,6 +11,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"runtime/pprof"
 	"slices"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/tiffin-dev/tiffin/internal/app"
 	"github.com/tiffin-dev/tiffin/internal/auth"
+	"github.com/tiffin-dev/tiffin/internal/payment/stripefake"
 )
 
 // The seeded restaurant: one place in Bengaluru with a small menu nothing runs out of.
@@ -54,10 +56,19 @@ func benchApp(ctx context.Context, cfg OrdersConfig, dsn, label string) (Result,
 	}
 	defer os.RemoveAll(dir)
 
+	// The payment provider is remote in a deployment, keeps its ledger elsewhere and takes a
+	// while to answer: the bench pays through the Stripe adapter against the fake Stripe API in
+	// this process (as the chaos bench does), answering each write after cfg.PayLatency, not
+	// through the dev sandbox, whose ledger would share tiffin's database.
+	pay := stripefake.New(stripefake.Config{Seed: 1, Latency: cfg.PayLatency})
+	payHTTP := httptest.NewServer(pay)
+	defer func() { pay.Close(); payHTTP.Close() }()
+
 	actx, stop := context.WithCancel(ctx)
 	defer stop()
 	a, err := app.New(actx, app.Config{
 		Addr: "127.0.0.1:0", DataDir: dir, DB: dsn, Version: "bench", Logger: cfg.Logger,
+		PayProvider: "stripe", StripeKey: pay.Key(), StripeURL: payHTTP.URL,
 	})
 	if err != nil {
 		return res, fmt.Errorf("start app: %w", err)

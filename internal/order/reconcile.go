@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tiffin-dev/tiffin/internal/bus"
 	"github.com/tiffin-dev/tiffin/internal/event"
 	"github.com/tiffin-dev/tiffin/internal/store"
 )
@@ -25,7 +26,8 @@ func (s *Service) Run(ctx context.Context) error {
 	if s.bus != nil {
 		wg.Go(func() {
 			defer cancel()
-			consumeErr = s.bus.Consume(ctx, "orders-payments", paymentSubjects, s.handlePayment)
+			consumeErr = s.bus.Consume(ctx, "orders-payments", paymentSubjects, s.handlePayment,
+				bus.WithConcurrency(s.cfg.PaymentConcurrency))
 		})
 	}
 	if err := s.cfg.Lead(ctx, "order-reconciler", s.sweep); err != nil && ctx.Err() == nil {
