@@ -69,6 +69,11 @@ func readPayState(ctx context.Context, q querier, id string) (payState, error) {
 	return p, nil
 }
 
+// errPaymentRetryKept marks a failed provider call whose outcome the saga has recorded: the
+// payment is due again after its backoff (or is a dead letter), and the reconciler's sweep
+// will take it up, so whoever asked need not retry it.
+var errPaymentRetryKept = errors.New("the payment is due again later")
+
 // errKeyMayHaveExpired is an unknown outcome the saga will not resolve by repeating the call:
 // the provider's lookup cannot tell, and the call's idempotency key is older than
 // Config.PaymentKeyTTL.
@@ -299,7 +304,7 @@ func (s *Service) callProvider(ctx context.Context, p payState, step payStep, at
 		if rerr := s.releasePayment(ctx, p.orderID, attempt, err, dead, called); rerr != nil {
 			return errors.Join(err, rerr)
 		}
-		return fmt.Errorf("%s payment of order %s (attempt %d): %w", op, p.orderID, attempt, err)
+		return fmt.Errorf("%s payment of order %s (attempt %d): %w: %w", op, p.orderID, attempt, errPaymentRetryKept, err)
 	}
 	s.countPayment(op, "ok")
 	if ref == "" {

@@ -75,6 +75,14 @@ func (s *Service) handlePayment(ctx context.Context, e event.Envelope) error {
 		return err
 	}
 	err := s.SettlePayment(ctx, p.OrderID)
+	if errors.Is(err, errPaymentRetryKept) {
+		// The provider call failed and the saga recorded when to try again: the sweep of
+		// due payments retries it on the payment's own backoff. Keeping the event for the
+		// bus to redeliver as well would hold one of the consumer's unacknowledged slots per
+		// failing payment, and a provider outage would stall every new payment behind them.
+		s.logger.DebugContext(ctx, "payment call failed; the sweep retries it", "order", p.OrderID, "err", err)
+		err = nil
+	}
 	result := "ok"
 	if err != nil {
 		result = "error"
@@ -220,16 +228,25 @@ func (s *Service) settleDuePayments(ctx context.Context, now time.Time) error {
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("find due payments: %w", err)
 	}
+	// Provider calls wait on the network, and one may hang until its timeout: settle up to
+	// PaymentConcurrency at once so one slow call does not hold up the rest.
+	sem := make(chan struct{}, s.cfg.PaymentConcurrency)
+	var wg sync.WaitGroup
 	for _, id := range ids {
 		if ctx.Err() != nil {
-			return nil
+			break
 		}
-		if err := s.SettlePayment(ctx, id); err != nil {
-			s.logger.DebugContext(ctx, "payment not settled yet", "order", id, "err", err)
-			continue
-		}
-		s.count("payment_settled", nil)
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := s.SettlePayment(ctx, id); err != nil {
+				s.logger.DebugContext(ctx, "payment not settled yet", "order", id, "err", err)
+				return
+			}
+			s.count("payment_settled", nil)
+		})
 	}
+	wg.Wait()
 	return nil
 }
 
