@@ -62,7 +62,8 @@ func (s *Service) ReconcilePayments(ctx context.Context, before string, limit in
 	}
 	limit = min(limit, MaxReconcileLimit)
 	rows, err := s.db.QueryContext(ctx,
-		`SELECT p.order_id, o.status, p.status, p.amount, p.provider_ref, p.due_at IS NOT NULL, p.dead_at IS NOT NULL
+		`SELECT p.order_id, o.status, p.status, p.amount, p.provider_ref, p.due_at IS NOT NULL, p.dead_at IS NOT NULL,
+		   p.claim_attempt
 		 FROM payments p JOIN orders o ON o.id = p.order_id WHERE $1 = '' OR p.order_id < $2
 		 ORDER BY p.order_id DESC LIMIT $3`, before, before, limit+1)
 	if err != nil {
@@ -76,12 +77,13 @@ func (s *Service) ReconcilePayments(ctx context.Context, before string, limit in
 		ref     string
 		pending bool
 		dead    bool
+		claims  int // provider calls ever claimed: 0 means the provider was never asked
 	}
 	var all []row
 	for rows.Next() {
 		var r row
 		var ostatus, pstatus string
-		if err := rows.Scan(&r.id, &ostatus, &pstatus, &r.amount, &r.ref, &r.pending, &r.dead); err != nil {
+		if err := rows.Scan(&r.id, &ostatus, &pstatus, &r.amount, &r.ref, &r.pending, &r.dead, &r.claims); err != nil {
 			rows.Close()
 			return Reconciliation{}, fmt.Errorf("scan payment: %w", err)
 		}
@@ -111,7 +113,16 @@ func (s *Service) ReconcilePayments(ctx context.Context, before string, limit in
 			}
 			continue
 		}
-		acc, err := s.cfg.Payments.Account(ctx, r.id)
+		var acc payment.Account
+		var err error
+		if r.claims == 0 {
+			// Never sent to the provider (cancelled before its authorization was claimed):
+			// there is nothing there to ask about, and a provider whose search lags would
+			// have to list every recent payment to say so.
+			err = payment.ErrUnknownKey
+		} else {
+			acc, err = s.cfg.Payments.Account(ctx, r.id)
+		}
 		known := err == nil
 		if err != nil && !errors.Is(err, payment.ErrUnknownKey) {
 			if ctx.Err() != nil {
