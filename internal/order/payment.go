@@ -239,7 +239,7 @@ func (s *Service) callProvider(ctx context.Context, p payState, step payStep, at
 	looked, called := false, false
 	if step.resume {
 		var out payment.Outcome
-		out, err = s.cfg.Payments.Lookup(cctx, key)
+		out, err = s.cfg.Payments.Lookup(payment.WithFirstTried(cctx, p.opStarted), key)
 		switch {
 		case err == nil:
 			looked, ref = true, out.Ref

@@ -3,6 +3,7 @@ package payment
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // Provider is a payment provider. Every call carries an idempotency key (see Key): a call
@@ -69,3 +70,23 @@ var (
 	// ErrUnknownKey: Lookup or Account found no record.
 	ErrUnknownKey = errors.New("payment provider has no record of this key")
 )
+
+// firstTriedKey is the context key of WithFirstTried.
+type firstTriedKey struct{}
+
+// WithFirstTried tells Lookup when the call it asks about was first claimed: nothing that call
+// made at the provider can be older than that (less a few seconds for the two clocks). A
+// provider whose lookup reads a lagging index can then trust the index for calls older than
+// its lag, and read only the recent window for younger ones.
+func WithFirstTried(ctx context.Context, t time.Time) context.Context {
+	if t.IsZero() {
+		return ctx
+	}
+	return context.WithValue(ctx, firstTriedKey{}, t)
+}
+
+// FirstTried returns what WithFirstTried put in ctx.
+func FirstTried(ctx context.Context) (time.Time, bool) {
+	t, ok := ctx.Value(firstTriedKey{}).(time.Time)
+	return t, ok
+}

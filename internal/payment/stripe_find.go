@@ -50,7 +50,26 @@ func (s *Stripe) find(ctx context.Context, orderID string) (*stripe.PaymentInten
 		}
 		return pi, nil
 	}
-	since := s.cfg.Now().Add(-s.cfg.SearchLag).Unix()
+	since := s.cfg.Now().Add(-s.cfg.SearchLag)
+	if first, ok := FirstTried(ctx); ok {
+		// Whatever the call made is no older than its first claim (less the clocks' skew).
+		// (Search alone cannot be trusted for an older claim: a later attempt may have been
+		// the first to reach Stripe, within the lag.)
+		if from := first.Add(-stripeClockSkew); from.After(since) {
+			since = from
+		}
+	}
+	return s.list(ctx, orderID, since)
+}
+
+// stripeClockSkew is how far Stripe's clock (PaymentIntent creation times) and ours may
+// disagree.
+const stripeClockSkew = 5 * time.Second
+
+// list finds order's newest PaymentIntent among those created since since, newest first,
+// reading at most MaxScan of them.
+func (s *Stripe) list(ctx context.Context, orderID string, sinceT time.Time) (*stripe.PaymentIntent, error) {
+	since := sinceT.Unix()
 	lp := &stripe.PaymentIntentListParams{
 		ListParams:   stripe.ListParams{Limit: stripe.Int64(100)},
 		CreatedRange: &stripe.RangeQueryParams{GreaterThanOrEqual: since},

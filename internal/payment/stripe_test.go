@@ -10,6 +10,7 @@ import (
 
 	"github.com/tiffin-dev/tiffin/internal/payment"
 	"github.com/tiffin-dev/tiffin/internal/payment/stripefake"
+	"github.com/tiffin-dev/tiffin/internal/tiffintest"
 )
 
 // stripeClock is a clock both the fake server and the adapter read, so "created" times and
@@ -307,5 +308,22 @@ func TestStripeLookupOutlivesSearchLag(t *testing.T) {
 	}
 	if out, err := pay.Lookup(ctx, payment.Key("d", payment.Authorize)); err != nil || out.Ref != fake.Intents()[3].ID {
 		t.Errorf("lookup of the newest: got %+v, %v", out, err)
+	}
+
+	// A call first tried after those PaymentIntents were made cannot have made them: the
+	// adapter reads only what was created since (less the clocks' skew) and can tell.
+	clock := tiffintest.NewClock(time.Now())
+	fake2, pay2, _ := newStripe(t, stripefake.Config{NoSearch: true, Now: clock.Now}, func(c *payment.StripeConfig) { c.MaxScan = 3 })
+	for _, o := range []string{"a", "b", "c", "d"} {
+		pay2.Authorize(ctx, payment.Key(o, payment.Authorize), amount(o, 100))
+	}
+	clock.Advance(time.Minute)
+	first := clock.Now()
+	if _, err := pay2.Lookup(payment.WithFirstTried(ctx, first), payment.Key("never", payment.Authorize)); !errors.Is(err, payment.ErrUnknownKey) {
+		t.Errorf("lookup of a call first tried after every PaymentIntent: got %v, want ErrUnknownKey", err)
+	}
+	pay2.Authorize(ctx, payment.Key("e", payment.Authorize), amount("e", 100))
+	if out, err := pay2.Lookup(payment.WithFirstTried(ctx, first), payment.Key("e", payment.Authorize)); err != nil || out.Ref != fake2.Intents()[4].ID {
+		t.Errorf("lookup of a call made since it was first tried: got %+v, %v", out, err)
 	}
 }
