@@ -103,49 +103,74 @@ func (s *Service) Reconcile(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var errs []error
+	// Each is its own short transaction; run several at once so a backlog (a restaurant that
+	// went quiet at lunch, a provider outage failing payments) clears in seconds.
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+	)
+	sem := make(chan struct{}, reconcileConcurrency)
 	for _, d := range due {
-		switch Status(d.status) {
-		case Placed:
-			moved := false
-			_, err := s.Update(ctx, d.id, "reconciler", func(tx *store.Tx, o *Order) error {
-				if o.Status != Placed {
-					return errNoChange // paid meanwhile
-				}
-				moved = true
-				if err := moveTo(o, Failed); err != nil {
-					return err
-				}
-				o.Reason = "payment timed out"
-				return nil
-			})
-			if moved {
-				s.count("payment_timeout", err)
-			}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			err := s.expire(ctx, d)
+			mu.Lock()
 			errs = append(errs, err)
-		case Paid:
-			moved := false
-			_, err := s.Update(ctx, d.id, "reconciler", func(tx *store.Tx, o *Order) error {
-				if o.Status != Paid {
-					return errNoChange // the restaurant answered meanwhile
-				}
-				moved = true
-				if err := moveTo(o, Cancelled); err != nil {
-					return err
-				}
-				o.Reason = "the restaurant did not respond in time"
-				return nil
-			})
-			if moved {
-				s.count("restaurant_timeout", err)
-				s.forgetEscalation(d.id)
-			}
-			errs = append(errs, err)
-		}
+			mu.Unlock()
+		})
 	}
+	wg.Wait()
 	s.escalate(ctx, now)
 	errs = append(errs, s.settleDuePayments(ctx, now))
 	return errors.Join(errs...)
+}
+
+// reconcileConcurrency is how many overdue orders a reconcile pass moves at once.
+const reconcileConcurrency = 8
+
+// expire moves one overdue order: a placed one whose payment never came fails, a paid one no
+// restaurant accepted is cancelled.
+func (s *Service) expire(ctx context.Context, d dueOrder) error {
+	switch Status(d.status) {
+	case Placed:
+		moved := false
+		_, err := s.Update(ctx, d.id, "reconciler", func(tx *store.Tx, o *Order) error {
+			if o.Status != Placed {
+				return errNoChange // paid meanwhile
+			}
+			moved = true
+			if err := moveTo(o, Failed); err != nil {
+				return err
+			}
+			o.Reason = "payment timed out"
+			return nil
+		})
+		if moved {
+			s.count("payment_timeout", err)
+		}
+		return err
+	case Paid:
+		moved := false
+		_, err := s.Update(ctx, d.id, "reconciler", func(tx *store.Tx, o *Order) error {
+			if o.Status != Paid {
+				return errNoChange // the restaurant answered meanwhile
+			}
+			moved = true
+			if err := moveTo(o, Cancelled); err != nil {
+				return err
+			}
+			o.Reason = "the restaurant did not respond in time"
+			return nil
+		})
+		if moved {
+			s.count("restaurant_timeout", err)
+			s.forgetEscalation(d.id)
+		}
+		return err
+	}
+	return nil
 }
 
 type dueOrder struct {
