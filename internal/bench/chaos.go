@@ -377,7 +377,7 @@ func (w *world) up(mu *sync.Mutex) []string {
 	var out, all []string
 	for _, r := range w.replicas {
 		all = append(all, r.URL())
-		if r.cmd != nil {
+		if r.running.Load() {
 			out = append(out, r.URL())
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -25,6 +26,9 @@ type replica struct {
 	cmd  *exec.Cmd
 	exit chan error
 	runs int
+	// running is whether a process is up (or starting): read by the load's goroutines while
+	// the killer starts and kills, so it is the one field they share.
+	running atomic.Bool
 }
 
 func newReplica(name, bin, dir string, args ...string) (*replica, error) {
@@ -54,6 +58,7 @@ func (r *replica) start(ctx context.Context) (time.Duration, error) {
 		return 0, fmt.Errorf("start %s: %w", r.name, err)
 	}
 	r.cmd, r.exit = cmd, make(chan error, 1)
+	r.running.Store(true)
 	go func() { r.exit <- cmd.Wait(); log.Close() }()
 	if err := waitServing(ctx, r.URL(), 60*time.Second, r.exit); err != nil {
 		return 0, fmt.Errorf("%s (log %s): %w", r.name, log.Name(), err)
@@ -68,6 +73,7 @@ func (r *replica) kill() {
 	}
 	_ = r.cmd.Process.Signal(syscall.SIGKILL)
 	<-r.exit
+	r.running.Store(false)
 	r.cmd = nil
 }
 
@@ -82,6 +88,7 @@ func (r *replica) stop() {
 	case <-time.After(20 * time.Second):
 		r.kill()
 	}
+	r.running.Store(false)
 	r.cmd = nil
 }
 

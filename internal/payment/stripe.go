@@ -87,7 +87,12 @@ func NewStripe(cfg StripeConfig) (*Stripe, error) {
 	if hc == nil {
 		hc = &http.Client{Timeout: cfg.Timeout}
 		if t, ok := http.DefaultTransport.(*http.Transport); ok {
-			hc.Transport = t.Clone() // a pool of its own
+			t = t.Clone() // a pool of its own
+			// Every call goes to one host, many at once (order.Config.PaymentConcurrency):
+			// keep their connections, or each call beyond the default two opens a new one
+			// and the closed ones pile up in TIME_WAIT.
+			t.MaxIdleConnsPerHost = 128
+			hc.Transport = t
 		}
 	}
 	backend := stripe.GetBackendWithConfig(stripe.APIBackend, &stripe.BackendConfig{
