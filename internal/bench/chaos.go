@@ -118,7 +118,20 @@ func (c *ChaosConfig) defaults() error {
 	if c.Out == nil {
 		c.Out = io.Discard
 	}
+	c.Out = &lockedWriter{w: c.Out} // progress, the killer and the broker loop all write to it
 	return nil
+}
+
+// lockedWriter serializes writes to w: each Write is one whole line of progress.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // ChaosResult is one scenario on one backend.
@@ -447,7 +460,8 @@ func runScenario(ctx context.Context, cfg ChaosConfig, sc, backend string) (res 
 	driving.Go(func() { l.drive(driveCtx, 64) })
 	start := time.Now()
 	progressDone := make(chan struct{})
-	go chaosProgress(cfg.Out, l, start, progressDone)
+	var progress sync.WaitGroup
+	progress.Go(func() { chaosProgress(cfg.Out, l, start, progressDone) })
 
 	var injectErr error
 	switch sc {
@@ -481,6 +495,7 @@ func runScenario(ctx context.Context, cfg ChaosConfig, sc, backend string) (res 
 	close(l.fates)
 	driving.Wait()
 	close(progressDone)
+	progress.Wait()
 	if injectErr != nil {
 		return res, injectErr
 	}
