@@ -16,6 +16,7 @@ import (
 	"github.com/tiffin-dev/tiffin/internal/order"
 	"github.com/tiffin-dev/tiffin/internal/payment"
 	"github.com/tiffin-dev/tiffin/internal/store"
+	"github.com/tiffin-dev/tiffin/internal/tiffintest"
 )
 
 // sagaConfig is the order configuration the payment tests run with, on the fixture's clock
@@ -27,7 +28,7 @@ func (f *fixture) sagaConfig(capture order.CaptureAt) order.Config {
 // replica is a second order service on its own connection to the fixture's database, as
 // another replica of tiffin would be.
 func (f *fixture) replica(t *testing.T, capture order.CaptureAt) *order.Service {
-	return order.New(openStore(t, f.dsn), nil, f.sagaConfig(capture))
+	return order.New(tiffintest.OpenStore(t, f.dsn), nil, f.sagaConfig(capture))
 }
 
 func (f *fixture) settle(t *testing.T, id string) {

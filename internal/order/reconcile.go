@@ -105,23 +105,7 @@ func (s *Service) Reconcile(ctx context.Context) error {
 	}
 	// Each is its own short transaction; run several at once so a backlog (a restaurant that
 	// went quiet at lunch, a provider outage failing payments) clears in seconds.
-	var (
-		mu   sync.Mutex
-		errs []error
-		wg   sync.WaitGroup
-	)
-	sem := make(chan struct{}, reconcileConcurrency)
-	for _, d := range due {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			err := s.expire(ctx, d)
-			mu.Lock()
-			errs = append(errs, err)
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
+	errs := []error{atMost(ctx, reconcileConcurrency, due, func(d dueOrder) error { return s.expire(ctx, d) })}
 	s.escalate(ctx, now)
 	errs = append(errs, s.settleDuePayments(ctx, now))
 	return errors.Join(errs...)
@@ -255,24 +239,42 @@ func (s *Service) settleDuePayments(ctx context.Context, now time.Time) error {
 	}
 	// Provider calls wait on the network, and one may hang until its timeout: settle up to
 	// PaymentConcurrency at once so one slow call does not hold up the rest.
-	sem := make(chan struct{}, s.cfg.PaymentConcurrency)
-	var wg sync.WaitGroup
-	for _, id := range ids {
+	atMost(ctx, s.cfg.PaymentConcurrency, ids, func(id string) error {
+		if err := s.SettlePayment(ctx, id); err != nil {
+			s.logger.DebugContext(ctx, "payment not settled yet", "order", id, "err", err)
+			return nil
+		}
+		s.count("payment_settled", nil)
+		return nil
+	})
+	return nil
+}
+
+// atMost runs fn on every item, at most n at once, starting no more once ctx has ended, and
+// returns their errors joined.
+func atMost[T any](ctx context.Context, n int, items []T, fn func(T) error) error {
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+	)
+	sem := make(chan struct{}, max(n, 1))
+	for _, it := range items {
 		if ctx.Err() != nil {
 			break
 		}
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			if err := s.SettlePayment(ctx, id); err != nil {
-				s.logger.DebugContext(ctx, "payment not settled yet", "order", id, "err", err)
-				return
+			if err := fn(it); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
 			}
-			s.count("payment_settled", nil)
 		})
 	}
 	wg.Wait()
-	return nil
+	return errors.Join(errs...)
 }
 
 func (s *Service) count(action string, err error) {

@@ -34,7 +34,7 @@ type fixture struct {
 func newFixture(t testing.TB, d store.Dialect, fake payment.FakeConfig) *fixture {
 	t.Helper()
 	dsn := tiffintest.DSN(t, d)
-	db := openStore(t, dsn)
+	db := tiffintest.OpenStore(t, dsn)
 	c := tiffintest.NewClock(time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC))
 	pay := payment.NewFake(db, fake)
 	svc := order.New(db, nil, order.Config{Now: c.Now, Payments: pay, RestaurantTimeout: 5 * time.Minute})
@@ -44,18 +44,6 @@ func newFixture(t testing.TB, d store.Dialect, fake payment.FakeConfig) *fixture
 	mustExec(t, db, ctx, `INSERT INTO menu_items (id, restaurant_id, name, price, available, stock, updated_at)
 		VALUES ('dosa', 'r-1', 'Masala dosa', 12000, $1, NULL, 0), ('coffee', 'r-1', 'Filter coffee', 4000, $2, 2, 0)`, true, true)
 	return &fixture{dsn: dsn, db: db, svc: svc, clock: c, pay: pay}
-}
-
-func openStore(t testing.TB, dsn string) *store.DB {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	db, err := store.Open(ctx, dsn)
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
 }
 
 func mustExec(t testing.TB, db *store.DB, ctx context.Context, q string, args ...any) {

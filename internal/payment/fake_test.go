@@ -6,26 +6,11 @@ import (
 	"fmt"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/tiffin-dev/tiffin/internal/payment"
 	"github.com/tiffin-dev/tiffin/internal/store"
 	"github.com/tiffin-dev/tiffin/internal/tiffintest"
 )
-
-// openAt opens (and migrates) the store at dsn, closed when the test ends: each call is a
-// process of its own as far as the database is concerned, with its own connections.
-func openAt(t *testing.T, dsn string) *store.DB {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	db, err := store.Open(ctx, dsn)
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
 
 // TestFakeBehavesLikeAProvider: idempotent keys, the card flow enforced, failures before and
 // after acting, Lookup telling them apart.
@@ -136,8 +121,8 @@ func TestFakeIsOneAccount(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			dsn := tiffintest.DSN(t, d)
-			a := payment.NewFake(openAt(t, dsn), payment.FakeConfig{Seed: 1})
-			b := payment.NewFake(openAt(t, dsn), payment.FakeConfig{Seed: 1})
+			a := payment.NewFake(tiffintest.OpenStore(t, dsn), payment.FakeConfig{Seed: 1})
+			b := payment.NewFake(tiffintest.OpenStore(t, dsn), payment.FakeConfig{Seed: 1})
 
 			ref, err := a.Authorize(ctx, "o1:authorize", payment.Amount{OrderID: "o1", Value: 700, Currency: "INR"})
 			if err != nil {
@@ -226,7 +211,7 @@ func TestFakeOutlivesTheProcess(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			dsn := tiffintest.DSN(t, d)
-			first := openAt(t, dsn)
+			first := tiffintest.OpenStore(t, dsn)
 			ref, err := payment.NewFake(first, payment.FakeConfig{}).
 				Authorize(ctx, "o1:authorize", payment.Amount{OrderID: "o1", Value: 900, Currency: "INR"})
 			if err != nil {
@@ -234,7 +219,7 @@ func TestFakeOutlivesTheProcess(t *testing.T) {
 			}
 			first.Close()
 
-			f := payment.NewFake(openAt(t, dsn), payment.FakeConfig{})
+			f := payment.NewFake(tiffintest.OpenStore(t, dsn), payment.FakeConfig{})
 			if out, err := f.Lookup(ctx, "o1:authorize"); err != nil || out.Ref != ref || out.Op != payment.Authorize {
 				t.Errorf("lookup after a restart: got %+v, %v; want the authorization of %s", out, err, ref)
 			}

@@ -40,12 +40,18 @@ func NewStore(tb testing.TB) *store.DB {
 // its own schema, dropped at cleanup, so tests run in parallel without seeing each other.
 func NewStoreOn(tb testing.TB, d store.Dialect) *store.DB {
 	tb.Helper()
-	dsn := DSN(tb, d)
+	return OpenStore(tb, DSN(tb, d))
+}
+
+// OpenStore opens (and migrates) the store at dsn and closes it when the test ends. Each call
+// has connections of its own, as another process on the same database would.
+func OpenStore(tb testing.TB, dsn string) *store.DB {
+	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	db, err := store.Open(ctx, dsn)
 	if err != nil {
-		tb.Fatalf("open %s store: %v", d, err)
+		tb.Fatalf("open store %s: %v", dsn, err)
 	}
 	tb.Cleanup(func() { db.Close() })
 	return db
