@@ -89,7 +89,7 @@ type Config struct {
 	// "acceptance" (when the restaurant accepts; an order cancelled after that is refunded).
 	CaptureAt string
 	// PaymentConcurrency is how many payment events a process settles at once (see
-	// order.Config.PaymentConcurrency). Default 32.
+	// order.Config.PaymentConcurrency). Default 256.
 	PaymentConcurrency int
 	// RestaurantTimeout cancels paid orders no restaurant accepted. Default 5m.
 	RestaurantTimeout time.Duration

@@ -457,7 +457,7 @@ func runScenario(ctx context.Context, cfg ChaosConfig, sc, backend string) (res 
 	var wg sync.WaitGroup
 	wg.Go(func() { l.place(loadCtx, 64) })
 	var driving sync.WaitGroup
-	driving.Go(func() { l.drive(driveCtx, 64) })
+	driving.Go(func() { l.drive(driveCtx, fateDrivers) })
 	start := time.Now()
 	progressDone := make(chan struct{})
 	var progress sync.WaitGroup
@@ -556,13 +556,23 @@ func runScenario(ctx context.Context, cfg ChaosConfig, sc, backend string) (res 
 // restarts it at once, and returns the kills made and the longest restart-to-serving time.
 // aim, when not nil, is called with the index of the replica about to be killed and may delay
 // the kill to a moment of its choosing; what it returns runs right after the kill.
+// fateDrivers is how many orders the chaos load takes to their fates at once. Each waits
+// (polling) while its order's payment is still running, and a restaurant answers within the
+// replicas' --restaurant-timeout (10 s): at 200-500 orders/s, a few hundred are needed so a
+// slow payment holds up only its own order.
+const fateDrivers = 384
+
 func killLoop(ctx context.Context, cfg ChaosConfig, w *world, mu *sync.Mutex, n int, aim func(replica int) (after func())) (int, time.Duration, error) {
 	slot := cfg.Duration / time.Duration(n+1)
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
 	var worst time.Duration
 	kills := 0
+	began := time.Now()
 	for k := range n {
-		sleep(ctx, slot/2+time.Duration(rng.Int64N(int64(slot/2)+1)))
+		// The k-th kill falls in the second half of its slot, on a schedule: time spent
+		// aiming and restarting comes out of the wait, so all n fit in the duration.
+		at := began.Add(slot*time.Duration(k) + slot/2 + time.Duration(rng.Int64N(int64(slot/2)+1)))
+		sleep(ctx, time.Until(at))
 		if ctx.Err() != nil {
 			break
 		}
@@ -616,8 +626,8 @@ func chaosProgress(out io.Writer, l *chaosLoad, start time.Time, done <-chan str
 			l.mu.Lock()
 			n := len(l.acked)
 			l.mu.Unlock()
-			fmt.Fprintf(out, "    %4.0fs acknowledged %d, attempts %d, retried %d, fates given up %d\n",
-				time.Since(start).Seconds(), n, l.attempts.Load(), l.failures.Load(), l.fateFails.Load())
+			fmt.Fprintf(out, "    %4.0fs acknowledged %d, attempts %d, retried %d, fates done %d, given up %d\n",
+				time.Since(start).Seconds(), n, l.attempts.Load(), l.failures.Load(), l.fated.Load(), l.fateFails.Load())
 		}
 	}
 }

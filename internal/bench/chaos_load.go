@@ -56,6 +56,7 @@ type chaosLoad struct {
 	failures  atomic.Int64 // requests that failed and were retried
 	rejected  atomic.Int64 // orders refused with a 4xx (never retried)
 	fateFails atomic.Int64
+	fated     atomic.Int64 // orders taken to their fate
 
 	mu    sync.Mutex
 	acked map[string]ackedOrder // by order ID
@@ -145,6 +146,8 @@ func (l *chaosLoad) drive(ctx context.Context, workers int) {
 				}
 				if err := l.fulfil(ctx, a); err != nil {
 					l.fateFails.Add(1)
+				} else {
+					l.fated.Add(1)
 				}
 			}
 		})
@@ -197,7 +200,7 @@ func (l *chaosLoad) until(ctx context.Context, path, token string) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		sleep(ctx, 100*time.Millisecond)
+		sleep(ctx, pollDelay(try))
 	}
 	return fmt.Errorf("POST %s: gave up", path)
 }
@@ -217,9 +220,20 @@ func (l *chaosLoad) waitPaid(ctx context.Context, path string) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		sleep(ctx, 100*time.Millisecond)
+		sleep(ctx, pollDelay(try))
 	}
 	return fmt.Errorf("GET %s: never paid", path)
+}
+
+// pollDelay is the wait after the try-th poll of an order that is not there yet: 100 ms,
+// growing by half each time to a second, so hundreds of drivers waiting on slow payments
+// do not flood the replicas.
+func pollDelay(try int) time.Duration {
+	d := 100 * time.Millisecond
+	for range min(try, 6) {
+		d = d * 3 / 2
+	}
+	return min(d, time.Second)
 }
 
 // ended reports whether a 409's problem says the order is already in an end status.

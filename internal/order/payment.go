@@ -199,10 +199,10 @@ func (s *Service) claimPayment(ctx context.Context, p payState, op payment.Op, n
 	claim := func(ctx context.Context, exec func(ctx context.Context, q string, args ...any) (int64, error)) error {
 		n, err := exec(ctx,
 			`UPDATE payments SET status = $1, claim_attempt = $2, claimed_at = $3, due_at = $4, updated_at = $5,
-			   op_started_at = CASE WHEN status = $1 THEN COALESCE(op_started_at, $3) ELSE $3 END
-			 WHERE order_id = $6 AND status = $7 AND claim_attempt = $8`,
+			   op_started_at = CASE WHEN status = $1 THEN COALESCE(op_started_at, $3) ELSE $3 END, claimed_by = $6
+			 WHERE order_id = $7 AND status = $8 AND claim_attempt = $9`,
 			string(op.InFlight()), attempt, store.Now(now), store.Now(now.Add(s.cfg.PaymentClaimTimeout)), store.Now(now),
-			p.orderID, string(p.status), p.attempt)
+			s.cfg.Instance, p.orderID, string(p.status), p.attempt)
 		if err != nil {
 			return fmt.Errorf("claim %s of %s: %w", op, p.orderID, err)
 		}
@@ -237,9 +237,10 @@ func (s *Service) callProvider(ctx context.Context, p payState, step payStep, at
 	var ref string
 	var err error
 	looked, called := false, false
-	if step.resume {
+	lookFirst := step.resume && s.lookFirst(p, op)
+	if lookFirst {
 		var out payment.Outcome
-		out, err = s.cfg.Payments.Lookup(payment.WithFirstTried(cctx, p.opStarted), key)
+		out, err = s.cfg.Payments.Lookup(payment.WithFirstTried(cctx, p.opStarted), key, p.ref)
 		switch {
 		case err == nil:
 			looked, ref = true, out.Ref
@@ -252,7 +253,7 @@ func (s *Service) callProvider(ctx context.Context, p payState, step payStep, at
 			return s.recordPayment(ctx, p, attempt, op.InFlight(), payment.Cancelled, "", "authorization never reached the provider; order ended")
 		case errors.Is(err, payment.ErrUnknownKey):
 			err = nil // never reached the provider: make the call
-		case !p.opStarted.IsZero() && s.cfg.Now().Sub(p.opStarted) > s.cfg.PaymentKeyTTL:
+		case s.keyMayHaveExpired(p):
 			// The provider cannot tell, and it may have forgotten the key: a repeat could act
 			// a second time. Ops must look at the provider.
 			err = fmt.Errorf("%w (first claimed %s): %w", errKeyMayHaveExpired, p.opStarted.UTC().Format(time.RFC3339), err)
@@ -275,6 +276,17 @@ func (s *Service) callProvider(ctx context.Context, p payState, step payStep, at
 			err = s.cfg.Payments.Void(cctx, key, p.ref)
 		case payment.Refund:
 			err = s.cfg.Payments.Refund(cctx, key, p.ref, p.amount)
+		}
+		if step.resume && !lookFirst && unknownOutcome(err) {
+			// The repeat went unanswered too. A provider keeps what an endpoint that began
+			// answered under the key, a failure included (Stripe keeps a 500), so further
+			// repeats may only ever get that: ask what it did instead.
+			if out, lerr := s.cfg.Payments.Lookup(payment.WithFirstTried(cctx, p.opStarted), key, p.ref); lerr == nil {
+				looked, ref, err = true, out.Ref, nil
+				if out.Declined {
+					err = payment.ErrDeclined
+				}
+			}
 		}
 	}
 	switch {
@@ -311,6 +323,31 @@ func (s *Service) callProvider(ctx context.Context, p payState, step payStep, at
 		ref = p.ref
 	}
 	return s.recordPayment(ctx, p, attempt, op.InFlight(), op.Done(), ref, "")
+}
+
+// lookFirst reports whether the saga, resuming op after an unknown outcome, asks the provider
+// what became of it before calling again. Mostly it need not: the call is repeated under its
+// idempotency key, and the provider answers with the first call's outcome if it kept one, or
+// acts now if it never did; that is one request, where a lookup may be several (a search,
+// then a list of recent objects: at hundreds of orders a second, dozens of pages). Only a
+// repeat that fails as well is followed by a lookup. It looks first
+//   - for an authorization of an order that has ended: a repeat would place a hold only to
+//     release it;
+//   - when the key may have expired at the provider (Config.PaymentKeyTTL): a repeat could
+//     act a second time.
+func (s *Service) lookFirst(p payState, op payment.Op) bool {
+	return (op == payment.Authorize && ended(p.orderStatus)) || s.keyMayHaveExpired(p)
+}
+
+// unknownOutcome reports whether err leaves a provider call's outcome unknown.
+func unknownOutcome(err error) bool {
+	return err != nil && !errors.Is(err, payment.ErrDeclined) && !errors.Is(err, payment.ErrRefused)
+}
+
+// keyMayHaveExpired reports whether the idempotency key of p's in-flight call is older than
+// the provider keeps keys.
+func (s *Service) keyMayHaveExpired(p payState) bool {
+	return !p.opStarted.IsZero() && s.cfg.Now().Sub(p.opStarted) > s.cfg.PaymentKeyTTL
 }
 
 // recordPayment moves the payment from -> to, fenced by the claim attempt it was decided

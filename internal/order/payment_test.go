@@ -242,7 +242,8 @@ func TestPaymentGiveUpAsksTheProvider(t *testing.T) {
 }
 
 // A process dies between "the provider said yes" and recording it: once its claim goes stale
-// another sweep looks the call up, records it, and never calls again.
+// another sweep repeats the call under its idempotency key, which the provider answers with
+// the first call's outcome without acting again, and records it. No lookup is needed for that.
 func TestCrashAfterProviderSaidYes(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, d store.Dialect) {
 		ctx := context.Background()
@@ -269,8 +270,14 @@ func TestCrashAfterProviderSaidYes(t *testing.T) {
 		if got := f.paymentStatus(t, o.ID); got != "authorized" {
 			t.Errorf("payment: got %s, want authorized", got)
 		}
-		if got := f.pay.Calls(payment.Authorize); got != 1 {
-			t.Errorf("authorize calls: got %d, want 1 (the dead process's)", got)
+		if got := f.pay.Calls(payment.Authorize); got != 2 {
+			t.Errorf("authorize calls: got %d, want 2 (the dead process's, and its repeat)", got)
+		}
+		if got := f.pay.Effects(payment.Authorize); got != 1 {
+			t.Errorf("authorizations acted on: got %d, want 1", got)
+		}
+		if got := f.pay.Lookups(); got != 0 {
+			t.Errorf("lookups: got %d, want 0 (the repeat under the key answers)", got)
 		}
 	})
 }
@@ -426,8 +433,10 @@ func TestPaymentDeadLettersAndRedrive(t *testing.T) {
 	})
 }
 
-// A lookup that cannot tell (it fails) does not leave the payment hanging: the saga repeats the
-// call under its key, which the provider answers with the first call's outcome, acting once.
+// A call whose repeat under its key goes unanswered too is looked up (a provider may keep a
+// failure under the key); a lookup that cannot tell (it fails) does not leave the payment
+// hanging: the saga repeats the call under its key again later, which the provider answers
+// with the first call's outcome, acting once.
 func TestInconclusiveLookupRepeatsTheCall(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, d store.Dialect) {
 		ctx := context.Background()
@@ -437,9 +446,19 @@ func TestInconclusiveLookupRepeatsTheCall(t *testing.T) {
 		if err := f.svc.SettlePayment(ctx, o.ID); err == nil {
 			t.Fatal("settle: got nil, want the lost answer's error")
 		}
-		f.pay.FailNext(1, false) // the lookup fails
+		f.pay.FailNext(2, false) // its repeat is lost too, and so is the lookup that follows
 		f.clock.Advance(2 * time.Second)
+		if err := f.svc.SettlePayment(ctx, o.ID); err == nil {
+			t.Fatal("settle: got nil, want the lost repeat's error")
+		}
+		if got := f.pay.Lookups(); got != 1 {
+			t.Errorf("lookups after a repeat went unanswered: got %d, want 1", got)
+		}
+		f.clock.Advance(5 * time.Second)
 		f.settle(t, o.ID)
+		if got := f.pay.Lookups(); got != 1 {
+			t.Errorf("lookups: got %d, want 1 (the repeat answered)", got)
+		}
 		if got := f.status(t, o.ID); got != order.Paid {
 			t.Errorf("order: got %s, want paid", got)
 		}
@@ -566,6 +585,99 @@ func TestDeadLetterTriesCountItsOperation(t *testing.T) {
 		}
 		if line.Msg == "" || line.Tries != 1 || !line.FailingSince.Equal(f.clock.Now()) {
 			t.Errorf("dead-letter log line: %+v, want tries 1 and failing_since %v; the log:\n%s", line, f.clock.Now(), logs.String())
+		}
+	})
+}
+
+// The sweep settles due payments without waiting for the slowest of them: while one
+// authorization hangs at the provider, a payment that fell due after it is settled all the
+// same (a sweep that waited for its whole batch was held up by every hanging call).
+func TestSweepDoesNotWaitForAHangingCall(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, d store.Dialect) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		hook, entered, release := blockFirst(payment.Authorize)
+		f := newFixture(t, d, payment.FakeConfig{Hook: hook})
+		sweeper := order.New(f.db, nil, order.Config{Now: f.clock.Now, Payments: f.pay, SweepInterval: 10 * time.Millisecond})
+		done := make(chan error, 1)
+		go func() { done <- sweeper.Run(ctx) }()
+		hanging := f.place(t, "k1")
+		f.clock.Advance(11 * time.Second) // no event came: the payment is due for the sweep
+		select {
+		case <-entered:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the sweep never took up the first payment")
+		}
+		next := f.place(t, "k2")
+		f.clock.Advance(11 * time.Second) // the first claim (30s) is still fresh
+		deadline := time.Now().Add(10 * time.Second)
+		for f.status(t, next.ID) != order.Paid && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if got := f.status(t, next.ID); got != order.Paid {
+			t.Errorf("the payment behind a hanging call: order %s, want paid", got)
+		}
+		if got := f.status(t, hanging.ID); got != order.Placed {
+			t.Errorf("the hanging payment's order: got %s, want placed", got)
+		}
+		close(release)
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("Run did not return after cancel")
+		}
+	})
+}
+
+// A process dies mid-call: the reconciler of a live one releases the dead process's payment
+// claims as soon as its instance lease is gone, not after PaymentClaimTimeout, and resumes the
+// call under its key (the provider acted once). A claim of a process whose lease is alive is
+// left to it.
+func TestDeadProcessClaimIsReleasedAtOnce(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, d store.Dialect) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		f := newFixture(t, d, payment.FakeConfig{})
+		dead, alive := f.place(t, "k1"), f.place(t, "k2")
+		now := f.clock.Now()
+		// Both claimed their authorization a moment ago, and the provider acted on both.
+		for id, by := range map[string]string{dead.ID: "i-dead", alive.ID: "i-alive"} {
+			mustExec(t, f.db, ctx, `UPDATE payments SET status = 'authorizing', claim_attempt = 1, claimed_at = $1, due_at = $2, claimed_by = $3 WHERE order_id = $4`,
+				store.Now(now), store.Now(now.Add(30*time.Second)), by, id)
+			o, err := f.svc.Get(ctx, ops, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.pay.Authorize(ctx, payment.Key(id, payment.Authorize), payment.Amount{OrderID: id, Value: o.Total, Currency: o.Currency}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		mustExec(t, f.db, ctx, `INSERT INTO leases (name, holder, token, expires_at) VALUES ($1, 'i-alive', 1, $2)`,
+			order.InstanceLease("i-alive"), store.Now(now.Add(time.Minute)))
+		sweeper := order.New(f.db, nil, order.Config{Now: f.clock.Now, Payments: f.pay, SweepInterval: 10 * time.Millisecond, Instance: "i-sweeper"})
+		done := make(chan error, 1)
+		go func() { done <- sweeper.Run(ctx) }()
+		deadline := time.Now().Add(10 * time.Second)
+		for f.status(t, dead.ID) != order.Paid && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if got := f.status(t, dead.ID); got != order.Paid {
+			t.Errorf("the dead process's payment, its claim 0s old: order %s, want paid", got)
+		}
+		time.Sleep(100 * time.Millisecond) // several more sweeps
+		if got := f.paymentStatus(t, alive.ID); got != "authorizing" {
+			t.Errorf("the live process's payment: got %s, want authorizing (its claim left alone)", got)
+		}
+		if got := f.pay.Effects(payment.Authorize); got != 2 {
+			t.Errorf("authorizations acted on: got %d, want 2 (one per order)", got)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
 		}
 	})
 }

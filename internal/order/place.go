@@ -223,8 +223,8 @@ func (s *Service) validatePlace(p auth.Principal, key string, req PlaceRequest) 
 // (Config.Instance): "instance/<id>".
 func InstanceLease(id string) string { return instanceLeasePrefix + id }
 
-// instanceLeasePrefix starts every instance lease's name; claimKey's takeover query spells it
-// out too.
+// instanceLeasePrefix starts every instance lease's name; claimKey's takeover query and
+// releaseDeadPaymentClaims spell it out too.
 const instanceLeasePrefix = "instance/"
 
 // claimKey records key as in progress, or returns the stored answer of a finished request.

@@ -46,19 +46,46 @@ func (s *Service) Run(ctx context.Context) error {
 func (s *Service) sweep(ctx context.Context) error {
 	t := time.NewTicker(s.cfg.SweepInterval)
 	defer t.Stop()
+	defer s.settlers.Wait() // due payments still settling stop with ctx
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+			if ctx.Err() != nil {
+				return nil // both were ready and select took the tick: a pass would only delay shutdown
+			}
 			if s.db.Down() != nil {
 				continue // the store has logged the outage; the sweep resumes when it ends
 			}
 			s.releaseClaims(ctx)
-			if err := s.Reconcile(ctx); err != nil && ctx.Err() == nil {
+			s.releaseDeadPaymentClaims(ctx)
+			if err := s.reconcile(ctx, false); err != nil && ctx.Err() == nil {
 				s.logger.WarnContext(ctx, "reconcile", "err", err)
 			}
 		}
+	}
+}
+
+// releaseDeadPaymentClaims makes due at once every payment whose provider call was claimed by
+// a process that has since died (its instance lease expired or is gone), rather than after
+// PaymentClaimTimeout: the saga takes the claim over and resumes the call under its key. A
+// process that is only slow, not dead, is fenced off by the takeover's claim attempt as
+// after a timeout; its call and the resumed one share the idempotency key, so the provider
+// acts at most once.
+func (s *Service) releaseDeadPaymentClaims(ctx context.Context) {
+	now := store.Now(s.cfg.Now())
+	n, err := s.db.Write(ctx,
+		`UPDATE payments SET claimed_at = NULL, due_at = $1
+		 WHERE claimed_at IS NOT NULL AND claimed_by <> '' AND claimed_by <> $2
+		   AND NOT EXISTS (SELECT 1 FROM leases WHERE leases.name = 'instance/' || payments.claimed_by AND leases.expires_at > $3)`,
+		now, s.cfg.Instance, now)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		s.logger.WarnContext(ctx, "release payment claims of dead processes", "err", err)
+	case n > 0:
+		s.cfg.Metrics.Reconciled.WithLabelValues("payment_claim_released").Add(float64(n))
+		s.logger.InfoContext(ctx, "released payment claims of processes that died", "payments", n)
 	}
 }
 
@@ -96,8 +123,13 @@ func (s *Service) handlePayment(ctx context.Context, e event.Envelope) error {
 // of the authorization and voids it if it went through), escalates and then cancels paid
 // orders no restaurant accepted, and settles every payment that is due (a lost event, a call
 // with an unknown outcome whose backoff ended, a claim whose process died). It is what makes
-// a lost event or a crash cost seconds instead of an order.
-func (s *Service) Reconcile(ctx context.Context) error {
+// a lost event or a crash cost seconds instead of an order. It returns once everything it
+// started has finished.
+func (s *Service) Reconcile(ctx context.Context) error { return s.reconcile(ctx, true) }
+
+// reconcile is one reconcile pass; the sweep's passes (wait false) leave the due payments
+// they start settling in the background (see settleDuePayments).
+func (s *Service) reconcile(ctx context.Context, wait bool) error {
 	now := s.cfg.Now()
 	due, err := s.due(ctx, now)
 	if err != nil {
@@ -107,7 +139,7 @@ func (s *Service) Reconcile(ctx context.Context) error {
 	// went quiet at lunch, a provider outage failing payments) clears in seconds.
 	errs := []error{atMost(ctx, reconcileConcurrency, due, func(d dueOrder) error { return s.expire(ctx, d) })}
 	s.escalate(ctx, now)
-	errs = append(errs, s.settleDuePayments(ctx, now))
+	errs = append(errs, s.settleDuePayments(ctx, now, wait))
 	return errors.Join(errs...)
 }
 
@@ -218,11 +250,23 @@ func (s *Service) forgetEscalation(id string) {
 	s.mu.Unlock()
 }
 
-// settleDuePayments runs the payment saga on every payment due by now. A payment whose call
-// fails stays due after a backoff, so one failing provider never stalls the sweep for long.
-func (s *Service) settleDuePayments(ctx context.Context, now time.Time) error {
+// settleDuePayments starts the payment saga on payments due by now, keeping at most
+// PaymentConcurrency of them settling at once across passes. Provider calls wait on the
+// network, and one may hang until PaymentCallTimeout: a pass only tops the running set up,
+// oldest due first, so a slow call holds its own slot and not the whole backlog (a pass that
+// waited for its slowest call settled a few hundred payments per PaymentCallTimeout, fewer
+// than a failing provider leaves due). wait returns only once the payments this pass started
+// are settled. A payment whose call fails stays due after a backoff.
+func (s *Service) settleDuePayments(ctx context.Context, now time.Time, wait bool) error {
+	s.mu.Lock()
+	running := len(s.settling)
+	s.mu.Unlock()
+	free := s.cfg.PaymentConcurrency - running
+	if free <= 0 {
+		return nil
+	}
 	rows, err := s.db.QueryContext(ctx,
-		`SELECT order_id FROM payments WHERE due_at <= $1 ORDER BY due_at LIMIT 200`, store.Now(now))
+		`SELECT order_id FROM payments WHERE due_at <= $1 ORDER BY due_at LIMIT $2`, store.Now(now), free+running)
 	if err != nil {
 		return fmt.Errorf("find due payments: %w", err)
 	}
@@ -237,16 +281,38 @@ func (s *Service) settleDuePayments(ctx context.Context, now time.Time) error {
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("find due payments: %w", err)
 	}
-	// Provider calls wait on the network, and one may hang until its timeout: settle up to
-	// PaymentConcurrency at once so one slow call does not hold up the rest.
-	atMost(ctx, s.cfg.PaymentConcurrency, ids, func(id string) error {
-		if err := s.SettlePayment(ctx, id); err != nil {
-			s.logger.DebugContext(ctx, "payment not settled yet", "order", id, "err", err)
-			return nil
+	var start []string
+	s.mu.Lock()
+	for _, id := range ids {
+		if len(start) == free {
+			break
 		}
-		s.count("payment_settled", nil)
-		return nil
-	})
+		if !s.settling[id] { // else still settling since an earlier pass
+			s.settling[id] = true
+			start = append(start, id)
+		}
+	}
+	s.mu.Unlock()
+	var started sync.WaitGroup
+	for _, id := range start {
+		s.settlers.Add(1)
+		started.Go(func() {
+			defer s.settlers.Done()
+			defer func() {
+				s.mu.Lock()
+				delete(s.settling, id)
+				s.mu.Unlock()
+			}()
+			if err := s.SettlePayment(ctx, id); err != nil {
+				s.logger.DebugContext(ctx, "payment not settled yet", "order", id, "err", err)
+				return
+			}
+			s.count("payment_settled", nil)
+		})
+	}
+	if wait {
+		started.Wait()
+	}
 	return nil
 }
 

@@ -64,6 +64,7 @@ type Fake struct {
 	rnd      *rand.Rand
 	calls    map[Op]int
 	effects  map[Op]int
+	lookups  int
 	failNext []bool // forced failures of the next calls: true fails after acting
 }
 
@@ -97,6 +98,13 @@ func (f *Fake) Calls(op Op) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.calls[op]
+}
+
+// Lookups is how many times Lookup was called through this instance, failures included.
+func (f *Fake) Lookups() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lookups
 }
 
 // Effects is how many times op, called through this instance, actually moved money (or
@@ -207,8 +215,9 @@ func (f *Fake) Refund(ctx context.Context, key, ref string, amount int64) error 
 
 // Lookup implements Provider. It fails as calls do (a lookup is a call too), never after
 // acting since it acts on nothing.
-func (f *Fake) Lookup(ctx context.Context, key string) (Outcome, error) {
+func (f *Fake) Lookup(ctx context.Context, key, _ string) (Outcome, error) {
 	f.mu.Lock()
+	f.lookups++
 	fail := f.rnd.Float64() < f.cfg.FailureRate
 	if len(f.failNext) > 0 {
 		fail, f.failNext = true, f.failNext[1:]

@@ -53,7 +53,7 @@ func TestFakeBehavesLikeAProvider(t *testing.T) {
 			if err := f.Capture(ctx, key(payment.Capture), ref, 500); !errors.Is(err, payment.ErrTimedOut) {
 				t.Fatalf("capture failing after acting: got %v, want ErrTimedOut", err)
 			}
-			if out, err := f.Lookup(ctx, key(payment.Capture)); err != nil || out.Op != payment.Capture || out.Ref != ref {
+			if out, err := f.Lookup(ctx, key(payment.Capture), ""); err != nil || out.Op != payment.Capture || out.Ref != ref {
 				t.Errorf("lookup of a capture that acted: got %+v, %v", out, err)
 			}
 			if err := f.Void(ctx, key(payment.Void), ref); !errors.Is(err, payment.ErrRefused) {
@@ -63,7 +63,7 @@ func TestFakeBehavesLikeAProvider(t *testing.T) {
 			if err := f.Refund(ctx, key(payment.Refund), ref, 500); !errors.Is(err, payment.ErrUnavailable) {
 				t.Fatalf("refund failing before acting: got %v, want ErrUnavailable", err)
 			}
-			if _, err := f.Lookup(ctx, key(payment.Refund)); !errors.Is(err, payment.ErrUnknownKey) {
+			if _, err := f.Lookup(ctx, key(payment.Refund), ""); !errors.Is(err, payment.ErrUnknownKey) {
 				t.Errorf("lookup of a refund that never acted: got %v, want ErrUnknownKey", err)
 			}
 			if err := f.Refund(ctx, key(payment.Refund), ref, 300); err != nil {
@@ -90,7 +90,7 @@ func TestFakeBehavesLikeAProvider(t *testing.T) {
 			if _, err := f.Authorize(ctx, "o2:authorize", payment.Amount{OrderID: "o2", Value: 1}); !errors.Is(err, payment.ErrDeclined) {
 				t.Errorf("decline replayed through another instance: got %v, want ErrDeclined", err)
 			}
-			if out, err := f.Lookup(ctx, "o2:authorize"); err != nil || !out.Declined {
+			if out, err := f.Lookup(ctx, "o2:authorize", ""); err != nil || !out.Declined {
 				t.Errorf("lookup of a decline: got %+v, %v", out, err)
 			}
 			if acc, err := f.Account(ctx, "o2"); err != nil || !acc.Declined || acc.Holding() {
@@ -131,7 +131,7 @@ func TestFakeIsOneAccount(t *testing.T) {
 			if again, err := b.Authorize(ctx, "o1:authorize", payment.Amount{OrderID: "o1", Value: 700, Currency: "INR"}); err != nil || again != ref {
 				t.Errorf("replay through the other: got %q, %v; want %q", again, err, ref)
 			}
-			if out, err := b.Lookup(ctx, "o1:authorize"); err != nil || out.Ref != ref {
+			if out, err := b.Lookup(ctx, "o1:authorize", ""); err != nil || out.Ref != ref {
 				t.Errorf("lookup through the other: got %+v, %v", out, err)
 			}
 			if err := b.Capture(ctx, "o1:capture", ref, 700); err != nil {
@@ -220,7 +220,7 @@ func TestFakeOutlivesTheProcess(t *testing.T) {
 			first.Close()
 
 			f := payment.NewFake(tiffintest.OpenStore(t, dsn), payment.FakeConfig{})
-			if out, err := f.Lookup(ctx, "o1:authorize"); err != nil || out.Ref != ref || out.Op != payment.Authorize {
+			if out, err := f.Lookup(ctx, "o1:authorize", ""); err != nil || out.Ref != ref || out.Op != payment.Authorize {
 				t.Errorf("lookup after a restart: got %+v, %v; want the authorization of %s", out, err, ref)
 			}
 			if err := f.Capture(ctx, "o1:capture", ref, 900); err != nil {

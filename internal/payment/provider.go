@@ -23,8 +23,10 @@ type Provider interface {
 	// Refund gives back a captured amount.
 	Refund(ctx context.Context, key, ref string, amount int64) error
 	// Lookup reports what the provider did with the call made under key: ErrUnknownKey if it
-	// has no record of it, the Outcome otherwise.
-	Lookup(ctx context.Context, key string) (Outcome, error)
+	// has no record of it, the Outcome otherwise. ref is the reference the call acts on (the
+	// authorization's, for a capture, void or refund; "" for an authorization), which lets a
+	// provider read the one object instead of searching for it.
+	Lookup(ctx context.Context, key, ref string) (Outcome, error)
 	// Account is the provider's ledger for one order: what it holds, took and gave back. An
 	// order the provider never saw is ErrUnknownKey.
 	Account(ctx context.Context, orderID string) (Account, error)

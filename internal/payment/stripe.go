@@ -188,13 +188,18 @@ func (s *Stripe) Refund(ctx context.Context, key, ref string, amount int64) (err
 // Lookup implements Provider: it finds the order's PaymentIntent and reads whether the
 // operation's effect is there. It cannot tell whether that effect came from the call under
 // key or from elsewhere (a capture in the Dashboard); for the saga both mean the same.
-func (s *Stripe) Lookup(ctx context.Context, key string) (_ Outcome, err error) {
+func (s *Stripe) Lookup(ctx context.Context, key, ref string) (_ Outcome, err error) {
 	defer calm(&err)
 	orderID, op, err := ParseKey(key)
 	if err != nil {
 		return Outcome{}, err
 	}
-	pi, err := s.find(ctx, orderID)
+	var pi *stripe.PaymentIntent
+	if ref != "" && op != Authorize {
+		pi, err = s.retrieve(ctx, orderID, ref)
+	} else {
+		pi, err = s.find(ctx, orderID)
+	}
 	if err != nil {
 		return Outcome{}, err
 	}

@@ -62,6 +62,19 @@ func (s *Stripe) find(ctx context.Context, orderID string) (*stripe.PaymentInten
 	return s.list(ctx, orderID, since)
 }
 
+// retrieve reads PaymentIntent ref, which must be order's.
+func (s *Stripe) retrieve(ctx context.Context, orderID, ref string) (*stripe.PaymentIntent, error) {
+	pi, err := s.client.V1PaymentIntents.Retrieve(ctx, ref, nil)
+	if err != nil {
+		return nil, fmt.Errorf("stripe lookup of order %s: %w", orderID, stripeError("retrieve", err))
+	}
+	if pi.Metadata[stripeOrderKey] != orderID {
+		return nil, fmt.Errorf("stripe lookup of order %s: %w: payment intent %s belongs to order %q",
+			orderID, ErrRefused, ref, pi.Metadata[stripeOrderKey])
+	}
+	return pi, nil
+}
+
 // stripeClockSkew is how far Stripe's clock (PaymentIntent creation times) and ours may
 // disagree.
 const stripeClockSkew = 5 * time.Second

@@ -105,7 +105,7 @@ func FuzzStripeAnswers(f *testing.F) {
 		case 3:
 			check("refund", pay.Refund(ctx, "o1:refund", "pi_1", 500), false, true)
 		case 4:
-			_, err := pay.Lookup(ctx, "o1:capture")
+			_, err := pay.Lookup(ctx, "o1:capture", "")
 			check("lookup", err, false, false)
 		case 5:
 			_, err := pay.Account(ctx, "o1")

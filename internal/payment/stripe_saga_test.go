@@ -223,12 +223,22 @@ func TestStripeSagaMovesMoneyOnce(t *testing.T) {
 					s.settle(id, true)
 					s.fake.Recover()
 					if f.lookupFails {
-						// The lookup fails: the saga repeats the call under its key. A call that
-						// never acted then acts (once); one whose 500 Stripe kept under the key
-						// gets that 500 again and waits for a lookup that works.
-						s.fake.Fail(1, stripefake.Fault{Kind: stripefake.FailBefore, Op: stripefake.OpSearch})
+						// The lookup fails (a search for an authorization; reading the payment
+						// intent by its reference for the rest). The saga repeats the call under
+						// its key first: a call that never acted then acts (once), and needs no
+						// lookup; one whose 500 Stripe kept under the key gets that 500 again,
+						// looks it up, and waits for a lookup that works.
+						lookup := stripefake.OpRetrieve
+						if p.op == payment.Authorize {
+							lookup = stripefake.OpSearch
+						}
+						s.fake.Fail(1, stripefake.Fault{Kind: stripefake.FailBefore, Op: lookup})
 						s.clock.Advance(2 * time.Minute)
 						s.settle(id, f.kind == stripefake.FailAfter)
+						if used := s.fake.Requests(lookup) > 0; used != (f.kind == stripefake.FailAfter) {
+							t.Errorf("lookup made: %v, want %v (only a repeat answered by a kept 500 needs one)", used, f.kind == stripefake.FailAfter)
+						}
+						s.fake.Recover()
 					}
 					s.clock.Advance(2 * time.Minute)
 					s.settle(id, false)

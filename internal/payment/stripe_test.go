@@ -71,12 +71,14 @@ func TestStripeCardFlow(t *testing.T) {
 	if again, err := pay.Authorize(ctx, key("o1", payment.Authorize), amount("o1", 500)); err != nil || again != ref {
 		t.Errorf("repeat under the key: got %q, %v; want %q", again, err, ref)
 	}
-	if out, err := pay.Lookup(ctx, key("o1", payment.Authorize)); err != nil || out != (payment.Outcome{Op: payment.Authorize, Ref: ref}) {
+	if out, err := pay.Lookup(ctx, key("o1", payment.Authorize), ""); err != nil || out != (payment.Outcome{Op: payment.Authorize, Ref: ref}) {
 		t.Errorf("lookup of the authorization: got %+v, %v", out, err)
 	}
 	for _, op := range []payment.Op{payment.Capture, payment.Void, payment.Refund} {
-		if _, err := pay.Lookup(ctx, key("o1", op)); !errors.Is(err, payment.ErrUnknownKey) {
-			t.Errorf("lookup of %s never made: got %v, want ErrUnknownKey", op, err)
+		for _, by := range []string{"", ref} { // found by search, or read by its reference
+			if _, err := pay.Lookup(ctx, key("o1", op), by); !errors.Is(err, payment.ErrUnknownKey) {
+				t.Errorf("lookup of %s never made (ref %q): got %v, want ErrUnknownKey", op, by, err)
+			}
 		}
 	}
 	if acc, err := pay.Account(ctx, "o1"); err != nil || acc != (payment.Account{Ref: ref, Authorized: 500}) || !acc.Holding() {
@@ -96,8 +98,10 @@ func TestStripeCardFlow(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, op := range []payment.Op{payment.Capture, payment.Refund} {
-		if out, err := pay.Lookup(ctx, key("o1", op)); err != nil || out.Op != op || out.Ref != ref {
-			t.Errorf("lookup of %s: got %+v, %v", op, out, err)
+		for _, by := range []string{"", ref} {
+			if out, err := pay.Lookup(ctx, key("o1", op), by); err != nil || out.Op != op || out.Ref != ref {
+				t.Errorf("lookup of %s (ref %q): got %+v, %v", op, by, out, err)
+			}
 		}
 	}
 	if acc, err := pay.Account(ctx, "o1"); err != nil || acc.Captured != 500 || acc.Refunded != 500 || acc.Holding() {
@@ -111,8 +115,11 @@ func TestStripeCardFlow(t *testing.T) {
 	if err := pay.Void(ctx, key("o3", payment.Void), ref3); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := pay.Lookup(ctx, key("o3", payment.Void)); err != nil || out.Op != payment.Void {
+	if out, err := pay.Lookup(ctx, key("o3", payment.Void), ref3); err != nil || out.Op != payment.Void {
 		t.Errorf("lookup of the void: got %+v, %v", out, err)
+	}
+	if _, err := pay.Lookup(ctx, key("o3", payment.Void), ref); !errors.Is(err, payment.ErrRefused) {
+		t.Errorf("lookup through another order's payment intent: got %v, want ErrRefused", err)
 	}
 	if acc, err := pay.Account(ctx, "o3"); err != nil || !acc.Voided || acc.Authorized != 700 || acc.Holding() {
 		t.Errorf("account after the void: got %+v, %v", acc, err)
@@ -128,7 +135,7 @@ func TestStripeCardFlow(t *testing.T) {
 	if _, err := pay.Authorize(ctx, key("o2", payment.Authorize), amount("o2", 500)); !errors.Is(err, payment.ErrDeclined) {
 		t.Errorf("decline replayed: got %v, want ErrDeclined", err)
 	}
-	if out, err := pay.Lookup(ctx, key("o2", payment.Authorize)); err != nil || !out.Declined {
+	if out, err := pay.Lookup(ctx, key("o2", payment.Authorize), ""); err != nil || !out.Declined {
 		t.Errorf("lookup of a decline: got %+v, %v", out, err)
 	}
 	if acc, err := pay.Account(ctx, "o2"); err != nil || !acc.Declined || acc.Holding() {
@@ -161,7 +168,7 @@ func TestStripeErrors(t *testing.T) {
 	}
 	_, gone, hs := newStripe(t, stripefake.Config{}, nil)
 	hs.Close()
-	if _, err := gone.Lookup(ctx, "o1:authorize"); err == nil || errors.Is(err, payment.ErrUnknownKey) {
+	if _, err := gone.Lookup(ctx, "o1:authorize", ""); err == nil || errors.Is(err, payment.ErrUnknownKey) {
 		t.Errorf("lookup with the provider unreachable: got %v, want an error other than ErrUnknownKey", err)
 	}
 	_, bad, _ := newStripe(t, stripefake.Config{}, nil)
@@ -240,7 +247,7 @@ func TestStripeUnknownOutcomes(t *testing.T) {
 				if err == nil || errors.Is(err, payment.ErrDeclined) || errors.Is(err, payment.ErrRefused) {
 					t.Fatalf("failed call: got %v, want an error with an unknown outcome", err)
 				}
-				out, err := pay.Lookup(ctx, payment.Key("o1", o.op))
+				out, err := pay.Lookup(ctx, payment.Key("o1", o.op), "")
 				switch {
 				case k.acts && (err != nil || out.Op != o.op || out.Ref != fake.Intents()[0].ID):
 					t.Errorf("lookup of a call that acted: got %+v, %v", out, err)
@@ -286,13 +293,13 @@ func TestStripeLookupOutlivesSearchLag(t *testing.T) {
 				pay.Authorize(ctx, payment.Key(o, payment.Authorize), amount(o, 500))
 				clock.Advance(time.Second)
 			}
-			if out, err := pay.Lookup(ctx, payment.Key("o1", payment.Authorize)); err != nil || out.Ref == "" {
+			if out, err := pay.Lookup(ctx, payment.Key("o1", payment.Authorize), ""); err != nil || out.Ref == "" {
 				t.Errorf("lookup: got %+v, %v; want the authorization", out, err)
 			}
 			if acc, err := pay.Account(ctx, "o1"); err != nil || acc.Authorized != 500 {
 				t.Errorf("account: got %+v, %v", acc, err)
 			}
-			if _, err := pay.Lookup(ctx, payment.Key("o9", payment.Authorize)); !errors.Is(err, payment.ErrUnknownKey) {
+			if _, err := pay.Lookup(ctx, payment.Key("o9", payment.Authorize), ""); !errors.Is(err, payment.ErrUnknownKey) {
 				t.Errorf("lookup of an order never seen: got %v, want ErrUnknownKey", err)
 			}
 		})
@@ -303,10 +310,10 @@ func TestStripeLookupOutlivesSearchLag(t *testing.T) {
 	for _, o := range []string{"a", "b", "c", "d"} {
 		pay.Authorize(ctx, payment.Key(o, payment.Authorize), amount(o, 100))
 	}
-	if _, err := pay.Lookup(ctx, payment.Key("never", payment.Authorize)); err == nil || errors.Is(err, payment.ErrUnknownKey) {
+	if _, err := pay.Lookup(ctx, payment.Key("never", payment.Authorize), ""); err == nil || errors.Is(err, payment.ErrUnknownKey) {
 		t.Errorf("lookup past MaxScan: got %v, want an unknown outcome", err)
 	}
-	if out, err := pay.Lookup(ctx, payment.Key("d", payment.Authorize)); err != nil || out.Ref != fake.Intents()[3].ID {
+	if out, err := pay.Lookup(ctx, payment.Key("d", payment.Authorize), ""); err != nil || out.Ref != fake.Intents()[3].ID {
 		t.Errorf("lookup of the newest: got %+v, %v", out, err)
 	}
 
@@ -319,11 +326,11 @@ func TestStripeLookupOutlivesSearchLag(t *testing.T) {
 	}
 	clock.Advance(time.Minute)
 	first := clock.Now()
-	if _, err := pay2.Lookup(payment.WithFirstTried(ctx, first), payment.Key("never", payment.Authorize)); !errors.Is(err, payment.ErrUnknownKey) {
+	if _, err := pay2.Lookup(payment.WithFirstTried(ctx, first), payment.Key("never", payment.Authorize), ""); !errors.Is(err, payment.ErrUnknownKey) {
 		t.Errorf("lookup of a call first tried after every PaymentIntent: got %v, want ErrUnknownKey", err)
 	}
 	pay2.Authorize(ctx, payment.Key("e", payment.Authorize), amount("e", 100))
-	if out, err := pay2.Lookup(payment.WithFirstTried(ctx, first), payment.Key("e", payment.Authorize)); err != nil || out.Ref != fake2.Intents()[4].ID {
+	if out, err := pay2.Lookup(payment.WithFirstTried(ctx, first), payment.Key("e", payment.Authorize), ""); err != nil || out.Ref != fake2.Intents()[4].ID {
 		t.Errorf("lookup of a call made since it was first tried: got %+v, %v", out, err)
 	}
 }

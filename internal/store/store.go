@@ -66,7 +66,18 @@ type Config struct {
 	// ReadTimeout bounds reads through QueryContext and QueryRowContext, whose rows outlive the
 	// call and so can't be cancelled when an outage is found. Default 5s.
 	ReadTimeout time.Duration
+	// MaxConns is how many PostgreSQL connections the process keeps at most. Default
+	// DefaultMaxConns; a pool_max_conns parameter in the URL wins over both.
+	MaxConns int32
 }
+
+// DefaultMaxConns is the PostgreSQL connection pool's default size. pgx's own default (the
+// number of CPUs, at least 4) suits a CPU-bound client; tiffin's work is short transactions
+// interleaved with waits on partners (a payment call holds no connection, the transactions
+// around it do), and four connections queued 30 payment workers and the HTTP edge behind
+// each other on a two-core machine while the server sat idle (docs/benchmarks.md, the
+// PostgreSQL payments drain).
+const DefaultMaxConns = 16
 
 func (c *Config) defaults() {
 	if c.Logger == nil {
@@ -86,6 +97,9 @@ func (c *Config) defaults() {
 	}
 	if c.ReadTimeout <= 0 {
 		c.ReadTimeout = 5 * time.Second
+	}
+	if c.MaxConns <= 0 {
+		c.MaxConns = DefaultMaxConns
 	}
 }
 
@@ -129,6 +143,9 @@ func connect(ctx context.Context, dsn string, cfg Config) (*DB, error) {
 		// A connection idle for a second is pinged before use; the ping must not wait longer
 		// than a new connection would.
 		pcfg.PingTimeout = pcfg.ConnConfig.ConnectTimeout
+		if !strings.Contains(dsn, "pool_max_conns") {
+			pcfg.MaxConns = cfg.MaxConns
+		}
 		pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 		if err != nil {
 			return nil, fmt.Errorf("store: open postgres: %w", err)

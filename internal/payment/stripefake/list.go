@@ -1,6 +1,7 @@
 package stripefake
 
 import (
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -89,30 +90,38 @@ func pageLimit(f form) (int, *apiError) {
 	return int(n), nil
 }
 
-// createdFilter reads created=N or created[gt|gte|lt|lte]=N into a predicate on unix seconds.
-func createdFilter(f form) (func(int64) bool, *apiError) {
+// createdFilter reads created=N or created[gt|gte|lt|lte]=N into a predicate on unix seconds,
+// and the oldest time it can keep (floor; math.MinInt64 when unbounded): lists run newest
+// first in creation order, so a page stops reading at the first object older than floor.
+func createdFilter(f form) (keep func(int64) bool, floor int64, _ *apiError) {
 	preds := []func(int64) bool{}
+	floor = math.MinInt64
 	for k, v := range f.vals {
 		if name(k) != "created" {
 			continue
 		}
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
-			return nil, errInvalid("parameter_invalid_integer", k, "Invalid integer: "+v)
+			return nil, 0, errInvalid("parameter_invalid_integer", k, "Invalid integer: "+v)
 		}
 		switch k {
 		case "created":
 			preds = append(preds, func(t int64) bool { return t == n })
+			floor = max(floor, n)
 		case "created[gt]":
 			preds = append(preds, func(t int64) bool { return t > n })
+			if n < math.MaxInt64 {
+				floor = max(floor, n+1)
+			}
 		case "created[gte]":
 			preds = append(preds, func(t int64) bool { return t >= n })
+			floor = max(floor, n)
 		case "created[lt]":
 			preds = append(preds, func(t int64) bool { return t < n })
 		case "created[lte]":
 			preds = append(preds, func(t int64) bool { return t <= n })
 		default:
-			return nil, unknownParam(k)
+			return nil, 0, unknownParam(k)
 		}
 	}
 	return func(t int64) bool {
@@ -122,75 +131,99 @@ func createdFilter(f form) (func(int64) bool, *apiError) {
 			}
 		}
 		return true
-	}, nil
+	}, floor, nil
 }
 
-// page cuts a newest-first list of IDs after starting_after, to limit.
-func page(ids []string, f form) (from, to int, hasMore bool, e *apiError) {
+// listed is what list pages hold: objects kept in creation order.
+type listed interface {
+	listID() string
+	createdUnix() int64
+}
+
+// listPage reads one newest-first page of all (kept in creation order, so created never
+// decreases): the objects keep accepts, after the one named by starting_after, at most the
+// page's limit of them. It reads only the page (and one more object, to tell has_more), not
+// the whole list, so a client paging through a window costs what it reads.
+func listPage[T listed](all []T, f form) (page []T, hasMore bool, _ *apiError) {
+	keep, floor, e := createdFilter(f)
+	if e != nil {
+		return nil, false, e
+	}
 	limit, e := pageLimit(f)
 	if e != nil {
-		return 0, 0, false, e
+		return nil, false, e
 	}
 	if _, ok := f.str("ending_before"); ok {
-		return 0, 0, false, errInvalid("parameter_unknown", "ending_before", "stripefake pages forward only (starting_after).")
+		return nil, false, errInvalid("parameter_unknown", "ending_before", "stripefake pages forward only (starting_after).")
 	}
+	i := len(all) - 1
 	if after, ok := f.str("starting_after"); ok {
-		i := slices.Index(ids, after)
-		if i < 0 {
-			return 0, 0, false, errInvalid("resource_missing", "starting_after", "No such object: '"+after+"'")
+		at := len(all) - 1 // from the newest: a caller may cut all at the cursor
+		for at >= 0 && all[at].listID() != after {
+			at--
 		}
-		from = i + 1
+		if at < 0 {
+			return nil, false, errInvalid("resource_missing", "starting_after", "No such object: '"+after+"'")
+		}
+		i = at - 1
 	}
-	to = min(from+limit, len(ids))
-	return from, to, to < len(ids), nil
+	page = []T{}
+	for ; i >= 0; i-- {
+		t := all[i].createdUnix()
+		if t < floor {
+			break // everything older is older still
+		}
+		if !keep(t) {
+			continue
+		}
+		if len(page) == limit {
+			return page, true, nil
+		}
+		page = append(page, all[i])
+	}
+	return page, false, nil
 }
 
 func (s *Server) list(f form) reply {
 	if k, bad := f.unknown("limit", "starting_after", "ending_before", "created", "expand"); bad {
 		return errorReply(unknownParam(k))
 	}
-	keep, e := createdFilter(f)
-	if e != nil {
-		return errorReply(e)
-	}
-	var ids []string
-	var objs []any
-	for _, pi := range slices.Backward(s.order) {
-		if keep(pi.created.Unix()) {
-			ids, objs = append(ids, pi.id), append(objs, pi.json())
+	all := s.order
+	if after, ok := f.str("starting_after"); ok {
+		if pi, ok := s.intents[after]; ok { // the cursor's place without a scan
+			all = s.order[:pi.seq+1]
 		}
 	}
-	from, to, more, e := page(ids, f)
+	page, more, e := listPage(all, f)
 	if e != nil {
 		return errorReply(e)
 	}
-	return jsonReply(http.StatusOK, listJSON{Object: "list", Data: append([]any{}, objs[from:to]...), HasMore: more, URL: "/v1/payment_intents"})
+	data := make([]any, len(page))
+	for i, pi := range page {
+		data[i] = pi.json()
+	}
+	return jsonReply(http.StatusOK, listJSON{Object: "list", Data: data, HasMore: more, URL: "/v1/payment_intents"})
 }
 
 func (s *Server) listRefunds(f form) reply {
 	if k, bad := f.unknown("payment_intent", "limit", "starting_after", "ending_before", "created", "expand"); bad {
 		return errorReply(unknownParam(k))
 	}
-	keep, e := createdFilter(f)
-	if e != nil {
-		return errorReply(e)
-	}
-	pi, only := f.str("payment_intent")
-	if only {
-		if _, ok := s.intents[pi]; !ok {
+	all := s.refunds
+	if pi, only := f.str("payment_intent"); only {
+		in, ok := s.intents[pi]
+		if !ok {
 			return errorReply(noSuchIntent(pi, "payment_intent"))
 		}
+		all = in.refunds
 	}
-	var ids []string
-	var objs []any
-	for _, re := range slices.Backward(s.refunds) {
-		if (!only || re.intent == pi) && keep(re.created.Unix()) {
-			ids, objs = append(ids, re.id), append(objs, re.json())
-		}
-	}
-	from, to, more, e := page(ids, f)
+	page, more, e := listPage(all, f)
 	if e != nil {
 		return errorReply(e)
 	}
-	return jsonReply(http.StatusOK, listJSON{Object: "list", Data: append([]any{}, objs[from:to]...), HasMore: more, URL: "/v1/refunds"})
+	data := make([]any, len(page))
+	for i, re := range page {
+		data[i] = re.json()
+	}
+	return jsonReply(http.StatusOK, listJSON{Object: "list", Data: data, HasMore: more, URL: "/v1/refunds"})
 }

@@ -33,7 +33,14 @@ type intent struct {
 	charge        string // the latest charge's ID, once confirmed
 	created       time.Time
 	effects       map[Effect]int // what the server did to it, replays not counted
+	seq           int            // its index in Server.order
+	refunds       []*refund      // its refunds, creation order
 }
+
+func (pi *intent) listID() string     { return pi.id }
+func (pi *intent) createdUnix() int64 { return pi.created.Unix() }
+func (r *refund) listID() string      { return r.id }
+func (r *refund) createdUnix() int64  { return r.created.Unix() }
 
 // intentJSON is the wire shape of a PaymentIntent (the fields the subset uses, plus the
 // usual ones a client expects to find).

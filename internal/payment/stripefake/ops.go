@@ -113,6 +113,7 @@ func (s *Server) create(f form) (reply, bool) {
 		pi.status = statusRequiresConfirmation
 	}
 	s.intents[pi.id] = pi
+	pi.seq = len(s.order)
 	s.order = append(s.order, pi)
 	if s.byMetadata == nil {
 		s.byMetadata = map[string][]*intent{}
@@ -255,6 +256,7 @@ func (s *Server) refund(f form) (reply, bool) {
 		status: "succeeded", metadata: md, created: s.cfg.Now()}
 	pi.refunded += amount
 	s.refunds = append(s.refunds, re)
+	pi.refunds = append(pi.refunds, re)
 	s.effect(pi, Refunded)
 	return jsonReply(http.StatusOK, re.json()), true
 }
