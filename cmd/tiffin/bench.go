@@ -40,14 +40,15 @@ func (b *benchChaosCmd) Run(ctx context.Context) error {
 }
 
 type benchOrdersCmd struct {
-	DB          []string      `name:"db" env:"TIFFIN_BENCH_DB" default:"sqlite,postgres://postgres@127.0.0.1:5432/test?sslmode=disable" help:"Databases to measure, repeatable or comma-separated: sqlite and/or postgres:// URLs (each run gets a fresh schema, dropped afterwards)."`
-	Duration    time.Duration `env:"TIFFIN_BENCH_DURATION" default:"20s" help:"How long to measure, after the warmup."`
-	Concurrency int           `default:"16" help:"Clients placing orders at once."`
-	Warmup      time.Duration `default:"2s" help:"How long to place orders before measuring."`
-	SVG         string        `name:"svg" placeholder:"PATH" type:"path" help:"Write a plot of the latency histograms to this SVG file."`
-	CPUProfile  string        `name:"cpuprofile" placeholder:"PREFIX" help:"Write a CPU profile of each measured run to PREFIX-<backend>.pprof."`
-	Markdown    bool          `help:"Also print the results as a markdown block for docs/benchmarks.md."`
-	PayLatency  time.Duration `default:"250ms" help:"How long the bench's fake Stripe API takes to answer each payment write, as a remote provider does."`
+	DB                 []string      `name:"db" env:"TIFFIN_BENCH_DB" default:"sqlite,postgres://postgres@127.0.0.1:5432/test?sslmode=disable" help:"Databases to measure, repeatable or comma-separated: sqlite and/or postgres:// URLs (each run gets a fresh schema, dropped afterwards)."`
+	Duration           time.Duration `env:"TIFFIN_BENCH_DURATION" default:"20s" help:"How long to measure, after the warmup."`
+	Concurrency        int           `default:"16" help:"Clients placing orders at once."`
+	Warmup             time.Duration `default:"2s" help:"How long to place orders before measuring."`
+	SVG                string        `name:"svg" placeholder:"PATH" type:"path" help:"Write a plot of the latency histograms to this SVG file."`
+	CPUProfile         string        `name:"cpuprofile" placeholder:"PREFIX" help:"Write a CPU profile of each measured run to PREFIX-<backend>.pprof."`
+	Markdown           bool          `help:"Also print the results as a markdown block for docs/benchmarks.md."`
+	PayLatency         time.Duration `default:"250ms" help:"How long the bench's fake Stripe API takes to answer each payment write, as a remote provider does."`
+	PaymentConcurrency int           `default:"0" help:"Payments the app settles at once while orders are placed (0: the app's default, as tiffin dev and serve run)."`
 }
 
 func (b *benchOrdersCmd) Run(ctx context.Context, log *logFlags) error {
@@ -56,7 +57,7 @@ func (b *benchOrdersCmd) Run(ctx context.Context, log *logFlags) error {
 	_ = lvl.UnmarshalText([]byte(log.Level))
 	_, err := bench.Orders(ctx, bench.OrdersConfig{
 		Backends: b.DB, Duration: b.Duration, Warmup: b.Warmup, Concurrency: b.Concurrency,
-		Out: os.Stdout, Markdown: b.Markdown, SVGPath: b.SVG, CPUProfile: b.CPUProfile, PayLatency: b.PayLatency,
+		Out: os.Stdout, Markdown: b.Markdown, SVGPath: b.SVG, CPUProfile: b.CPUProfile, PayLatency: b.PayLatency, PaymentConcurrency: b.PaymentConcurrency,
 		Logger: telemetry.NewLogger(os.Stderr, log.Format, max(lvl, slog.LevelWarn)),
 	})
 	return err

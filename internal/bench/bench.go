@@ -37,6 +37,9 @@ type OrdersConfig struct {
 	// PayLatency is how long the fake Stripe API takes to answer each payment write, as a
 	// remote provider does. Default 250ms.
 	PayLatency time.Duration
+	// PaymentConcurrency is the booted app's (app.Config.PaymentConcurrency): how many
+	// payments it settles at once while orders are placed. Default: the app's.
+	PaymentConcurrency int
 	// Logger is the booted apps' logger. Default: warnings and errors, as text, to stderr.
 	Logger *slog.Logger
 }

@@ -68,7 +68,7 @@ func benchApp(ctx context.Context, cfg OrdersConfig, dsn, label string) (Result,
 	defer stop()
 	a, err := app.New(actx, app.Config{
 		Addr: "127.0.0.1:0", DataDir: dir, DB: dsn, Version: "bench", Logger: cfg.Logger,
-		PayProvider: "stripe", StripeKey: pay.Key(), StripeURL: payHTTP.URL,
+		PayProvider: "stripe", StripeKey: pay.Key(), StripeURL: payHTTP.URL, PaymentConcurrency: cfg.PaymentConcurrency,
 	})
 	if err != nil {
 		return res, fmt.Errorf("start app: %w", err)
