@@ -26,6 +26,7 @@ type benchChaosCmd struct {
 	Replicas     int           `default:"2" help:"tiffin serve processes on a PostgreSQL backend."`
 	Drain        time.Duration `default:"60s" help:"Longest wait after the load for every acknowledged order to end."`
 	Poison       int           `default:"1000" help:"Poison events the broker scenario dead-letters and then redrives."`
+	FateDrivers  int           `default:"64" help:"Acknowledged orders taken to their fates at once (accept, ready, pick-up, delivery, cancels); fewer leave more to the restaurant timeout."`
 	Binary       string        `placeholder:"PATH" help:"The tiffin executable to run (default: this one)."`
 	Markdown     bool          `help:"Also print the results as a markdown table for docs/benchmarks.md."`
 }
@@ -33,7 +34,7 @@ type benchChaosCmd struct {
 func (b *benchChaosCmd) Run(ctx context.Context) error {
 	_, err := bench.Chaos(ctx, bench.ChaosConfig{
 		Scenarios: b.Scenario, Backends: b.DB, Binary: b.Binary, Duration: b.Duration, Rate: b.Rate,
-		PostgresRate: b.PostgresRate, Kills: b.Kills, PayFailureRate: b.PayFailure, Replicas: b.Replicas, Drain: b.Drain, Poison: b.Poison,
+		PostgresRate: b.PostgresRate, Kills: b.Kills, PayFailureRate: b.PayFailure, Replicas: b.Replicas, Drain: b.Drain, Poison: b.Poison, FateDrivers: b.FateDrivers,
 		Out: os.Stdout, Markdown: b.Markdown,
 	})
 	return err

@@ -38,7 +38,7 @@ type common struct {
 	PayLatency          time.Duration `default:"0s" help:"Delay of every fake payment provider call."`
 	RestaurantTimeout   time.Duration `default:"5m" help:"Cancel and refund paid orders no restaurant accepted within this time."`
 	CaptureAt           string        `default:"delivery" enum:"delivery,acceptance" help:"When an authorized payment is captured: delivery, or acceptance by the restaurant (an order cancelled after that is refunded)."`
-	PaymentConcurrency  int           `default:"256" help:"Payment events settled at once per process: at least peak orders/s times the provider's latency (Stripe: ~0.3-1 s a call, 10 s when it hangs)."`
+	PaymentConcurrency  int           `default:"0" help:"Payments settled at once per process, at least peak orders/s times the provider's latency (Stripe: ~0.3-1 s a call, 10 s when it hangs). 0: 256 on PostgreSQL, 64 on SQLite (its one writer serves everyone)."`
 	MaxOrderValue       int64         `default:"10000000" help:"Largest order total accepted, delivery included, in minor units."`
 	OfferTTL            time.Duration `default:"30s" help:"How long a courier has to answer an offer."`
 	StripeKey           string        `help:"Stripe secret key, for --pay-provider stripe (better given as TIFFIN_STRIPE_KEY than on the command line)."`
