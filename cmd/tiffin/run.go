@@ -32,7 +32,7 @@ func (l logFlags) logger() *slog.Logger {
 type common struct {
 	Addr                string        `default:"127.0.0.1:8080" help:"HTTP listen address (HOST:PORT)."`
 	Data                string        `default:"data" help:"Data directory: SQLite database, embedded NATS store, dev signing key."`
-	H3Resolution        int           `default:"5" help:"H3 resolution of regions."`
+	H3Resolution        int           `name:"h3-resolution" env:"TIFFIN_H3_RESOLUTION" default:"5" help:"H3 resolution of regions."`
 	PayDeclineRate      float64       `default:"0" help:"Share of authorizations the fake payment provider declines (0..1)."`
 	PayFailureRate      float64       `default:"0" help:"Share of fake payment provider calls that fail with an unknown outcome, half before and half after acting (0..1)."`
 	PayLatency          time.Duration `default:"0s" help:"Delay of every fake payment provider call."`

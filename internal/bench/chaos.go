@@ -504,6 +504,8 @@ func runScenario(ctx context.Context, cfg ChaosConfig, sc, backend string) (res 
 	loadTime := time.Since(start)
 	close(l.fates)
 	driving.Wait()
+	fmt.Fprintf(cfg.Out, "    load over after %.0fs; every fate driven %.0fs later (the drain below starts then, the provider healthy)\n",
+		loadTime.Seconds(), time.Since(start).Seconds()-loadTime.Seconds())
 	close(progressDone)
 	progress.Wait()
 	if injectErr != nil {

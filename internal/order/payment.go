@@ -223,7 +223,11 @@ func (s *Service) claimPayment(ctx context.Context, p payState, op payment.Op, n
 		if err := claim(ctx, exec); err != nil || !ok {
 			return err
 		}
-		return appendPaymentHistory(ctx, tx, p.orderID, op.InFlight(), attempt, "claim taken over", now)
+		detail := "claim taken over" // from a process that stopped answering, or died
+		if p.claimedAt.IsZero() {
+			detail = "retry after an unknown outcome" // the last attempt failed and released it
+		}
+		return appendPaymentHistory(ctx, tx, p.orderID, op.InFlight(), attempt, detail, now)
 	})
 	return attempt, ok, err
 }

@@ -681,3 +681,34 @@ func TestDeadProcessClaimIsReleasedAtOnce(t *testing.T) {
 		}
 	})
 }
+
+// An order accepted while payments were captured at delivery, reconciled by a process that
+// captures at acceptance (--capture-at changed, or replicas disagree): its authorization is
+// held money, not a mismatch. Delivered and not captured still is one.
+func TestReconciliationAcrossCapturePoints(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, d store.Dialect) {
+		ctx := context.Background()
+		f := newFixture(t, d, payment.FakeConfig{})
+		o := f.place(t, "k1")
+		f.settle(t, o.ID)
+		if _, err := f.svc.Restaurant(ctx, owner, o.ID, order.Accept, ""); err != nil {
+			t.Fatal(err)
+		}
+		f.settle(t, o.ID)
+		atAcceptance := f.replica(t, order.CaptureOnAcceptance)
+		rep, err := atAcceptance.ReconcilePayments(ctx, "", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Mismatches) != 0 {
+			t.Errorf("accepted and authorized, reconciled capturing at acceptance: mismatches %+v", rep.Mismatches)
+		}
+		mustExec(t, f.db, ctx, `UPDATE orders SET status = 'delivered' WHERE id = $1`, o.ID)
+		if rep, err = atAcceptance.ReconcilePayments(ctx, "", 0); err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Mismatches) != 1 || rep.Mismatches[0].Problem != "the order was delivered but not captured" {
+			t.Errorf("delivered and only authorized: mismatches %+v, want one", rep.Mismatches)
+		}
+	})
+}
