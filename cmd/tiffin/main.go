@@ -27,6 +27,7 @@ type cli struct {
 	Sim     simCmd     `cmd:"" help:"Drive a running tiffin server through its public API as a whole city."`
 	DLQ     dlqCmd     `cmd:"" name:"dlq" help:"List, show and redrive dead letters, through a running server (--url) or on the NATS store."`
 	Bench   benchCmd   `cmd:"" help:"Benchmarks."`
+	Fake    fakeCmd    `cmd:"" help:"Fakes of outside partners, for trying tiffin and testing it: a parcel carrier."`
 	Version versionCmd `cmd:"" help:"Print the version."`
 }
 

@@ -52,7 +52,7 @@ func TestAdvance(t *testing.T) {
 		{Cancelling, Shipped, true}, // the carrier already had the parcel
 		{Cancelling, Cancelled, true},
 		{Requested, Cancelled, false}, // no carrier says that: our own cancel moves it (CanMove)
-		{Failed, Booked, false}, // a dead letter moves only by ops redrive
+		{Failed, Booked, false},       // a dead letter moves only by ops redrive
 	}
 	for _, c := range cases {
 		if got := Advance(c.from, c.to); got != c.want {
