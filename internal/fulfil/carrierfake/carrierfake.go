@@ -89,6 +89,9 @@ type Config struct {
 	HangLimit  time.Duration
 	// Seed seeds Flaky's choices.
 	Seed uint64
+	// IgnoreKeys makes the fake ignore Idempotency-Key, as some carriers' APIs do: a repeated
+	// booking books again.
+	IgnoreKeys bool
 }
 
 // Booking is a booking as the API shows it.
@@ -281,6 +284,9 @@ func (s *Server) route(r *http.Request, mode Mode) (int, any) {
 			return http.StatusBadRequest, apiError{"invalid_request", "a JSON body with a reference (at most 128 characters) is required"}
 		}
 		key := r.Header.Get("Idempotency-Key")
+		if s.cfg.IgnoreKeys {
+			key = ""
+		}
 		if id, ok := s.keys[key]; ok && key != "" {
 			if b, ok := s.bookings[id]; ok {
 				return http.StatusOK, b.Booking
