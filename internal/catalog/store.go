@@ -11,12 +11,7 @@ import (
 	"github.com/tiffin-dev/tiffin/internal/store"
 )
 
-// querier is what reads need: the store's *sql.DB for plain reads, a *store.Tx inside writes.
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
+// store.Querier is what reads need: the store's *sql.DB for plain reads, a *store.Tx inside writes.
 const restaurantColumns = `id, owner_id, name, lat, lng, region, timezone, opens_minute, closes_minute, prep_minutes, menu_version`
 
 func scanRestaurant(sc interface{ Scan(...any) error }) (Restaurant, error) {
@@ -26,7 +21,7 @@ func scanRestaurant(sc interface{ Scan(...any) error }) (Restaurant, error) {
 	return r, err
 }
 
-func getRestaurant(ctx context.Context, q querier, id string) (Restaurant, error) {
+func getRestaurant(ctx context.Context, q store.Querier, id string) (Restaurant, error) {
 	r, err := scanRestaurant(q.QueryRowContext(ctx,
 		`SELECT `+restaurantColumns+` FROM restaurants WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -38,7 +33,7 @@ func getRestaurant(ctx context.Context, q querier, id string) (Restaurant, error
 	return r, nil
 }
 
-func queryRestaurants(ctx context.Context, q querier, query string, args ...any) ([]Restaurant, error) {
+func queryRestaurants(ctx context.Context, q store.Querier, query string, args ...any) ([]Restaurant, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
@@ -56,7 +51,7 @@ func queryRestaurants(ctx context.Context, q querier, query string, args ...any)
 }
 
 // restaurantsAfter returns up to limit restaurants with IDs after after, in ID order.
-func restaurantsAfter(ctx context.Context, q querier, after string, limit int) ([]Restaurant, error) {
+func restaurantsAfter(ctx context.Context, q store.Querier, after string, limit int) ([]Restaurant, error) {
 	return queryRestaurants(ctx, q,
 		`SELECT `+restaurantColumns+` FROM restaurants WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
 }
@@ -64,7 +59,7 @@ func restaurantsAfter(ctx context.Context, q querier, after string, limit int) (
 // restaurantsInBox returns up to limit restaurants inside b (using index restaurants_lat_lng),
 // roughly nearest to c first by an equirectangular estimate, so that a truncated result keeps
 // the nearest ones. (The estimate ignores the antimeridian; it only matters past limit.)
-func restaurantsInBox(ctx context.Context, q querier, c geo.LatLng, b box, limit int) ([]Restaurant, error) {
+func restaurantsInBox(ctx context.Context, q store.Querier, c geo.LatLng, b box, limit int) ([]Restaurant, error) {
 	k := math.Cos(c.Lat * math.Pi / 180) // shrinks longitude differences to ground distance
 	return queryRestaurants(ctx, q, `SELECT `+restaurantColumns+` FROM restaurants
 		WHERE lat BETWEEN $1 AND $2 AND lng BETWEEN $3 AND $4
@@ -160,7 +155,7 @@ func upsertItem(ctx context.Context, tx *store.Tx, it Item, now int64) (bool, er
 	return n == 1, nil
 }
 
-func getItem(ctx context.Context, q querier, restaurantID, itemID string) (Item, error) {
+func getItem(ctx context.Context, q store.Querier, restaurantID, itemID string) (Item, error) {
 	it := Item{RestaurantID: restaurantID}
 	var stock sql.NullInt64
 	err := q.QueryRowContext(ctx, `SELECT id, name, description, price, available, stock, position
@@ -186,7 +181,7 @@ func updateItemStock(ctx context.Context, tx *store.Tx, it Item, now int64) erro
 }
 
 // readMenu reads a restaurant's version and items in one statement, so the two agree.
-func readMenu(ctx context.Context, q querier, restaurantID string) (Menu, error) {
+func readMenu(ctx context.Context, q store.Querier, restaurantID string) (Menu, error) {
 	rows, err := q.QueryContext(ctx, `SELECT r.menu_version, i.id, i.name, i.description, i.price,
 			i.available, i.stock, i.position
 		FROM restaurants r LEFT JOIN menu_items i ON i.restaurant_id = r.id

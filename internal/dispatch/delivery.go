@@ -95,14 +95,10 @@ func (d delivery) offer() Offer {
 	}
 }
 
-// querier is what reads need from *sql.DB and *store.Tx alike.
-type querier interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
+// store.Querier is what reads need from *sql.DB and *store.Tx alike.
 // getDelivery reads one delivery row selected by where (which uses $1 for arg). It returns
 // sql.ErrNoRows when there is none.
-func getDelivery(ctx context.Context, q querier, where string, args ...any) (delivery, error) {
+func getDelivery(ctx context.Context, q store.Querier, where string, args ...any) (delivery, error) {
 	var d delivery
 	var courier, offer, offered sql.NullString
 	var expires sql.NullInt64
@@ -135,18 +131,9 @@ func lockCourier(ctx context.Context, tx *store.Tx, courierID string) error {
 	return nil
 }
 
-// exec runs a statement and returns how many rows it changed.
-func exec(ctx context.Context, tx *store.Tx, query string, args ...any) (int64, error) {
-	res, err := tx.ExecContext(ctx, query, args...)
-	if err != nil {
-		return 0, err
-	}
-	return res.RowsAffected()
-}
-
 // setCourierStatus moves a courier from one of the from statuses to to.
 func setCourierStatus(ctx context.Context, tx *store.Tx, courierID, to string, now time.Time, from string) (bool, error) {
-	n, err := exec(ctx, tx, `UPDATE couriers SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4`,
+	n, err := tx.Write(ctx, `UPDATE couriers SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4`,
 		to, store.Now(now), courierID, from)
 	if err != nil {
 		return false, fmt.Errorf("dispatch: courier %s %s -> %s: %w", courierID, from, to, err)

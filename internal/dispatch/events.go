@@ -68,7 +68,7 @@ func createRegionDeliveries(ctx context.Context, tx *store.Tx, now time.Time, re
 // none yet and match where (a condition on o with $3 for arg): pickup at the restaurant,
 // dropoff at the order's address, in the order's region. It returns how many it created.
 func createDeliveries(ctx context.Context, tx *store.Tx, now time.Time, where string, arg any, limit int) (int64, error) {
-	n, err := exec(ctx, tx, `INSERT INTO deliveries (order_id, region, restaurant_id, pickup_lat, pickup_lng,
+	n, err := tx.Write(ctx, `INSERT INTO deliveries (order_id, region, restaurant_id, pickup_lat, pickup_lng,
 			dropoff_lat, dropoff_lng, status, offers, created_at, updated_at)
 		SELECT o.id, o.region, o.restaurant_id, r.lat, r.lng, o.delivery_lat, o.delivery_lng, 'pending', 0, $1, $2
 		FROM orders o JOIN restaurants r ON r.id = o.restaurant_id
@@ -105,7 +105,7 @@ func (s *Service) follow(ctx context.Context, tx *store.Tx, orderID, orderStatus
 		if err := lockCourier(ctx, tx, holder); err != nil {
 			return false, err
 		}
-		n, err := exec(ctx, tx, `UPDATE deliveries SET status = $1, updated_at = $2
+		n, err := tx.Write(ctx, `UPDATE deliveries SET status = $1, updated_at = $2
 			WHERE order_id = $3 AND status = $4 AND COALESCE(offer_id, '') = $5`,
 			to, store.Now(now), orderID, d.status, d.offerID)
 		if err != nil {

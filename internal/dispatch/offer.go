@@ -67,7 +67,7 @@ func (s *Service) offer(ctx context.Context, orderID string) (bool, error) {
 		}
 		offerID := event.NewID("ofr")
 		expires := now.Add(s.cfg.OfferTTL)
-		n, err := exec(ctx, tx, `UPDATE deliveries SET status = 'offered', offer_id = $1, offered_courier_id = $2,
+		n, err := tx.Write(ctx, `UPDATE deliveries SET status = 'offered', offer_id = $1, offered_courier_id = $2,
 			offer_expires_at = $3, offers = offers + 1, updated_at = $4 WHERE order_id = $5 AND status = 'pending'`,
 			offerID, courierID, store.Now(expires), store.Now(now), orderID)
 		if err != nil {
@@ -148,7 +148,7 @@ func (s *Service) Accept(ctx context.Context, courierID, offerID string) (Delive
 		if err := lockCourier(ctx, tx, courierID); err != nil {
 			return err
 		}
-		n, err := exec(ctx, tx, `UPDATE deliveries SET status = 'assigned', courier_id = $1, updated_at = $2
+		n, err := tx.Write(ctx, `UPDATE deliveries SET status = 'assigned', courier_id = $1, updated_at = $2
 			WHERE offer_id = $3 AND offered_courier_id = $4 AND status = 'offered' AND offer_expires_at > $5`,
 			courierID, store.Now(now), offerID, courierID, store.Now(now))
 		if err != nil {
@@ -157,7 +157,7 @@ func (s *Service) Accept(ctx context.Context, courierID, offerID string) (Delive
 		if n == 0 {
 			return whyNot(ctx, tx, courierID, offerID, now)
 		}
-		if _, err := exec(ctx, tx, `UPDATE couriers SET status = 'busy', updated_at = $1 WHERE id = $2`,
+		if _, err := tx.Write(ctx, `UPDATE couriers SET status = 'busy', updated_at = $1 WHERE id = $2`,
 			store.Now(now), courierID); err != nil {
 			return fmt.Errorf("dispatch: accept %s: courier busy: %w", offerID, err)
 		}
@@ -186,7 +186,7 @@ func (s *Service) Decline(ctx context.Context, courierID, offerID string) error 
 		if err := lockCourier(ctx, tx, courierID); err != nil {
 			return err
 		}
-		n, err := exec(ctx, tx, `UPDATE deliveries SET status = 'pending', updated_at = $1
+		n, err := tx.Write(ctx, `UPDATE deliveries SET status = 'pending', updated_at = $1
 			WHERE offer_id = $2 AND offered_courier_id = $3 AND status = 'offered'`,
 			store.Now(now), offerID, courierID)
 		if err != nil {

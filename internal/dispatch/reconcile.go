@@ -227,7 +227,7 @@ func (s *Service) expireOffers(ctx context.Context, region string) error {
 			if err := lockCourier(ctx, tx, d.offeredCourierID); err != nil {
 				return err
 			}
-			n, err := exec(ctx, tx, `UPDATE deliveries SET status = 'pending', updated_at = $1
+			n, err := tx.Write(ctx, `UPDATE deliveries SET status = 'pending', updated_at = $1
 				WHERE order_id = $2 AND status = 'offered' AND offer_id = $3`, store.Now(now), id, d.offerID)
 			if err != nil {
 				return fmt.Errorf("dispatch: expire offer %s: %w", d.offerID, err)

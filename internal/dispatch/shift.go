@@ -147,7 +147,7 @@ func (s *Service) endShift(ctx context.Context, tx *store.Tx, courierID string) 
 	d, err := getDelivery(ctx, tx, `offered_courier_id = $1 AND status = 'offered'`, courierID)
 	switch {
 	case err == nil:
-		if _, err := exec(ctx, tx, `UPDATE deliveries SET status = 'pending', updated_at = $1
+		if _, err := tx.Write(ctx, `UPDATE deliveries SET status = 'pending', updated_at = $1
 			WHERE order_id = $2 AND status = 'offered' AND offer_id = $3`, store.Now(now), d.orderID, d.offerID); err != nil {
 			return "", fmt.Errorf("dispatch: hand back offer %s: %w", d.offerID, err)
 		}
@@ -165,7 +165,7 @@ func (s *Service) endShift(ctx context.Context, tx *store.Tx, courierID string) 
 	return returned, nil
 }
 
-func readCourier(ctx context.Context, q querier, id string) (Courier, error) {
+func readCourier(ctx context.Context, q store.Querier, id string) (Courier, error) {
 	c := Courier{ID: id}
 	var lat, lng sql.NullFloat64
 	err := q.QueryRowContext(ctx, `SELECT status, vehicle, lat, lng, region FROM couriers WHERE id = $1`, id).Scan(

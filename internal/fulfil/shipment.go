@@ -3,6 +3,8 @@
 // (ARCHITECTURE.md, the fulfil service).
 package fulfil
 
+import "slices"
+
 // State is where a shipment stands.
 type State string
 
@@ -38,24 +40,10 @@ var transitions = map[State][]State{
 }
 
 // CanMove reports whether the machine allows from -> to.
-func CanMove(from, to State) bool {
-	for _, t := range transitions[from] {
-		if t == to {
-			return true
-		}
-	}
-	return false
-}
+func CanMove(from, to State) bool { return slices.Contains(transitions[from], to) }
 
 // Valid reports whether s is a known state.
-func (s State) Valid() bool {
-	for _, v := range States {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
+func (s State) Valid() bool { return slices.Contains(States, s) }
 
 // Terminal reports whether no transition leaves s: Delivered and Cancelled. (Failed waits for
 // ops.)

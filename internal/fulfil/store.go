@@ -41,7 +41,7 @@ var (
 // request returns the first shipment.
 func Request(ctx context.Context, tx *store.Tx, orderID, carrier string, now time.Time) (Shipment, error) {
 	id := event.NewID("shp")
-	n, err := execN(ctx, tx,
+	n, err := tx.Write(ctx,
 		`INSERT INTO shipments (id, order_id, carrier, state, next_attempt_at, created_at, updated_at)
 		 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (order_id) DO NOTHING`,
 		id, orderID, carrier, string(Requested), store.Now(now), store.Now(now), store.Now(now))
@@ -81,7 +81,7 @@ func Move(ctx context.Context, db *store.DB, id string, from, to State, c Change
 		msg = msg[:200]
 	}
 	return db.InTx(ctx, func(tx *store.Tx) error {
-		n, err := execN(ctx, tx,
+		n, err := tx.Write(ctx,
 			// A failed call counts an attempt and keeps its error; staying put keeps both;
 			// a move starts the next operation's count afresh.
 			`UPDATE shipments SET state = $1, carrier_ref = CASE WHEN $2 = '' THEN carrier_ref ELSE $2 END,
@@ -104,18 +104,18 @@ func Move(ctx context.Context, db *store.DB, id string, from, to State, c Change
 }
 
 // Get returns shipment id.
-func Get(ctx context.Context, q querier, id string) (Shipment, error) {
+func Get(ctx context.Context, q store.Querier, id string) (Shipment, error) {
 	return scanShipment(q.QueryRowContext(ctx, `SELECT `+shipmentColumns+` FROM shipments WHERE id = $1`, id))
 }
 
 // Due returns up to limit shipments whose next attempt is due by now, the oldest due first.
-func Due(ctx context.Context, q querier, now time.Time, limit int) ([]Shipment, error) {
+func Due(ctx context.Context, q store.Querier, now time.Time, limit int) ([]Shipment, error) {
 	return list(ctx, q, `SELECT `+shipmentColumns+` FROM shipments WHERE next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2`,
 		store.Now(now), limit)
 }
 
 // InState returns up to limit shipments in state, the longest there first.
-func InState(ctx context.Context, q querier, state State, limit int) ([]Shipment, error) {
+func InState(ctx context.Context, q store.Querier, state State, limit int) ([]Shipment, error) {
 	return list(ctx, q, `SELECT `+shipmentColumns+` FROM shipments WHERE state = $1 ORDER BY updated_at LIMIT $2`, string(state), limit)
 }
 
@@ -127,7 +127,7 @@ type History struct {
 }
 
 // HistoryOf returns shipment id's transitions.
-func HistoryOf(ctx context.Context, q querier, id string) ([]History, error) {
+func HistoryOf(ctx context.Context, q store.Querier, id string) ([]History, error) {
 	rows, err := q.QueryContext(ctx, `SELECT state, detail, at FROM shipment_transitions WHERE shipment_id = $1 ORDER BY seq`, id)
 	if err != nil {
 		return nil, fmt.Errorf("shipment history of %s: %w", id, err)
@@ -145,12 +145,6 @@ func HistoryOf(ctx context.Context, q querier, id string) ([]History, error) {
 		out = append(out, h)
 	}
 	return out, rows.Err()
-}
-
-// querier is what reads need: a *store.DB or a *store.Tx.
-type querier interface {
-	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
 }
 
 const shipmentColumns = `id, order_id, carrier, state, carrier_ref, attempts, next_attempt_at, last_error, created_at, updated_at`
@@ -178,7 +172,7 @@ func scan(scan func(...any) error) (Shipment, error) {
 	return s, nil
 }
 
-func list(ctx context.Context, q querier, query string, args ...any) ([]Shipment, error) {
+func list(ctx context.Context, q store.Querier, query string, args ...any) ([]Shipment, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list shipments: %w", err)
@@ -193,14 +187,6 @@ func list(ctx context.Context, q querier, query string, args ...any) ([]Shipment
 		out = append(out, s)
 	}
 	return out, rows.Err()
-}
-
-func execN(ctx context.Context, tx *store.Tx, q string, args ...any) (int64, error) {
-	res, err := tx.ExecContext(ctx, q, args...)
-	if err != nil {
-		return 0, err
-	}
-	return res.RowsAffected()
 }
 
 func appendHistory(ctx context.Context, tx *store.Tx, id string, st State, detail string, at time.Time) error {

@@ -37,7 +37,7 @@ type payState struct {
 	dead        bool      // the saga gave up: a dead letter until redriven
 }
 
-func readPayState(ctx context.Context, q querier, id string) (payState, error) {
+func readPayState(ctx context.Context, q store.Querier, id string) (payState, error) {
 	var p payState
 	var ostatus, pstatus string
 	var claimed, due, firstFailed, dead, opStarted sql.NullInt64
@@ -213,14 +213,7 @@ func (s *Service) claimPayment(ctx context.Context, p payState, op payment.Op, n
 		return attempt, ok, claim(ctx, s.db.Write)
 	}
 	err = s.db.InTx(ctx, func(tx *store.Tx) error {
-		exec := func(ctx context.Context, q string, args ...any) (int64, error) {
-			res, err := tx.ExecContext(ctx, q, args...)
-			if err != nil {
-				return 0, err
-			}
-			return res.RowsAffected()
-		}
-		if err := claim(ctx, exec); err != nil || !ok {
+		if err := claim(ctx, tx.Write); err != nil || !ok {
 			return err
 		}
 		detail := "claim taken over" // from a process that stopped answering, or died

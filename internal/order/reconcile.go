@@ -146,47 +146,47 @@ func (s *Service) reconcile(ctx context.Context, wait bool) error {
 // reconcileConcurrency is how many overdue orders a reconcile pass moves at once.
 const reconcileConcurrency = 8
 
-// expire moves one overdue order: a placed one whose payment never came fails, a paid one no
-// restaurant accepted is cancelled.
+// expiry is what the reconciler does to an order still in a status past its deadline.
+type expiry struct {
+	to     Status
+	reason string
+	action string // the reconciled_total label
+}
+
+// expiries: a placed order whose payment never came fails, a paid one no restaurant accepted
+// is cancelled.
+var expiries = map[Status]expiry{
+	Placed: {Failed, "payment timed out", "payment_timeout"},
+	Paid:   {Cancelled, "the restaurant did not respond in time", "restaurant_timeout"},
+}
+
+// expire moves one overdue order as expiries says, unless it moved on meanwhile (paid, or
+// answered by its restaurant).
 func (s *Service) expire(ctx context.Context, d dueOrder) error {
-	switch Status(d.status) {
-	case Placed:
-		moved := false
-		_, err := s.Update(ctx, d.id, "reconciler", func(tx *store.Tx, o *Order) error {
-			if o.Status != Placed {
-				return errNoChange // paid meanwhile
-			}
-			moved = true
-			if err := moveTo(o, Failed); err != nil {
-				return err
-			}
-			o.Reason = "payment timed out"
-			return nil
-		})
-		if moved {
-			s.count("payment_timeout", err)
+	from := Status(d.status)
+	e, ok := expiries[from]
+	if !ok {
+		return nil
+	}
+	moved := false
+	_, err := s.Update(ctx, d.id, "reconciler", func(tx *store.Tx, o *Order) error {
+		if o.Status != from {
+			return errNoChange
 		}
-		return err
-	case Paid:
-		moved := false
-		_, err := s.Update(ctx, d.id, "reconciler", func(tx *store.Tx, o *Order) error {
-			if o.Status != Paid {
-				return errNoChange // the restaurant answered meanwhile
-			}
-			moved = true
-			if err := moveTo(o, Cancelled); err != nil {
-				return err
-			}
-			o.Reason = "the restaurant did not respond in time"
-			return nil
-		})
-		if moved {
-			s.count("restaurant_timeout", err)
+		moved = true
+		if err := moveTo(o, e.to); err != nil {
+			return err
+		}
+		o.Reason = e.reason
+		return nil
+	})
+	if moved {
+		s.count(e.action, err)
+		if from == Paid {
 			s.forgetEscalation(d.id)
 		}
-		return err
 	}
-	return nil
+	return err
 }
 
 type dueOrder struct {

@@ -15,12 +15,7 @@ import (
 	"github.com/tiffin-dev/tiffin/internal/store"
 )
 
-// querier is what both *store.DB (reads) and *store.Tx (reads inside a write) offer.
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
+// store.Querier is what both *store.DB (reads) and *store.Tx (reads inside a write) offer.
 const orderColumns = `o.id, o.customer_id, o.restaurant_id, o.region, o.status, o.subtotal, o.delivery_fee,
 	o.total, o.currency, o.delivery_lat, o.delivery_lng, o.placed_by, o.reason, o.version, o.created_at,
 	o.updated_at, o.deadline_at, d.courier_id, r.owner_id`
@@ -52,7 +47,7 @@ func scanOrder(r rowScanner) (Order, error) {
 }
 
 // load reads one order with its items and history.
-func load(ctx context.Context, q querier, id string) (Order, error) {
+func load(ctx context.Context, q store.Querier, id string) (Order, error) {
 	o, err := scanOrder(q.QueryRowContext(ctx, `SELECT `+orderColumns+orderFrom+` WHERE o.id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Order{}, ErrNotFound
@@ -111,7 +106,7 @@ func visible(p auth.Principal, o Order) bool {
 	return false
 }
 
-func ownsRestaurant(ctx context.Context, q querier, owner, restaurantID string) (bool, error) {
+func ownsRestaurant(ctx context.Context, q store.Querier, owner, restaurantID string) (bool, error) {
 	var got string
 	err := q.QueryRowContext(ctx, `SELECT owner_id FROM restaurants WHERE id = $1`, restaurantID).Scan(&got)
 	if errors.Is(err, sql.ErrNoRows) {

@@ -105,7 +105,7 @@ func (s *Service) Restaurant(ctx context.Context, p auth.Principal, id string, a
 	})
 }
 
-func (s *Service) authorizeRestaurant(ctx context.Context, q querier, p auth.Principal, o Order) error {
+func (s *Service) authorizeRestaurant(ctx context.Context, q store.Querier, p auth.Principal, o Order) error {
 	if p.Role == auth.Ops {
 		return nil
 	}

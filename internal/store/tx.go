@@ -114,6 +114,21 @@ func (db *DB) Write(ctx context.Context, query string, args ...any) (int64, erro
 	return n, err
 }
 
+// Write runs one statement in the transaction and returns the number of rows it affected.
+func (tx *Tx) Write(ctx context.Context, query string, args ...any) (int64, error) {
+	res, err := tx.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// Querier is what a read needs: a *DB, or a *Tx to read inside a transaction.
+type Querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
 // Dialect reports which engine the transaction runs on.
 func (tx *Tx) Dialect() Dialect { return tx.dialect }
 
