@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/tiffin-dev/tiffin/internal/fulfil/carrierfake"
@@ -57,51 +56,14 @@ func (c *fakeCarrierCmd) Run(ctx context.Context, out io.Writer) error {
 	go fake.Run(ctx, time.Second)
 	fmt.Fprintf(out, "fake carrier: API on http://%s (key %s), control on http://%s/_fake, mode %s, webhooks to %q signed with %s\n",
 		c.Addr, c.Key, control.Addr(), fake.Mode(), c.WebhookURL, secret)
-	api := &apiListener{addr: c.Addr, handler: fake}
-	defer api.close()
-	t := time.NewTicker(100 * time.Millisecond)
-	defer t.Stop()
-	for {
-		// The API listens except while down: then the port is closed and connections are
-		// refused, as a carrier's API is when it is down.
-		if err := api.set(fake.Mode() != carrierfake.Down); err != nil {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
+	// The API listens except while down: then the port is closed and connections are
+	// refused, as a carrier's API is when it is down.
+	if _, err := fake.ServeAPI(ctx, c.Addr); err != nil {
+		return err
 	}
-}
-
-// apiListener opens and closes the fake carrier's API port.
-type apiListener struct {
-	addr    string
-	handler http.Handler
-	mu      sync.Mutex
-	srv     *http.Server
-}
-
-func (a *apiListener) set(up bool) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	switch {
-	case up && a.srv == nil:
-		l, err := net.Listen("tcp", a.addr)
-		if err != nil {
-			return fmt.Errorf("fake carrier: listen: %w", err)
-		}
-		a.srv = &http.Server{Handler: a.handler, ReadHeaderTimeout: 5 * time.Second}
-		go a.srv.Serve(l)
-	case !up && a.srv != nil:
-		a.srv.Close()
-		a.srv = nil
-	}
+	<-ctx.Done()
 	return nil
 }
-
-func (a *apiListener) close() { a.set(false) }
 
 type fakeCarrierModeCmd struct {
 	Mode string `arg:"" optional:"" help:"The mode to switch to (none: show the current one)."`

@@ -77,6 +77,22 @@ type devCmd struct {
 	SimRestaurants int     `default:"20" help:"Simulated restaurants."`
 	SimCouriers    int     `default:"50" help:"Simulated couriers."`
 	PayProvider    string  `default:"fake" enum:"fake,stripe" help:"Payment provider: fake (a sandbox account kept in tiffin's database, moves no money) or stripe (needs --stripe-key)."`
+	FakeCarrier    bool    `default:"true" negatable:"" help:"Run the fake parcel carrier in this process for carrier orders (its mode: GET/PUT /v1/ops/fakes/carrier); --no-fake-carrier with --carrier-url uses a real one."`
+	carrierFlags
+	CarrierPickupAfter  time.Duration `default:"2m" help:"The fake carrier's pickup, this long after booking."`
+	CarrierDeliverAfter time.Duration `default:"10m" help:"The fake carrier's delivery, this long after pickup."`
+}
+
+// carrierFlags say where carrier orders ship.
+type carrierFlags struct {
+	CarrierName          string `default:"carrier" help:"Name of the outside carrier; its webhooks arrive at /v1/carriers/NAME/webhooks."`
+	CarrierURL           string `help:"The carrier API's base URL (the fulfil service does not run without one, or the fake carrier in dev)."`
+	CarrierKey           string `help:"The carrier's API key (better given as TIFFIN_CARRIER_KEY)."`
+	CarrierWebhookSecret string `help:"Standard Webhooks secret (whsec_...) the carrier signs its status webhooks with (better given as TIFFIN_CARRIER_WEBHOOK_SECRET)."`
+}
+
+func (f carrierFlags) apply(cfg *app.Config) {
+	cfg.CarrierName, cfg.CarrierURL, cfg.CarrierKey, cfg.CarrierWebhookSecret = f.CarrierName, f.CarrierURL, f.CarrierKey, f.CarrierWebhookSecret
 }
 
 func (d *devCmd) Run(ctx context.Context, log *logFlags) error {
@@ -88,6 +104,9 @@ func (d *devCmd) Run(ctx context.Context, log *logFlags) error {
 	cfg.Sim, cfg.SimSpeed, cfg.SimOrdersPerMinute = d.Sim, d.Speed, d.OrdersPerMin
 	cfg.SimRestaurants, cfg.SimCouriers = d.SimRestaurants, d.SimCouriers
 	cfg.PayProvider = d.PayProvider
+	d.carrierFlags.apply(&cfg)
+	cfg.FakeCarrier = d.FakeCarrier && d.CarrierURL == ""
+	cfg.FakeCarrierPickupAfter, cfg.FakeCarrierDeliverAfter = d.CarrierPickupAfter, d.CarrierDeliverAfter
 	return serve(ctx, cfg)
 }
 
@@ -95,8 +114,9 @@ type serveCmd struct {
 	common
 	DB          string `required:"" help:"Database URL, e.g. postgres://user@host:5432/tiffin."`
 	NATS        string `name:"nats" required:"" help:"NATS URL(s), e.g. nats://n1:4222,nats://n2:4222."`
-	Services    string `default:"api,catalog,orders,dispatch,tracking" help:"Comma-separated services to run."`
+	Services    string `default:"api,catalog,orders,dispatch,tracking,fulfil" help:"Comma-separated services to run."`
 	PayProvider string `enum:"stripe,fake," default:"" help:"Payment provider, required when the orders service runs: stripe (needs --stripe-key), or fake (a sandbox account kept in tiffin's database, moves no money) asked for by name."`
+	carrierFlags
 }
 
 func (s *serveCmd) Run(ctx context.Context, log *logFlags) error {
@@ -111,6 +131,7 @@ func (s *serveCmd) Run(ctx context.Context, log *logFlags) error {
 	cfg.PayProvider = s.PayProvider
 	cfg.DB, cfg.NATS = s.DB, s.NATS
 	cfg.Services = strings.Split(s.Services, ",")
+	s.carrierFlags.apply(&cfg)
 	return serve(ctx, cfg)
 }
 

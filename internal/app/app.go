@@ -23,12 +23,16 @@ import (
 	"github.com/tiffin-dev/tiffin/internal/bus"
 	"github.com/tiffin-dev/tiffin/internal/cache"
 	"github.com/tiffin-dev/tiffin/internal/catalog"
+	"github.com/tiffin-dev/tiffin/internal/customer"
 	"github.com/tiffin-dev/tiffin/internal/dispatch"
 	"github.com/tiffin-dev/tiffin/internal/dlq"
 	"github.com/tiffin-dev/tiffin/internal/event"
 	"github.com/tiffin-dev/tiffin/internal/fault"
+	"github.com/tiffin-dev/tiffin/internal/fulfil"
+	"github.com/tiffin-dev/tiffin/internal/fulfil/carrierfake"
 	"github.com/tiffin-dev/tiffin/internal/geo"
 	"github.com/tiffin-dev/tiffin/internal/httpapi"
+	"github.com/tiffin-dev/tiffin/internal/jobs"
 	"github.com/tiffin-dev/tiffin/internal/lease"
 	"github.com/tiffin-dev/tiffin/internal/order"
 	"github.com/tiffin-dev/tiffin/internal/payment"
@@ -39,7 +43,7 @@ import (
 )
 
 // Services every process can run; api is the HTTP edge itself.
-var AllServices = []string{"api", "catalog", "orders", "dispatch", "tracking"}
+var AllServices = []string{"api", "catalog", "orders", "dispatch", "tracking", "fulfil"}
 
 // Config is everything a tiffin process needs. The zero value runs every service on
 // 127.0.0.1:8080 with SQLite and an embedded NATS under ./data.
@@ -101,6 +105,24 @@ type Config struct {
 	// ShutdownGrace bounds how long shutdown waits for requests in flight to finish; those
 	// still running then are cancelled and cut off. Default 10s.
 	ShutdownGrace time.Duration
+
+	// CarrierName names the outside carrier carrier orders ship through (default "carrier");
+	// its webhooks arrive at /v1/carriers/{CarrierName}/webhooks. CarrierURL is its API's base
+	// URL and CarrierKey its API key; CarrierWebhookSecret (whsec_...) verifies its webhooks.
+	// Without CarrierURL (and without FakeCarrier) the fulfil service does not run.
+	CarrierName, CarrierURL, CarrierKey, CarrierWebhookSecret string
+	// FakeCarrier runs the fake carrier in this process (dev), sending its webhooks here; ops
+	// read and switch its mode at /v1/ops/fakes/carrier. FakeCarrierPickupAfter and
+	// FakeCarrierDeliverAfter are its pace (defaults 2m and 10m).
+	FakeCarrier                                     bool
+	FakeCarrierPickupAfter, FakeCarrierDeliverAfter time.Duration
+	// CarrierBreakerOpenFor is how long the carrier's breaker stays open before one probe
+	// (default 30s); CarrierRetry when a failed call is tried again (default 5s doubling to
+	// 5m); CarrierPollEvery how often a shipment's status is asked (default 5m). Tests and
+	// time-compressed runs shorten them.
+	CarrierBreakerOpenFor time.Duration
+	CarrierRetry          fulfil.RetrySchedule
+	CarrierPollEvery      time.Duration
 
 	// Sim runs the city simulator against this process.
 	Sim bool
@@ -167,6 +189,8 @@ type App struct {
 	payments payment.Provider // nil unless the orders service runs
 	ln       net.Listener
 	runners  []runner
+	// fakeCarrier is the fake carrier this process runs (dev), or nil.
+	fakeCarrier *carrierfake.Server
 }
 
 type runner struct {
@@ -236,6 +260,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	})
 	deadLetters := dlq.New(a.bus, cfg.Logger)
 	deadLetters.Register(a.srv)
+	customer.New(a.db, customer.Config{}).Register(a.srv)
 	a.metrics.GaugeFunc("tiffin_dead_letters", "Dead letters waiting for an operator, by source (-1: unknown).", func() float64 {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
@@ -291,6 +316,20 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		if a.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
 			return nil, fmt.Errorf("app: listen on %s: %w", cfg.Addr, err)
 		}
+	}
+	if run("fulfil") {
+		q := jobs.New(a.db, jobs.Config{Logger: cfg.Logger})
+		ok, err := a.startFulfil(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			if err := q.Open(); err != nil {
+				return nil, err
+			}
+			a.runners = append(a.runners, runner{"jobs", q.Run})
+		}
+		a.registerFakes()
 	}
 	return a, nil
 }

@@ -60,6 +60,7 @@ type restaurantJSON struct {
 	OpensMinute  int      `json:"opens_minute"`
 	ClosesMinute int      `json:"closes_minute"`
 	PrepMinutes  int      `json:"prep_minutes"`
+	DeliveryMode string   `json:"delivery_mode"`
 	OpenNow      bool     `json:"open_now"`
 	DistanceM    *float64 `json:"distance_m,omitempty"`
 }
@@ -68,7 +69,7 @@ func toJSON(r Restaurant, openNow bool) restaurantJSON {
 	return restaurantJSON{
 		ID: r.ID, Name: r.Name, Lat: r.Location.Lat, Lng: r.Location.Lng, Region: r.Region,
 		Timezone: r.Timezone, OpensMinute: r.OpensMinute, ClosesMinute: r.ClosesMinute,
-		PrepMinutes: r.PrepMinutes, OpenNow: openNow,
+		PrepMinutes: r.PrepMinutes, OpenNow: openNow, DeliveryMode: deliveryMode(r),
 	}
 }
 
@@ -169,6 +170,9 @@ type putRestaurantInput struct {
 		OpensMinute  int     `json:"opens_minute,omitempty" minimum:"0" maximum:"1440" doc:"Minutes after local midnight."`
 		ClosesMinute int     `json:"closes_minute,omitempty" minimum:"0" maximum:"1440" doc:"Minutes after local midnight; before opens_minute means past midnight, equal means always open."`
 		PrepMinutes  int     `json:"prep_minutes,omitempty" minimum:"0" maximum:"1440" default:"15"`
+		DeliveryMode string  `json:"delivery_mode,omitempty" enum:"courier,carrier" default:"courier" doc:"courier: the platform's couriers deliver; carrier: every order ships through the outside carrier."`
+		// CarrierFallbackSeconds: see Restaurant.
+		CarrierFallbackSeconds int `json:"carrier_fallback_seconds,omitempty" minimum:"0" maximum:"86400" doc:"Above 0: an order no courier took within this many seconds of acceptance ships by carrier instead."`
 	}
 }
 
@@ -177,6 +181,7 @@ func (s *Service) httpPut(ctx context.Context, p auth.Principal, in *putRestaura
 	r, err := s.PutRestaurant(ctx, p, Restaurant{
 		ID: in.ID, OwnerID: b.OwnerID, Name: b.Name, Location: geo.LatLng{Lat: b.Lat, Lng: b.Lng},
 		Timezone: b.Timezone, OpensMinute: b.OpensMinute, ClosesMinute: b.ClosesMinute, PrepMinutes: b.PrepMinutes,
+		DeliveryMode: b.DeliveryMode, CarrierFallbackSeconds: b.CarrierFallbackSeconds,
 	})
 	if err != nil {
 		return nil, err

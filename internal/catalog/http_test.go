@@ -69,7 +69,7 @@ func TestHTTPRestaurants(t *testing.T) {
 		want := map[string]any{
 			"id": "dosa-1", "name": "Dosa Corner", "lat": 12.9716, "lng": 77.5946, "region": put["region"],
 			"timezone": "Asia/Kolkata", "opens_minute": 540.0, "closes_minute": 1320.0, "prep_minutes": 15.0,
-			"open_now": true,
+			"open_now": true, "delivery_mode": "courier",
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("public GET (-want +got):\n%s", diff)

@@ -36,6 +36,12 @@ type Restaurant struct {
 	ClosesMinute int
 	PrepMinutes  int
 	MenuVersion  int64 // set by the catalog; bumped by every menu write
+	// DeliveryMode is how its orders reach customers: "courier" (the platform's couriers, the
+	// default) or "carrier" (every order ships through the outside carrier).
+	DeliveryMode string
+	// CarrierFallbackSeconds > 0 lets an order no courier took within that many seconds of
+	// acceptance ship by carrier instead; 0 never.
+	CarrierFallbackSeconds int
 }
 
 // OpenAt reports whether r is open at t, judged by the wall clock in r's timezone. An unknown
@@ -89,6 +95,14 @@ func (r *Restaurant) validate() error {
 	if r.ClosesMinute < 0 || r.ClosesMinute > minutesPerDay {
 		return fault.Field("body.closes_minute", r.ClosesMinute, "must be in [0, %d]", minutesPerDay)
 	}
+	switch r.DeliveryMode {
+	case "", "courier", "carrier":
+	default:
+		return fault.Field("body.delivery_mode", r.DeliveryMode, "delivery_mode is courier or carrier")
+	}
+	if r.CarrierFallbackSeconds < 0 || r.CarrierFallbackSeconds > 86400 {
+		return fault.Field("body.carrier_fallback_seconds", r.CarrierFallbackSeconds, "must be in [0, 86400]")
+	}
 	if r.PrepMinutes < 0 || r.PrepMinutes > maxPrepMinutes {
 		return fault.Field("body.prep_minutes", r.PrepMinutes, "must be in [0, %d]", maxPrepMinutes)
 	}
@@ -122,6 +136,7 @@ func (s *Service) PutRestaurant(ctx context.Context, p auth.Principal, r Restaur
 	default:
 		return Restaurant{}, mayWrite(p)
 	}
+	r.DeliveryMode = deliveryMode(r)
 	if err := r.validate(); err != nil {
 		return Restaurant{}, err
 	}

@@ -35,7 +35,7 @@ func TestPutRestaurant(t *testing.T) {
 		region, _ := geo.Regioner{}.Region(bengaluru)
 		want := catalog.Restaurant{
 			ID: "dosa-1", OwnerID: "alice", Name: "Dosa Corner", Location: bengaluru, Region: region,
-			Timezone: "Asia/Kolkata", OpensMinute: 480, ClosesMinute: 1320, PrepMinutes: 12,
+			Timezone: "Asia/Kolkata", OpensMinute: 480, ClosesMinute: 1320, PrepMinutes: 12, DeliveryMode: "courier",
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("created restaurant (-want +got):\n%s", diff)

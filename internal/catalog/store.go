@@ -12,12 +12,12 @@ import (
 )
 
 // store.Querier is what reads need: the store's *sql.DB for plain reads, a *store.Tx inside writes.
-const restaurantColumns = `id, owner_id, name, lat, lng, region, timezone, opens_minute, closes_minute, prep_minutes, menu_version`
+const restaurantColumns = `id, owner_id, name, lat, lng, region, timezone, opens_minute, closes_minute, prep_minutes, menu_version, delivery_mode, carrier_fallback_seconds`
 
 func scanRestaurant(sc interface{ Scan(...any) error }) (Restaurant, error) {
 	var r Restaurant
 	err := sc.Scan(&r.ID, &r.OwnerID, &r.Name, &r.Location.Lat, &r.Location.Lng, &r.Region, &r.Timezone,
-		&r.OpensMinute, &r.ClosesMinute, &r.PrepMinutes, &r.MenuVersion)
+		&r.OpensMinute, &r.ClosesMinute, &r.PrepMinutes, &r.MenuVersion, &r.DeliveryMode, &r.CarrierFallbackSeconds)
 	return r, err
 }
 
@@ -83,21 +83,23 @@ func restaurantOwner(ctx context.Context, tx *store.Tx, id string) (owner string
 // insertRestaurant creates r; it fails with ErrConcurrentWrite when r.ID appeared meanwhile.
 func insertRestaurant(ctx context.Context, tx *store.Tx, r Restaurant, now int64) error {
 	res, err := tx.ExecContext(ctx, `INSERT INTO restaurants
-		(id, owner_id, name, lat, lng, region, timezone, opens_minute, closes_minute, prep_minutes, menu_version, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11, $11)
+		(id, owner_id, name, lat, lng, region, timezone, opens_minute, closes_minute, prep_minutes, menu_version, created_at, updated_at,
+		 delivery_mode, carrier_fallback_seconds)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11, $11, $12, $13)
 		ON CONFLICT (id) DO NOTHING`,
 		r.ID, r.OwnerID, r.Name, r.Location.Lat, r.Location.Lng, r.Region, r.Timezone,
-		r.OpensMinute, r.ClosesMinute, r.PrepMinutes, now)
+		r.OpensMinute, r.ClosesMinute, r.PrepMinutes, now, deliveryMode(r), r.CarrierFallbackSeconds)
 	return oneRow(res, err, "insert restaurant")
 }
 
 // updateRestaurant replaces r's fields, provided its owner is still prevOwner.
 func updateRestaurant(ctx context.Context, tx *store.Tx, r Restaurant, prevOwner string, now int64) error {
 	res, err := tx.ExecContext(ctx, `UPDATE restaurants SET owner_id = $2, name = $3, lat = $4, lng = $5,
-		region = $6, timezone = $7, opens_minute = $8, closes_minute = $9, prep_minutes = $10, updated_at = $11
+		region = $6, timezone = $7, opens_minute = $8, closes_minute = $9, prep_minutes = $10, updated_at = $11,
+		delivery_mode = $13, carrier_fallback_seconds = $14
 		WHERE id = $1 AND owner_id = $12`,
 		r.ID, r.OwnerID, r.Name, r.Location.Lat, r.Location.Lng, r.Region, r.Timezone,
-		r.OpensMinute, r.ClosesMinute, r.PrepMinutes, now, prevOwner)
+		r.OpensMinute, r.ClosesMinute, r.PrepMinutes, now, prevOwner, deliveryMode(r), r.CarrierFallbackSeconds)
 	return oneRow(res, err, "update restaurant")
 }
 
@@ -232,4 +234,12 @@ func stockPtr(v sql.NullInt64) *int {
 	}
 	n := int(v.Int64)
 	return &n
+}
+
+// deliveryMode is r's delivery mode as stored: "courier" unless set.
+func deliveryMode(r Restaurant) string {
+	if r.DeliveryMode == "" {
+		return "courier"
+	}
+	return r.DeliveryMode
 }

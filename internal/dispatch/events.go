@@ -72,7 +72,7 @@ func createDeliveries(ctx context.Context, tx *store.Tx, now time.Time, where st
 			dropoff_lat, dropoff_lng, status, offers, created_at, updated_at)
 		SELECT o.id, o.region, o.restaurant_id, r.lat, r.lng, o.delivery_lat, o.delivery_lng, 'pending', 0, $1, $2
 		FROM orders o JOIN restaurants r ON r.id = o.restaurant_id
-		WHERE o.status IN `+dispatchable+` AND `+where+`
+		WHERE o.status IN `+dispatchable+` AND o.fulfilment = 'courier' AND `+where+`
 		  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.order_id = o.id)
 		ORDER BY o.created_at, o.id LIMIT $4
 		ON CONFLICT (order_id) DO NOTHING`,

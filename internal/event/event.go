@@ -36,6 +36,15 @@ const (
 	DeliveryExpired  Type = "delivery.expired"
 )
 
+// Shipment events, published by fulfil when a shipment moves.
+const (
+	ShipmentBooked    Type = "shipment.booked"
+	ShipmentShipped   Type = "shipment.shipped"
+	ShipmentDelivered Type = "shipment.delivered"
+	ShipmentCancelled Type = "shipment.cancelled"
+	ShipmentFailed    Type = "shipment.failed"
+)
+
 // CourierLocation travels on core NATS only: high volume, ephemeral, never in the outbox.
 const CourierLocation Type = "courier.location"
 

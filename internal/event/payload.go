@@ -46,3 +46,19 @@ type Location struct {
 
 // Version of the Location payload.
 func (Location) Version() int { return 1 }
+
+// Shipment is the payload of every shipment.* event: a shipment (an order's parcel with an
+// outside carrier) after it moved.
+type Shipment struct {
+	ShipmentID string    `json:"shipment_id"`
+	OrderID    string    `json:"order_id"`
+	Carrier    string    `json:"carrier"`
+	CarrierRef string    `json:"carrier_ref,omitempty"`
+	State      string    `json:"state"`
+	PrevState  string    `json:"prev_state,omitempty"`
+	Detail     string    `json:"detail,omitempty"`
+	At         time.Time `json:"at"`
+}
+
+// Version of the Shipment payload.
+func (Shipment) Version() int { return 1 }

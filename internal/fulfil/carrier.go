@@ -71,6 +71,8 @@ var (
 	ErrRejected    = errors.New("carrier rejected the request")
 	ErrNotFound    = errors.New("carrier has no such booking")
 	ErrTooLate     = errors.New("carrier already has the parcel")
+	// ErrBreakerOpen comes wrapped with ErrUnavailable when the breaker sent nothing.
+	ErrBreakerOpen = errors.New("breaker open: nothing sent")
 )
 
 // HTTPCarrierConfig configures an HTTPCarrier.
@@ -162,7 +164,7 @@ func (c *HTTPCarrier) call(ctx context.Context, method, path, key string, in, ou
 	body, err := c.breaker.Execute(func() ([]byte, error) { return c.do(ctx, method, path, key, in) })
 	switch {
 	case errors.Is(err, gobreaker.ErrOpenState), errors.Is(err, gobreaker.ErrTooManyRequests):
-		return fmt.Errorf("%w: %s: breaker %s: nothing sent", ErrUnavailable, c.cfg.Name, c.breaker.State())
+		return fmt.Errorf("%w: %s: %w (%s)", ErrUnavailable, c.cfg.Name, ErrBreakerOpen, c.breaker.State())
 	case err != nil:
 		return err
 	}

@@ -33,7 +33,7 @@ var transitions = map[State][]State{
 	// Cancelled straight from Requested only when no booking call was ever made; once one
 	// may have reached the carrier, a cancellation goes through Cancelling.
 	Requested:  {Booked, Shipped, Delivered, Cancelling, Cancelled, Failed},
-	Booked:     {Shipped, Delivered, Cancelling, Failed},
+	Booked:     {Shipped, Delivered, Cancelling, Failed, Requested}, // Requested: the carrier lost the booking
 	Shipped:    {Delivered, Failed},
 	Cancelling: {Cancelled, Shipped, Delivered, Failed}, // the carrier may refuse: it already has the parcel
 	Failed:     {Requested},                             // ops redrive

@@ -10,6 +10,7 @@ func TestMachine(t *testing.T) {
 		{Requested, Booked}: true, {Requested, Shipped}: true, {Requested, Delivered}: true,
 		{Requested, Cancelling}: true, {Requested, Cancelled}: true, {Requested, Failed}: true,
 		{Booked, Shipped}: true, {Booked, Delivered}: true, {Booked, Cancelling}: true, {Booked, Failed}: true,
+		{Booked, Requested}:  true, // the carrier lost the booking: book again
 		{Shipped, Delivered}: true, {Shipped, Failed}: true,
 		{Cancelling, Cancelled}: true, {Cancelling, Shipped}: true, {Cancelling, Delivered}: true, {Cancelling, Failed}: true,
 		{Failed, Requested}: true,
@@ -53,6 +54,7 @@ func TestAdvance(t *testing.T) {
 		{Cancelling, Cancelled, true},
 		{Requested, Cancelled, false}, // no carrier says that: our own cancel moves it (CanMove)
 		{Failed, Booked, false},       // a dead letter moves only by ops redrive
+		{Booked, Requested, false},    // never by a carrier update: a lost booking is found by a poll
 	}
 	for _, c := range cases {
 		if got := Advance(c.from, c.to); got != c.want {

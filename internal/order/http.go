@@ -26,6 +26,8 @@ type OrderJSON struct {
 	Total        int64            `json:"total"`
 	Currency     string           `json:"currency"`
 	Delivery     LatLngJSON       `json:"delivery"`
+	Fulfilment   string           `json:"fulfilment" enum:"courier,carrier" doc:"courier: the platform's couriers; carrier: an outside carrier."`
+	Address      *Address         `json:"address,omitempty" doc:"The postal address a carrier order ships to."`
 	CourierID    string           `json:"courier_id,omitempty"`
 	Reason       string           `json:"reason,omitempty"`
 	PlacedBy     string           `json:"placed_by"`
@@ -59,7 +61,7 @@ func toJSON(o Order) OrderJSON {
 		ID: o.ID, Status: o.Status, CustomerID: o.CustomerID, RestaurantID: o.RestaurantID,
 		Subtotal: o.Subtotal, DeliveryFee: o.DeliveryFee, Total: o.Total, Currency: o.Currency,
 		Delivery: LatLngJSON{o.Delivery.Lat, o.Delivery.Lng}, CourierID: o.CourierID, Reason: o.Reason,
-		PlacedBy: o.PlacedBy, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt,
+		PlacedBy: o.PlacedBy, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt, Fulfilment: o.Fulfilment, Address: o.Address,
 		Items: []ItemJSON{}, History: []TransitionJSON{},
 	}
 	for _, it := range o.Items {
@@ -80,8 +82,20 @@ type placeInput struct {
 			MenuItemID string `json:"menu_item_id" minLength:"1" maxLength:"64"`
 			Quantity   int    `json:"quantity" minimum:"1" maximum:"99"`
 		} `json:"items" minItems:"1" maxItems:"50" doc:"At most 99 of one menu item per order, counting every line that names it; the total is capped too."`
-		Delivery LatLngJSON `json:"delivery"`
+		Delivery   *LatLngJSON  `json:"delivery,omitempty" doc:"The drop-off point. Required, except for a carrier order whose address (given, or the customer's on record) has lat and lng."`
+		Fulfilment string       `json:"fulfilment,omitempty" enum:"courier,carrier" doc:"Ops only: carrier ships the order through the outside carrier. Default courier; a restaurant whose delivery mode is carrier ships every order so."`
+		Address    *AddressJSON `json:"address,omitempty" doc:"The postal address a carrier order ships to; default the customer's on record."`
 	}
+}
+
+// AddressJSON is a postal address in a request.
+type AddressJSON struct {
+	Line1    string  `json:"line1" minLength:"1" maxLength:"200"`
+	City     string  `json:"city" minLength:"1" maxLength:"100"`
+	Postcode string  `json:"postcode" minLength:"1" maxLength:"20"`
+	Country  string  `json:"country" minLength:"2" maxLength:"2" doc:"ISO 3166-1 alpha-2."`
+	Lat      float64 `json:"lat,omitempty" minimum:"-90" maximum:"90"`
+	Lng      float64 `json:"lng,omitempty" minimum:"-180" maximum:"180"`
 }
 
 type orderOutput struct {
@@ -127,8 +141,13 @@ func (s *Service) Register(srv *httpapi.Server) {
 		Summary: "place an order", DefaultStatus: http.StatusCreated,
 		Errors: []int{http.StatusConflict, http.StatusUnprocessableEntity},
 	}, []auth.Role{auth.Customer, auth.Ops}, func(ctx context.Context, p auth.Principal, in *placeInput) (*orderOutput, error) {
-		req := PlaceRequest{RestaurantID: in.Body.RestaurantID, CustomerID: in.Body.CustomerID,
-			Delivery: geo.LatLng{Lat: in.Body.Delivery.Lat, Lng: in.Body.Delivery.Lng}}
+		req := PlaceRequest{RestaurantID: in.Body.RestaurantID, CustomerID: in.Body.CustomerID, Fulfilment: in.Body.Fulfilment}
+		if d := in.Body.Delivery; d != nil {
+			req.Delivery = geo.LatLng{Lat: d.Lat, Lng: d.Lng}
+		}
+		if a := in.Body.Address; a != nil {
+			req.Address = &Address{Line1: a.Line1, City: a.City, Postcode: a.Postcode, Country: a.Country, Lat: a.Lat, Lng: a.Lng}
+		}
 		for _, l := range in.Body.Items {
 			req.Items = append(req.Items, LineInput{MenuItemID: l.MenuItemID, Quantity: l.Quantity})
 		}

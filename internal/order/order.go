@@ -33,6 +33,8 @@ type Order struct {
 	Total        int64
 	Currency     string
 	Delivery     geo.LatLng
+	Fulfilment   string   // FulfilCourier or FulfilCarrier
+	Address      *Address // the postal address of a carrier order
 	PlacedBy     string
 	CourierID    string
 	Reason       string

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/tiffin-dev/tiffin/internal/audit"
 	"github.com/tiffin-dev/tiffin/internal/auth"
 	"github.com/tiffin-dev/tiffin/internal/event"
 	"github.com/tiffin-dev/tiffin/internal/fault"
@@ -25,8 +26,32 @@ type PlaceRequest struct {
 	RestaurantID string      `json:"restaurant_id"`
 	CustomerID   string      `json:"customer_id,omitempty"`
 	Items        []LineInput `json:"items"`
-	Delivery     geo.LatLng  `json:"delivery"`
+	// Delivery is the drop-off point. A carrier order may leave it zero: it defaults to its
+	// postal address's coordinates (Address, or the customer's address on record).
+	Delivery geo.LatLng `json:"delivery"`
+	// Fulfilment is FulfilCourier (the default) or FulfilCarrier (ops only: the order ships
+	// through the outside carrier). Orders of a restaurant whose delivery mode is carrier ship
+	// by carrier whatever this says.
+	Fulfilment string `json:"fulfilment,omitempty"`
+	// Address is the postal address a carrier order ships to; default the customer's on record.
+	Address *Address `json:"address,omitempty"`
 }
+
+// Address is a postal address. Lat and Lng, when set, locate it.
+type Address struct {
+	Line1    string  `json:"line1"`
+	City     string  `json:"city"`
+	Postcode string  `json:"postcode"`
+	Country  string  `json:"country"`
+	Lat      float64 `json:"lat,omitempty"`
+	Lng      float64 `json:"lng,omitempty"`
+}
+
+// How an order reaches its customer.
+const (
+	FulfilCourier = "courier" // the platform's own couriers (dispatch)
+	FulfilCarrier = "carrier" // an outside carrier (the fulfil service)
+)
 
 // LineInput is one requested line.
 type LineInput struct {
@@ -213,7 +238,27 @@ func (s *Service) validatePlace(p auth.Principal, key string, req PlaceRequest) 
 				"at most %d of one menu item per order, counting every line that names it", MaxQuantity)
 		}
 	}
-	if !req.Delivery.Valid() || (req.Delivery.Lat == 0 && req.Delivery.Lng == 0) {
+	switch req.Fulfilment {
+	case "", FulfilCourier:
+	case FulfilCarrier:
+		if p.Role != auth.Ops {
+			return "", fault.Field("body.fulfilment", req.Fulfilment, "only ops choose carrier fulfilment; a restaurant that ships by carrier does so by itself")
+		}
+	default:
+		return "", fault.Field("body.fulfilment", req.Fulfilment, "fulfilment is courier or carrier")
+	}
+	if a := req.Address; a != nil {
+		for _, f := range []struct{ name, v string }{{"line1", a.Line1}, {"city", a.City}, {"postcode", a.Postcode}, {"country", a.Country}} {
+			if strings.TrimSpace(f.v) == "" || len(f.v) > 200 {
+				return "", fault.Field("body.address."+f.name, nil, "%s is required, at most 200 characters", f.name)
+			}
+		}
+		if !(geo.LatLng{Lat: a.Lat, Lng: a.Lng}).Valid() {
+			return "", fault.Field("body.address", nil, "address lat and lng out of range")
+		}
+	}
+	zero := req.Delivery.Lat == 0 && req.Delivery.Lng == 0
+	if !req.Delivery.Valid() || (zero && req.Fulfilment != FulfilCarrier && req.Address == nil) {
 		return "", fault.Field("body.delivery", req.Delivery, "delivery needs a valid lat and lng")
 	}
 	return customer, nil
@@ -290,9 +335,10 @@ type restaurantRow struct {
 func (s *Service) insertOrder(ctx context.Context, tx *store.Tx, p auth.Principal, customer string, req PlaceRequest) (Order, error) {
 	now := s.cfg.Now()
 	var r restaurantRow
+	var mode string
 	err := tx.QueryRowContext(ctx,
-		`SELECT lat, lng, region, timezone, opens_minute, closes_minute, owner_id FROM restaurants WHERE id = $1`, req.RestaurantID).
-		Scan(&r.location.Lat, &r.location.Lng, &r.region, &r.hours.Timezone, &r.hours.Opens, &r.hours.Closes, &r.owner)
+		`SELECT lat, lng, region, timezone, opens_minute, closes_minute, owner_id, delivery_mode FROM restaurants WHERE id = $1`, req.RestaurantID).
+		Scan(&r.location.Lat, &r.location.Lng, &r.region, &r.hours.Timezone, &r.hours.Opens, &r.hours.Closes, &r.owner, &mode)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Order{}, fault.Field("body.restaurant_id", req.RestaurantID, "no such restaurant")
 	}
@@ -302,14 +348,30 @@ func (s *Service) insertOrder(ctx context.Context, tx *store.Tx, p auth.Principa
 	if !r.hours.OpenAt(now) {
 		return Order{}, fault.Field("body.restaurant_id", req.RestaurantID, "the restaurant is closed now")
 	}
-	if d := geo.Distance(r.location, req.Delivery); d > s.cfg.MaxDeliveryM {
+	fulfilment := FulfilCourier
+	if req.Fulfilment == FulfilCarrier || mode == FulfilCarrier {
+		fulfilment = FulfilCarrier
+	}
+	var address *Address
+	if fulfilment == FulfilCarrier {
+		if address, err = shipTo(ctx, tx, customer, req); err != nil {
+			return Order{}, err
+		}
+		if req.Delivery.Lat == 0 && req.Delivery.Lng == 0 {
+			req.Delivery = geo.LatLng{Lat: address.Lat, Lng: address.Lng}
+		}
+		if req.Delivery.Lat == 0 && req.Delivery.Lng == 0 {
+			return Order{}, fault.Field("body.delivery", nil, "a carrier order needs the delivery point: give delivery, or an address with lat and lng")
+		}
+	} else if d := geo.Distance(r.location, req.Delivery); d > s.cfg.MaxDeliveryM {
+		// A carrier carries as far as it goes; the platform's couriers only so far.
 		return Order{}, fault.Field("body.delivery", req.Delivery, "too far: %.1f km from the restaurant, the limit is %.1f km", d/1000, s.cfg.MaxDeliveryM/1000)
 	}
 	o := Order{
 		ID: event.NewID("ord"), CustomerID: customer, RestaurantID: req.RestaurantID, Region: r.region,
 		Status: Placed, Currency: s.cfg.Currency, Delivery: req.Delivery, PlacedBy: actorOf(p), Version: 1,
 		CreatedAt: now, UpdatedAt: now, DeadlineAt: now.Add(s.cfg.PaymentGiveUp), DeliveryFee: s.cfg.DeliveryFee,
-		owner: r.owner,
+		Fulfilment: fulfilment, Address: address, owner: r.owner,
 	}
 	menu, err := menuItems(ctx, tx, req)
 	if err != nil {
@@ -342,10 +404,11 @@ func (s *Service) insertOrder(ctx context.Context, tx *store.Tx, p auth.Principa
 	}
 	if _, err := tx.ExecContext(ctx,
 		`INSERT INTO orders (id, customer_id, restaurant_id, region, status, subtotal, delivery_fee, total, currency,
-		  delivery_lat, delivery_lng, placed_by, version, created_at, updated_at, deadline_at)
-		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1, $13, $14, $15)`,
+		  delivery_lat, delivery_lng, placed_by, version, created_at, updated_at, deadline_at, fulfilment, delivery_address)
+		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1, $13, $14, $15, $16, $17)`,
 		o.ID, o.CustomerID, o.RestaurantID, o.Region, string(o.Status), o.Subtotal, o.DeliveryFee, o.Total, o.Currency,
-		o.Delivery.Lat, o.Delivery.Lng, o.PlacedBy, store.Now(now), store.Now(now), store.Now(o.DeadlineAt)); err != nil {
+		o.Delivery.Lat, o.Delivery.Lng, o.PlacedBy, store.Now(now), store.Now(now), store.Now(o.DeadlineAt),
+		o.Fulfilment, encodeAddress(o.Address)); err != nil {
 		return Order{}, fmt.Errorf("insert order: %w", err)
 	}
 	if err := insertLines(ctx, tx, o); err != nil {
@@ -367,6 +430,12 @@ func (s *Service) insertOrder(ctx context.Context, tx *store.Tx, p auth.Principa
 		Status: string(Placed), Total: o.Total, Currency: o.Currency, At: now, OrderVersion: 1}
 	if err := tx.EmitNew(ctx, event.OrderPlaced, o.Region, now, payload); err != nil {
 		return Order{}, err
+	}
+	if p.Role == auth.Ops {
+		if err := audit.Record(ctx, tx, o.PlacedBy, "order.place", "order:"+o.ID,
+			map[string]string{"customer_id": o.CustomerID, "fulfilment": o.Fulfilment}, now); err != nil {
+			return Order{}, err
+		}
 	}
 	tx.AfterCommit(func() { s.cfg.Metrics.Orders.WithLabelValues(string(Placed)).Inc() })
 	return o, nil
@@ -449,4 +518,31 @@ func insertLines(ctx context.Context, tx *store.Tx, o Order) error {
 		return fmt.Errorf("insert order lines: %w", err)
 	}
 	return nil
+}
+
+// shipTo is the postal address a carrier order ships to: the request's, else the customer's on
+// record (customers.address, kept by ops with PUT /v1/customers/{id}).
+func shipTo(ctx context.Context, tx *store.Tx, customer string, req PlaceRequest) (*Address, error) {
+	if req.Address != nil {
+		return req.Address, nil
+	}
+	var raw string
+	err := tx.QueryRowContext(ctx, `SELECT address FROM customers WHERE id = $1`, customer).Scan(&raw)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("read address of customer %s: %w", customer, err)
+	}
+	var a Address
+	if raw == "" || json.Unmarshal([]byte(raw), &a) != nil || a.Line1 == "" {
+		return nil, fault.Field("body.address", nil, "a carrier order needs a postal address: give address, or record one on the customer (PUT /v1/customers/{id})")
+	}
+	return &a, nil
+}
+
+// encodeAddress is an address as orders.delivery_address keeps it ("" for none).
+func encodeAddress(a *Address) string {
+	if a == nil {
+		return ""
+	}
+	b, _ := json.Marshal(a) // a struct of strings and floats always encodes
+	return string(b)
 }

@@ -12,7 +12,8 @@ import (
 	"github.com/tiffin-dev/tiffin/internal/store"
 )
 
-// Run consumes the order events that move payments and runs the reconciler (under the
+// Run consumes the order events that move payments and the shipment events that move carrier
+// orders, and runs the reconciler (under the
 // "order-reconciler" lease, through Config.Lead) until ctx ends.
 // It returns once both have stopped: nil when ctx ended, the consumer's error if it failed for
 // good (which stops the reconciler too).
@@ -21,7 +22,7 @@ func (s *Service) Run(ctx context.Context) error {
 	defer cancel()
 	// The consumer's result is read once, after it has stopped: a select that might take it
 	// while the loop still runs would leave nothing for the wait at the end.
-	var consumeErr error
+	var consumeErr, shipmentErr error
 	var wg sync.WaitGroup
 	if s.bus != nil {
 		wg.Go(func() {
@@ -29,14 +30,18 @@ func (s *Service) Run(ctx context.Context) error {
 			consumeErr = s.bus.Consume(ctx, "orders-payments", paymentSubjects, s.handlePayment,
 				bus.WithConcurrency(s.cfg.PaymentConcurrency))
 		})
+		wg.Go(func() {
+			defer cancel()
+			shipmentErr = s.bus.Consume(ctx, ShipmentConsumer, shipmentSubjects, s.handleShipment)
+		})
 	}
 	if err := s.cfg.Lead(ctx, "order-reconciler", s.sweep); err != nil && ctx.Err() == nil {
 		s.logger.ErrorContext(ctx, "order reconciler stopped", "err", err)
 	}
 	cancel()
 	wg.Wait()
-	if consumeErr != nil {
-		return fmt.Errorf("orders consumer: %w", consumeErr)
+	if err := errors.Join(consumeErr, shipmentErr); err != nil {
+		return fmt.Errorf("orders consumer: %w", err)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package order
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -18,7 +19,7 @@ import (
 // store.Querier is what both *store.DB (reads) and *store.Tx (reads inside a write) offer.
 const orderColumns = `o.id, o.customer_id, o.restaurant_id, o.region, o.status, o.subtotal, o.delivery_fee,
 	o.total, o.currency, o.delivery_lat, o.delivery_lng, o.placed_by, o.reason, o.version, o.created_at,
-	o.updated_at, o.deadline_at, d.courier_id, r.owner_id`
+	o.updated_at, o.deadline_at, d.courier_id, r.owner_id, o.fulfilment, o.delivery_address`
 
 const orderFrom = ` FROM orders o LEFT JOIN deliveries d ON d.order_id = o.id
 	AND d.status IN ('assigned', 'at_restaurant', 'picked_up', 'at_customer', 'delivered')
@@ -31,12 +32,18 @@ func scanOrder(r rowScanner) (Order, error) {
 	var created, updated int64
 	var deadline sql.NullInt64
 	var courier, owner sql.NullString
-	var status string
+	var status, address string
 	err := r.Scan(&o.ID, &o.CustomerID, &o.RestaurantID, &o.Region, &status, &o.Subtotal, &o.DeliveryFee,
 		&o.Total, &o.Currency, &o.Delivery.Lat, &o.Delivery.Lng, &o.PlacedBy, &o.Reason, &o.Version, &created,
-		&updated, &deadline, &courier, &owner)
+		&updated, &deadline, &courier, &owner, &o.Fulfilment, &address)
 	if err != nil {
 		return Order{}, err
+	}
+	if address != "" {
+		o.Address = new(Address)
+		if err := json.Unmarshal([]byte(address), o.Address); err != nil {
+			return Order{}, fmt.Errorf("order %s: delivery address: %w", o.ID, err)
+		}
 	}
 	o.Status, o.CreatedAt, o.UpdatedAt, o.CourierID = Status(status), store.Time(created), store.Time(updated), courier.String
 	o.owner = owner.String

@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
+	"github.com/tiffin-dev/tiffin/internal/audit"
 	"github.com/tiffin-dev/tiffin/internal/auth"
 	"github.com/tiffin-dev/tiffin/internal/store"
 )
@@ -51,6 +53,13 @@ func (s *Service) updateTx(ctx context.Context, tx *store.Tx, id, actor string, 
 	}
 	if err := s.save(ctx, tx, &o, from, actor, s.cfg.Now()); err != nil {
 		return Order{}, err
+	}
+	if strings.HasPrefix(actor, string(auth.Ops)+":") {
+		// An operator moved someone else's order: the audit log says who, what and when.
+		if err := audit.Record(ctx, tx, actor, "order."+string(o.Status), "order:"+o.ID,
+			map[string]string{"from": string(from)}, o.UpdatedAt); err != nil {
+			return Order{}, err
+		}
 	}
 	o.History = append(o.History, Transition{Status: o.Status, Actor: actor, At: o.UpdatedAt})
 	return o, nil

@@ -192,7 +192,7 @@ func connect(ctx context.Context, dsn string, cfg Config) (*DB, error) {
 	return &DB{DB: reader, writer: writer, dialect: SQLite, outbox: make(chan struct{}, 1)}, nil
 }
 
-// Migrate applies every embedded migration not yet applied.
+// Migrate applies every embedded migration not yet applied, then River's (the job queue's).
 func (db *DB) Migrate(ctx context.Context) error {
 	sub, err := fs.Sub(migrations, "migrations/"+string(db.dialect))
 	if err != nil {
@@ -218,7 +218,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 	if _, err := p.Up(ctx); err != nil {
 		return fmt.Errorf("store: migrate %s: %w", db.dialect, err)
 	}
-	return nil
+	return db.migrateRiver(ctx)
 }
 
 // Close releases every connection.

@@ -55,6 +55,16 @@ type Metrics struct {
 	// StaleReads counts reads answered from the last kept copy because the store could not
 	// be reached, by what was read (menu, restaurant, restaurants, order).
 	StaleReads *prometheus.CounterVec
+	// CarrierCalls counts calls to outside carriers by carrier, operation (book, lookup,
+	// status, cancel) and result (ok, unavailable, breaker_open, rejected, not_found, too_late).
+	CarrierCalls *prometheus.CounterVec
+	// CarrierBreaker is each carrier's circuit breaker: 0 closed, 1 half-open, 2 open.
+	CarrierBreaker *prometheus.GaugeVec
+	// Shipments is the number of shipments in each state, as last counted.
+	Shipments *prometheus.GaugeVec
+	// ShipmentOldestPending is how long the longest-waiting shipment not in an end state has
+	// been where it is, in seconds, as last counted.
+	ShipmentOldestPending prometheus.Gauge
 }
 
 // NewMetrics registers the instruments on a fresh registry, with Go and process collectors.
@@ -95,9 +105,22 @@ func NewMetrics() *Metrics {
 		StaleReads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tiffin_stale_reads_total", Help: "Reads answered from the last kept copy because the store could not be reached.",
 		}, []string{"what"}),
+		CarrierCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tiffin_carrier_calls_total", Help: "Calls to outside carriers by carrier, operation and result.",
+		}, []string{"carrier", "op", "result"}),
+		CarrierBreaker: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "tiffin_carrier_breaker_state", Help: "A carrier's circuit breaker: 0 closed, 1 half-open, 2 open.",
+		}, []string{"carrier"}),
+		Shipments: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "tiffin_shipments", Help: "Shipments in each state.",
+		}, []string{"state"}),
+		ShipmentOldestPending: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "tiffin_shipment_oldest_pending_seconds", Help: "How long the longest-waiting shipment not in an end state has been in its state.",
+		}),
 	}
 	reg.MustRegister(m.HTTPRequests, m.HTTPDuration, m.Orders, m.ClickToDoor, m.Offers, m.Consumed,
-		m.Reconciled, m.LocationFixes, m.PaymentCalls, m.StaleReads)
+		m.Reconciled, m.LocationFixes, m.PaymentCalls, m.StaleReads, m.CarrierCalls, m.CarrierBreaker,
+		m.Shipments, m.ShipmentOldestPending)
 	return m
 }
 

@@ -1,0 +1,262 @@
+package app_test
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tiffin-dev/tiffin/internal/app"
+	"github.com/tiffin-dev/tiffin/internal/apptest"
+	"github.com/tiffin-dev/tiffin/internal/auth"
+	"github.com/tiffin-dev/tiffin/internal/fulfil"
+	"github.com/tiffin-dev/tiffin/internal/store"
+	"github.com/tiffin-dev/tiffin/internal/tiffintest"
+)
+
+type shipment struct {
+	ID            string    `json:"id"`
+	OrderID       string    `json:"order_id"`
+	State         string    `json:"state"`
+	CarrierRef    string    `json:"carrier_ref"`
+	Attempts      int       `json:"attempts"`
+	NextAttemptAt time.Time `json:"next_attempt_at"`
+}
+
+type fakeStats struct {
+	Mode              string `json:"mode"`
+	Bookings          int    `json:"bookings"`
+	DuplicateBookings int    `json:"duplicate_bookings"`
+}
+
+// carrierApp boots the app with the fake carrier in process, on fast timings.
+func carrierApp(t *testing.T, d store.Dialect) *apptest.App {
+	return apptest.Start(t, d, func(c *app.Config) {
+		c.FakeCarrier = true
+		c.FakeCarrierPickupAfter, c.FakeCarrierDeliverAfter = 300*time.Millisecond, 300*time.Millisecond
+		c.CarrierBreakerOpenFor = 500 * time.Millisecond
+		c.CarrierRetry = fulfil.RetrySchedule{Initial: 50 * time.Millisecond, Max: 300 * time.Millisecond, Jitter: 0.2}
+		c.CarrierPollEvery = 500 * time.Millisecond
+	})
+}
+
+func shipmentOf(t *testing.T, a *apptest.App, ops, orderID string) (shipment, bool) {
+	t.Helper()
+	var page struct {
+		Shipments []shipment `json:"shipments"`
+	}
+	r := a.Do("GET", "/v1/ops/shipments?limit=500", ops, nil)
+	if r.Status != http.StatusOK {
+		t.Fatalf("list shipments: got %d %s", r.Status, r.Body)
+	}
+	r.JSON(t, &page)
+	for _, s := range page.Shipments {
+		if s.OrderID == orderID {
+			return s, true
+		}
+	}
+	return shipment{}, false
+}
+
+// waitShipment polls until orderID's shipment satisfies ok.
+func waitShipment(t *testing.T, a *apptest.App, ops, orderID, what string, ok func(shipment) bool) shipment {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	var last shipment
+	for time.Now().Before(deadline) {
+		var page struct {
+			Shipments []shipment `json:"shipments"`
+		}
+		for _, state := range []string{"requested", "booked", "shipped", "delivered", "cancelling", "cancelled", "failed"} {
+			a.Do("GET", "/v1/ops/shipments?state="+state, ops, nil).JSON(t, &page)
+			for _, s := range page.Shipments {
+				if s.OrderID == orderID {
+					last = s
+					if ok(s) {
+						return s
+					}
+				}
+			}
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	t.Fatalf("shipment of %s: never %s; last %+v", orderID, what, last)
+	return last
+}
+
+func setCarrierMode(t *testing.T, a *apptest.App, ops, mode string) {
+	t.Helper()
+	if r := a.Do("PUT", "/v1/ops/fakes/carrier", ops, map[string]any{"mode": mode}); r.Status != http.StatusOK {
+		t.Fatalf("carrier mode %s: got %d %s", mode, r.Status, r.Body)
+	}
+}
+
+func carrierOrder(restaurant, item string) map[string]any {
+	return map[string]any{
+		"restaurant_id": restaurant, "customer_id": "phone-1", "fulfilment": "carrier",
+		"items": []map[string]any{{"menu_item_id": item, "quantity": 1}},
+		"address": map[string]any{"line1": "12 MG Road", "city": "Bengaluru", "postcode": "560001", "country": "IN",
+			"lat": 12.9756, "lng": 77.6050},
+	}
+}
+
+// TestCarrierOrderShipsThroughAnOutage boots the whole app with the fake carrier in process:
+// an order ops place for a phone customer ships by carrier while the carrier is down (the
+// shipment waits, retried, never booked), is booked once the carrier is back, and moves the
+// order to picked up and delivered as the carrier's webhooks and polls report; a second order
+// cancelled during the outage has its shipment cancelled and is never booked.
+func TestCarrierOrderShipsThroughAnOutage(t *testing.T) {
+	t.Parallel()
+	for _, d := range tiffintest.Backends {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			a := carrierApp(t, d)
+			m := seed(t, a, "r-1", "owner-1")
+			ops := a.Token(auth.Ops, "ops-1")
+			restaurant := a.Token(auth.Restaurant, "owner-1")
+
+			setCarrierMode(t, a, ops, "down")
+			var orders [2]order
+			for i := range orders {
+				r := a.Do("POST", "/v1/orders", ops, carrierOrder("r-1", m.Items[0].ID), "Idempotency-Key", fmt.Sprint("carrier-", i))
+				if r.Status != http.StatusCreated {
+					t.Fatalf("place carrier order: got %d %s", r.Status, r.Body)
+				}
+				r.JSON(t, &orders[i])
+				waitStatus(t, a, ops, orders[i].ID, "paid")
+				if r := a.Do("POST", "/v1/orders/"+orders[i].ID+"/accept", restaurant, nil); r.Status != http.StatusOK {
+					t.Fatalf("accept: got %d %s", r.Status, r.Body)
+				}
+			}
+			// The carrier is down: both shipments wait, their calls failing and retried.
+			for _, o := range orders {
+				waitShipment(t, a, ops, o.ID, "retried", func(s shipment) bool { return s.State == "requested" && s.Attempts >= 1 })
+			}
+			if r := a.Do("POST", "/v1/orders/"+orders[1].ID+"/cancel", ops, map[string]any{"reason": "customer called back"}); r.Status != http.StatusOK {
+				t.Fatalf("cancel: got %d %s", r.Status, r.Body)
+			}
+			waitShipment(t, a, ops, orders[1].ID, "cancelling", func(s shipment) bool { return s.State == "cancelling" || s.State == "cancelled" })
+
+			setCarrierMode(t, a, ops, "up")
+			delivered := waitStatus(t, a, ops, orders[0].ID, "delivered")
+			var steps []string
+			for _, h := range delivered.History {
+				steps = append(steps, h.Status)
+			}
+			if !slices.Equal(steps, []string{"placed", "paid", "accepted", "ready", "picked_up", "delivered"}) {
+				t.Errorf("order history %v, want placed paid accepted ready picked_up delivered", steps)
+			}
+			if delivered.CourierID != "" {
+				t.Errorf("a carrier order got courier %s", delivered.CourierID)
+			}
+			s := waitShipment(t, a, ops, orders[0].ID, "delivered", func(s shipment) bool { return s.State == "delivered" })
+			if s.CarrierRef == "" {
+				t.Errorf("delivered shipment has no carrier reference: %+v", s)
+			}
+			waitShipment(t, a, ops, orders[1].ID, "cancelled", func(s shipment) bool { return s.State == "cancelled" })
+
+			var stats fakeStats
+			a.Do("GET", "/v1/ops/fakes/carrier", ops, nil).JSON(t, &stats)
+			if stats.Bookings != 1 || stats.DuplicateBookings != 0 {
+				t.Errorf("fake carrier holds %d bookings (%d duplicates), want 1 (0): the cancelled order's was never booked, or was cancelled",
+					stats.Bookings, stats.DuplicateBookings)
+			}
+			// Its history shows each step once.
+			var detail struct {
+				History []struct {
+					State string `json:"state"`
+				} `json:"history"`
+			}
+			a.Do("GET", "/v1/ops/shipments/"+s.ID, ops, nil).JSON(t, &detail)
+			var states []string
+			for _, h := range detail.History {
+				states = append(states, h.State)
+			}
+			// The carrier may report delivered before anyone heard shipped (its webhooks
+			// go out each second, and parcels here move faster).
+			if !slices.Equal(states, []string{"requested", "booked", "shipped", "delivered"}) && !slices.Equal(states, []string{"requested", "booked", "delivered"}) {
+				t.Errorf("shipment history %v, want requested booked (shipped) delivered", states)
+			}
+			metrics := a.Do("GET", "/metrics", "", nil)
+			for _, want := range []string{`tiffin_shipments{state="delivered"}`, `tiffin_carrier_calls_total{carrier="carrier",op="book",result="ok"} 1`, "tiffin_carrier_breaker_state"} {
+				if !strings.Contains(string(metrics.Body), want) {
+					t.Errorf("/metrics lacks %s", want)
+				}
+			}
+		})
+	}
+}
+
+// TestCarrierOrderRefusals: carrier fulfilment is for ops, and needs a postal address, which
+// defaults to the customer's on record; the placement is in the audit log.
+func TestCarrierOrderRefusals(t *testing.T) {
+	t.Parallel()
+	a := carrierApp(t, store.SQLite)
+	m := seed(t, a, "r-1", "owner-1")
+	ops := a.Token(auth.Ops, "ops-1")
+	customer := a.Token(auth.Customer, "phone-1")
+
+	body := carrierOrder("r-1", m.Items[0].ID)
+	delete(body, "customer_id")
+	if r := a.Do("POST", "/v1/orders", customer, body, "Idempotency-Key", "c-1"); r.Status != http.StatusUnprocessableEntity || !strings.Contains(string(r.Body), "body.fulfilment") {
+		t.Errorf("customer choosing carrier: got %d %s, want 422 naming body.fulfilment", r.Status, r.Body)
+	}
+	body = carrierOrder("r-1", m.Items[0].ID)
+	body["customer_id"] = "nobody-on-record"
+	delete(body, "address")
+	if r := a.Do("POST", "/v1/orders", ops, body, "Idempotency-Key", "c-2"); r.Status != http.StatusUnprocessableEntity || !strings.Contains(string(r.Body), "body.address") {
+		t.Errorf("carrier order without an address: got %d %s, want 422 naming body.address", r.Status, r.Body)
+	}
+	// A customer on record: the order ships to their address by default.
+	if r := a.Do("PUT", "/v1/customers/phone-2", ops, map[string]any{
+		"name": "Asha Rao", "email": "asha@example.com", "phone": "+919800000001",
+		"address": map[string]any{"line1": "4 Church St", "city": "Bengaluru", "postcode": "560001", "country": "IN", "lat": 12.9750, "lng": 77.6060},
+	}); r.Status != http.StatusCreated && r.Status != http.StatusOK {
+		t.Fatalf("put customer: got %d %s", r.Status, r.Body)
+	}
+	body = carrierOrder("r-1", m.Items[0].ID)
+	body["customer_id"] = "phone-2"
+	delete(body, "address")
+	r := a.Do("POST", "/v1/orders", ops, body, "Idempotency-Key", "c-3")
+	if r.Status != http.StatusCreated {
+		t.Fatalf("carrier order for a customer on record: got %d %s", r.Status, r.Body)
+	}
+	var placed struct {
+		ID         string `json:"id"`
+		Fulfilment string `json:"fulfilment"`
+		Delivery   struct {
+			Lat float64 `json:"lat"`
+		} `json:"delivery"`
+		Address struct {
+			Line1 string `json:"line1"`
+		} `json:"address"`
+		PlacedBy string `json:"placed_by"`
+	}
+	r.JSON(t, &placed)
+	if placed.Fulfilment != "carrier" || placed.Address.Line1 != "4 Church St" || placed.Delivery.Lat != 12.9750 {
+		t.Errorf("order for a customer on record: %s, want carrier to 4 Church St at 12.9750", r.Body)
+	}
+	var log struct {
+		Entries []struct {
+			Actor, Action, Target string
+		} `json:"entries"`
+	}
+	a.Do("GET", "/v1/ops/audit?target=order:"+placed.ID, ops, nil).JSON(t, &log)
+	if len(log.Entries) != 1 || log.Entries[0].Actor != "ops:ops-1" || log.Entries[0].Action != "order.place" {
+		t.Errorf("audit of the ops order: %+v, want one order.place by ops:ops-1", log.Entries)
+	}
+
+	var stats fakeStats
+	a.Do("GET", "/v1/ops/fakes/carrier", ops, nil).JSON(t, &stats)
+	if stats.Mode != "up" {
+		t.Errorf("fake carrier mode %q, want up", stats.Mode)
+	}
+	if r := a.Do("PUT", "/v1/ops/fakes/carrier", ops, map[string]any{"mode": "sideways"}); r.Status != http.StatusUnprocessableEntity {
+		t.Errorf("unknown mode: got %d %s, want 422", r.Status, r.Body)
+	}
+	if r := a.Do("GET", "/v1/ops/fakes/carrier", customer, nil); r.Status != http.StatusForbidden {
+		t.Errorf("a customer reading the fakes: got %d, want 403", r.Status)
+	}
+}

@@ -1,0 +1,230 @@
+package fulfil
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/tiffin-dev/tiffin/internal/auth"
+	"github.com/tiffin-dev/tiffin/internal/fault"
+	"github.com/tiffin-dev/tiffin/internal/httpapi"
+	"github.com/tiffin-dev/tiffin/internal/standardwebhook"
+	"github.com/tiffin-dev/tiffin/internal/store"
+)
+
+// View is a shipment as the ops routes show it.
+type View struct {
+	ID            string    `json:"id"`
+	OrderID       string    `json:"order_id"`
+	Carrier       string    `json:"carrier"`
+	State         State     `json:"state"`
+	CarrierRef    string    `json:"carrier_ref"`
+	Attempts      int       `json:"attempts" doc:"Failed calls of the current operation."`
+	NextAttemptAt time.Time `json:"next_attempt_at,omitzero" doc:"When the carrier is asked next (absent: nothing due)."`
+	LastError     string    `json:"last_error,omitempty"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
+}
+
+func view(s Shipment) View {
+	return View{ID: s.ID, OrderID: s.OrderID, Carrier: s.Carrier, State: s.State, CarrierRef: s.CarrierRef,
+		Attempts: s.Attempts, NextAttemptAt: s.NextAttemptAt, LastError: s.LastError, CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt}
+}
+
+// Detail is one shipment with its history.
+type Detail struct {
+	View
+	History []History `json:"history"`
+}
+
+type listInput struct {
+	State string `query:"state" enum:"requested,booked,shipped,delivered,cancelling,cancelled,failed" doc:"Only shipments in this state; absent: every shipment not delivered or cancelled."`
+	After string `query:"after" maxLength:"64" doc:"The last ID of the previous page."`
+	Limit int    `query:"limit" minimum:"0" maximum:"500" doc:"Page size; 0 means 100."`
+}
+
+type listOutput struct {
+	Body struct {
+		Shipments []View `json:"shipments"`
+		Next      string `json:"next,omitempty" doc:"Pass as after for the next page; absent on the last."`
+	}
+}
+
+type idInput struct {
+	ID string `path:"id" maxLength:"64"`
+}
+
+type detailOutput struct{ Body Detail }
+
+type viewOutput struct{ Body View }
+
+type webhookInput struct {
+	Carrier   string `path:"carrier" maxLength:"64"`
+	ID        string `header:"webhook-id" maxLength:"256"`
+	Timestamp string `header:"webhook-timestamp" maxLength:"32"`
+	Signature string `header:"webhook-signature" maxLength:"2048"`
+	RawBody   []byte `contentType:"application/json" maxLength:"65536"`
+}
+
+// Register adds the ops routes (GET /v1/ops/shipments, GET /v1/ops/shipments/{id},
+// POST /v1/ops/shipments/{id}/retry, POST /v1/ops/shipments/{id}/cancel) and the carrier's
+// webhook receiver, POST /v1/carriers/{carrier}/webhooks (no token: the Standard Webhooks
+// signature under Config.WebhookSecret is the credential).
+func (s *Service) Register(srv *httpapi.Server) {
+	ops := []auth.Role{auth.Ops}
+	tags := []string{"ops"}
+
+	httpapi.Handle(srv, huma.Operation{
+		OperationID: "list-shipments", Method: http.MethodGet, Path: "/v1/ops/shipments", Tags: tags,
+		Summary:     "list shipments (stuck ones: by state)",
+		Description: "Without state: every shipment not yet delivered or cancelled, oldest first; `failed` ones are the carrier's dead letters.",
+		Errors:      []int{http.StatusServiceUnavailable},
+	}, ops, func(ctx context.Context, _ auth.Principal, in *listInput) (*listOutput, error) {
+		limit := in.Limit
+		if limit == 0 {
+			limit = 100
+		}
+		list, err := Page(ctx, s.db, State(in.State), in.After, limit+1)
+		if err != nil {
+			return nil, err
+		}
+		out := &listOutput{}
+		out.Body.Shipments = []View{}
+		for i, sh := range list {
+			if i == limit {
+				out.Body.Next = list[limit-1].ID
+				break
+			}
+			out.Body.Shipments = append(out.Body.Shipments, view(sh))
+		}
+		return out, nil
+	})
+
+	httpapi.Handle(srv, huma.Operation{
+		OperationID: "get-shipment", Method: http.MethodGet, Path: "/v1/ops/shipments/{id}", Tags: tags,
+		Summary: "read a shipment and its history", Errors: []int{http.StatusNotFound, http.StatusServiceUnavailable},
+	}, ops, func(ctx context.Context, _ auth.Principal, in *idInput) (*detailOutput, error) {
+		sh, err := Get(ctx, s.db, in.ID)
+		if err != nil {
+			return nil, notFound(err)
+		}
+		h, err := HistoryOf(ctx, s.db, in.ID)
+		if err != nil {
+			return nil, err
+		}
+		return &detailOutput{Body: Detail{View: view(sh), History: h}}, nil
+	})
+
+	httpapi.Handle(srv, huma.Operation{
+		OperationID: "retry-shipment", Method: http.MethodPost, Path: "/v1/ops/shipments/{id}/retry", Tags: tags,
+		Summary:     "ask the carrier now",
+		Description: "A waiting shipment is due at once; a failed one goes back to requested and is booked again (our reference is looked up first, so it is never booked twice). 409 for a delivered or cancelled one.",
+		Errors:      []int{http.StatusNotFound, http.StatusConflict, http.StatusServiceUnavailable},
+	}, ops, func(ctx context.Context, p auth.Principal, in *idInput) (*viewOutput, error) {
+		sh, ok, err := Retry(ctx, s.db, in.ID, string(p.Role)+":"+p.Subject, s.cfg.Now())
+		if err != nil {
+			return nil, notFound(err)
+		}
+		if !ok {
+			return nil, fmt.Errorf("%w: shipment is %s", fault.Conflict, sh.State)
+		}
+		return &viewOutput{Body: view(sh)}, nil
+	})
+
+	httpapi.Handle(srv, huma.Operation{
+		OperationID: "cancel-shipment", Method: http.MethodPost, Path: "/v1/ops/shipments/{id}/cancel", Tags: tags,
+		Summary:     "cancel a shipment at the carrier",
+		Description: "Cancelled at once if no booking was ever sent, else cancelling until the carrier confirms (retried). A shipment the carrier already has cannot be cancelled: 409.",
+		Errors:      []int{http.StatusNotFound, http.StatusConflict, http.StatusServiceUnavailable},
+	}, ops, func(ctx context.Context, p auth.Principal, in *idInput) (*viewOutput, error) {
+		sh, err := s.Cancel(ctx, in.ID, string(p.Role)+":"+p.Subject)
+		if err != nil {
+			return nil, notFound(err)
+		}
+		if sh.State != Cancelling && sh.State != Cancelled {
+			return nil, fmt.Errorf("%w: shipment is %s", fault.Conflict, sh.State)
+		}
+		return &viewOutput{Body: view(sh)}, nil
+	})
+
+	httpapi.Handle(srv, huma.Operation{
+		OperationID: "carrier-webhook", Method: http.MethodPost, Path: "/v1/carriers/{carrier}/webhooks", Tags: []string{"carriers"},
+		Summary:     "a carrier's status webhook (Standard Webhooks)",
+		Description: `Body {"type": "booking.status", "data": {"id", "reference", "status", "updated_at"}}, signed per the Standard Webhooks specification. Duplicates and updates older than what is known change nothing. 204 when taken (or ignored), 401 when the signature does not verify.`,
+		Errors:      []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusUnprocessableEntity},
+	}, nil, func(ctx context.Context, _ auth.Principal, in *webhookInput) (*struct{}, error) {
+		if in.Carrier != s.cfg.CarrierName {
+			return nil, fmt.Errorf("%w: no carrier %q", fault.NotFound, in.Carrier)
+		}
+		h := http.Header{}
+		h.Set(standardwebhook.HeaderID, in.ID)
+		h.Set(standardwebhook.HeaderTimestamp, in.Timestamp)
+		h.Set(standardwebhook.HeaderSignature, in.Signature)
+		if len(s.cfg.WebhookSecret) == 0 {
+			return nil, huma.Error401Unauthorized("no webhook secret is configured for this carrier")
+		}
+		if _, err := standardwebhook.Verify(h, in.RawBody, s.cfg.WebhookSecret, s.cfg.Now(), s.cfg.WebhookTolerance); err != nil {
+			return nil, huma.Error401Unauthorized("webhook signature: " + err.Error())
+		}
+		var msg struct {
+			Type string  `json:"type"`
+			Data Booking `json:"data"`
+		}
+		if err := json.Unmarshal(in.RawBody, &msg); err != nil || msg.Data.Reference == "" {
+			return nil, fault.Field("body.data.reference", nil, "a booking with our reference is required")
+		}
+		return nil, s.CarrierUpdate(ctx, msg.Data)
+	})
+}
+
+// CarrierUpdate applies a booking's status as the carrier reported it (webhook): forward only,
+// so a duplicate or an update older than what is known changes nothing.
+func (s *Service) CarrierUpdate(ctx context.Context, b Booking) error {
+	now := s.cfg.Now()
+	to := b.State()
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		sh, err := Get(ctx, tx, b.Reference)
+		if errors.Is(err, ErrNoShipment) {
+			s.logger.InfoContext(ctx, "carrier webhook for no shipment of ours", "reference", b.Reference)
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if to == "" || !Advance(sh.State, to) {
+			s.cfg.Metrics.Consumed.WithLabelValues("carrier-webhook", "duplicate").Inc()
+			return nil
+		}
+		return MoveTx(ctx, tx, sh.ID, sh.State, to, Change{CarrierRef: b.ID, Next: s.nextPoll(to, now), Detail: "carrier webhook: " + b.Status}, now)
+	})
+	if errors.Is(err, ErrMoved) {
+		return nil
+	}
+	if err == nil {
+		s.cfg.Metrics.Consumed.WithLabelValues("carrier-webhook", "ok").Inc()
+	}
+	return err
+}
+
+func notFound(err error) error {
+	if errors.Is(err, ErrNoShipment) {
+		return fmt.Errorf("%w: %w", fault.NotFound, err)
+	}
+	return err
+}
+
+// Page lists shipments by ID after after: those in state, or every one not delivered or
+// cancelled when state is "".
+func Page(ctx context.Context, q store.Querier, state State, after string, limit int) ([]Shipment, error) {
+	if state != "" {
+		return list(ctx, q, `SELECT `+shipmentColumns+` FROM shipments WHERE state = $1 AND id > $2 ORDER BY id LIMIT $3`,
+			string(state), after, limit)
+	}
+	return list(ctx, q, `SELECT `+shipmentColumns+` FROM shipments WHERE state NOT IN ('delivered', 'cancelled') AND id > $1 ORDER BY id LIMIT $2`,
+		after, limit)
+}
