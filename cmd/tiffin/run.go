@@ -77,10 +77,27 @@ type devCmd struct {
 	SimRestaurants int     `default:"20" help:"Simulated restaurants."`
 	SimCouriers    int     `default:"50" help:"Simulated couriers."`
 	PayProvider    string  `default:"fake" enum:"fake,stripe" help:"Payment provider: fake (a sandbox account kept in tiffin's database, moves no money) or stripe (needs --stripe-key)."`
-	FakeCarrier    bool    `default:"true" negatable:"" help:"Run the fake parcel carrier in this process for carrier orders (its mode: GET/PUT /v1/ops/fakes/carrier); --no-fake-carrier with --carrier-url uses a real one."`
+	mailFlags
+	FakeCarrier bool `default:"true" negatable:"" help:"Run the fake parcel carrier in this process for carrier orders (its mode: GET/PUT /v1/ops/fakes/carrier); --no-fake-carrier with --carrier-url uses a real one."`
 	carrierFlags
 	CarrierPickupAfter  time.Duration `default:"2m" help:"The fake carrier's pickup, this long after booking."`
 	CarrierDeliverAfter time.Duration `default:"10m" help:"The fake carrier's delivery, this long after pickup."`
+	CatchMail           bool          `default:"true" negatable:"" help:"Catch every e-mail in this process (GET /v1/ops/fakes/mail) instead of sending it; --no-catch-mail with --smtp-host sends for real."`
+}
+
+// mailFlags say where e-mail notifications go.
+type mailFlags struct {
+	SMTPHost     string `name:"smtp-host" help:"SMTP server for e-mail notifications (none: no e-mail)."`
+	SMTPPort     int    `name:"smtp-port" help:"SMTP port (default by --smtp-tls: 25, 587 or 465)."`
+	SMTPUsername string `name:"smtp-username" help:"SMTP AUTH user."`
+	SMTPPassword string `name:"smtp-password" help:"SMTP AUTH password (better given as TIFFIN_SMTP_PASSWORD)."`
+	SMTPTLS      string `name:"smtp-tls" enum:"none,starttls,tls," default:"" help:"none, starttls or tls (default: starttls with a username, else none)."`
+	SMTPFrom     string `name:"smtp-from" default:"tiffin <noreply@localhost>" help:"Sender of e-mail notifications."`
+}
+
+func (f mailFlags) apply(cfg *app.Config) {
+	cfg.SMTPHost, cfg.SMTPPort, cfg.SMTPUsername, cfg.SMTPPassword, cfg.SMTPTLS, cfg.SMTPFrom =
+		f.SMTPHost, f.SMTPPort, f.SMTPUsername, f.SMTPPassword, f.SMTPTLS, f.SMTPFrom
 }
 
 // carrierFlags say where carrier orders ship.
@@ -107,6 +124,9 @@ func (d *devCmd) Run(ctx context.Context, log *logFlags) error {
 	d.carrierFlags.apply(&cfg)
 	cfg.FakeCarrier = d.FakeCarrier && d.CarrierURL == ""
 	cfg.FakeCarrierPickupAfter, cfg.FakeCarrierDeliverAfter = d.CarrierPickupAfter, d.CarrierDeliverAfter
+	d.mailFlags.apply(&cfg)
+	cfg.CatchMail = d.CatchMail && d.SMTPHost == ""
+	cfg.WebhooksAllowLoopback = true // dev: receivers on this machine
 	return serve(ctx, cfg)
 }
 
@@ -114,9 +134,10 @@ type serveCmd struct {
 	common
 	DB          string `required:"" help:"Database URL, e.g. postgres://user@host:5432/tiffin."`
 	NATS        string `name:"nats" required:"" help:"NATS URL(s), e.g. nats://n1:4222,nats://n2:4222."`
-	Services    string `default:"api,catalog,orders,dispatch,tracking,fulfil" help:"Comma-separated services to run."`
+	Services    string `default:"api,catalog,orders,dispatch,tracking,fulfil,notify" help:"Comma-separated services to run."`
 	PayProvider string `enum:"stripe,fake," default:"" help:"Payment provider, required when the orders service runs: stripe (needs --stripe-key), or fake (a sandbox account kept in tiffin's database, moves no money) asked for by name."`
 	carrierFlags
+	mailFlags
 }
 
 func (s *serveCmd) Run(ctx context.Context, log *logFlags) error {
@@ -132,6 +153,7 @@ func (s *serveCmd) Run(ctx context.Context, log *logFlags) error {
 	cfg.DB, cfg.NATS = s.DB, s.NATS
 	cfg.Services = strings.Split(s.Services, ",")
 	s.carrierFlags.apply(&cfg)
+	s.mailFlags.apply(&cfg)
 	return serve(ctx, cfg)
 }
 

@@ -34,6 +34,7 @@ import (
 	"github.com/tiffin-dev/tiffin/internal/httpapi"
 	"github.com/tiffin-dev/tiffin/internal/jobs"
 	"github.com/tiffin-dev/tiffin/internal/lease"
+	"github.com/tiffin-dev/tiffin/internal/mailcatch"
 	"github.com/tiffin-dev/tiffin/internal/order"
 	"github.com/tiffin-dev/tiffin/internal/payment"
 	"github.com/tiffin-dev/tiffin/internal/sim"
@@ -43,7 +44,7 @@ import (
 )
 
 // Services every process can run; api is the HTTP edge itself.
-var AllServices = []string{"api", "catalog", "orders", "dispatch", "tracking", "fulfil"}
+var AllServices = []string{"api", "catalog", "orders", "dispatch", "tracking", "fulfil", "notify"}
 
 // Config is everything a tiffin process needs. The zero value runs every service on
 // 127.0.0.1:8080 with SQLite and an embedded NATS under ./data.
@@ -124,6 +125,17 @@ type Config struct {
 	CarrierRetry          fulfil.RetrySchedule
 	CarrierPollEvery      time.Duration
 
+	// SMTPHost, SMTPPort, SMTPUsername, SMTPPassword, SMTPTLS (none, starttls, tls) and
+	// SMTPFrom say where e-mail notifications go (see email.Config); without SMTPHost (and
+	// without CatchMail) none are sent.
+	SMTPHost, SMTPUsername, SMTPPassword, SMTPTLS, SMTPFrom string
+	SMTPPort                                                int
+	// CatchMail (dev) runs a mail catcher in this process and sends every e-mail to it, never
+	// out; ops read what it caught at /v1/ops/fakes/mail.
+	CatchMail bool
+	// WebhooksAllowLoopback (dev) lets webhook endpoints be on this machine (127.0.0.1, ::1).
+	WebhooksAllowLoopback bool
+
 	// Sim runs the city simulator against this process.
 	Sim bool
 	// SimSpeed, SimOrdersPerMinute, SimRestaurants, SimCouriers tune the simulator (its
@@ -189,8 +201,9 @@ type App struct {
 	payments payment.Provider // nil unless the orders service runs
 	ln       net.Listener
 	runners  []runner
-	// fakeCarrier is the fake carrier this process runs (dev), or nil.
+	// fakeCarrier is the fake carrier this process runs (dev), or nil; mail its mail catcher.
 	fakeCarrier *carrierfake.Server
+	mail        *mailcatch.Catcher
 }
 
 type runner struct {
@@ -317,19 +330,27 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 			return nil, fmt.Errorf("app: listen on %s: %w", cfg.Addr, err)
 		}
 	}
-	if run("fulfil") {
+	if run("fulfil") || run("notify") {
 		q := jobs.New(a.db, jobs.Config{Logger: cfg.Logger})
-		ok, err := a.startFulfil(ctx, q)
-		if err != nil {
-			return nil, err
+		working := false
+		if run("fulfil") {
+			if working, err = a.startFulfil(ctx, q); err != nil {
+				return nil, err
+			}
+			a.registerFakes()
 		}
-		if ok {
+		if run("notify") {
+			if err := a.startNotify(q); err != nil {
+				return nil, err
+			}
+			working = true
+		}
+		if working {
 			if err := q.Open(); err != nil {
 				return nil, err
 			}
 			a.runners = append(a.runners, runner{"jobs", q.Run})
 		}
-		a.registerFakes()
 	}
 	return a, nil
 }
@@ -562,6 +583,10 @@ func (a *App) drain(hs *http.Server, cutOff context.CancelFunc) {
 func (a *App) Close() {
 	if a.ln != nil {
 		a.ln.Close()
+	}
+	if a.mail != nil {
+		a.mail.Close()
+		a.mail = nil
 	}
 	if a.bus != nil {
 		a.bus.Close()

@@ -65,6 +65,11 @@ type Metrics struct {
 	// ShipmentOldestPending is how long the longest-waiting shipment not in an end state has
 	// been where it is, in seconds, as last counted.
 	ShipmentOldestPending prometheus.Gauge
+	// Notifications counts notification deliveries by channel (in_app, email, webhook) and
+	// result (sent, failed: to be retried, dead: given up).
+	Notifications *prometheus.CounterVec
+	// WebhookEndpointsDisabled counts webhook endpoints disabled after sustained failure.
+	WebhookEndpointsDisabled prometheus.Counter
 }
 
 // NewMetrics registers the instruments on a fresh registry, with Go and process collectors.
@@ -114,13 +119,19 @@ func NewMetrics() *Metrics {
 		Shipments: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "tiffin_shipments", Help: "Shipments in each state.",
 		}, []string{"state"}),
+		Notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tiffin_notifications_total", Help: "Notification deliveries by channel and result (sent, failed, dead).",
+		}, []string{"channel", "result"}),
+		WebhookEndpointsDisabled: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tiffin_webhook_endpoints_disabled_total", Help: "Webhook endpoints disabled after failing for too long.",
+		}),
 		ShipmentOldestPending: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "tiffin_shipment_oldest_pending_seconds", Help: "How long the longest-waiting shipment not in an end state has been in its state.",
 		}),
 	}
 	reg.MustRegister(m.HTTPRequests, m.HTTPDuration, m.Orders, m.ClickToDoor, m.Offers, m.Consumed,
 		m.Reconciled, m.LocationFixes, m.PaymentCalls, m.StaleReads, m.CarrierCalls, m.CarrierBreaker,
-		m.Shipments, m.ShipmentOldestPending)
+		m.Shipments, m.ShipmentOldestPending, m.Notifications, m.WebhookEndpointsDisabled)
 	return m
 }
 
