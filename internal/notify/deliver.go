@@ -45,6 +45,9 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 	if err := s.giveUp(ctx, now); err != nil {
 		return 0, err
 	}
+	if err := s.disableFailing(ctx, now); err != nil {
+		return 0, err
+	}
 	claimed := 0
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		claimed = 0
@@ -226,8 +229,7 @@ func (s *Service) message(ctx context.Context, id string) (Message, error) {
 }
 
 // endpointOutcome keeps an endpoint's run of failures: a success ends it; a failure starts
-// it, or, once it has lasted DisableAfter, disables the endpoint: its pending messages are
-// dead (replayable), and its owner is told in-app, besides the log and the metric.
+// it, or, once it has lasted DisableAfter, disables the endpoint (disableIfFailing).
 func (s *Service) endpointOutcome(ctx context.Context, tx *store.Tx, endpointID string, ok bool, now time.Time) error {
 	if ok {
 		_, err := tx.ExecContext(ctx, `UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL`, endpointID)
@@ -237,9 +239,32 @@ func (s *Service) endpointOutcome(ctx context.Context, tx *store.Tx, endpointID 
 		store.Now(now), endpointID); err != nil {
 		return err
 	}
+	return s.disableIfFailing(ctx, tx, endpointID, now)
+}
+
+// disableFailing disables every enabled endpoint that has failed for DisableAfter, also
+// those that have no message left to fail (their messages gave up first).
+func (s *Service) disableFailing(ctx context.Context, now time.Time) error {
+	ids, err := column(ctx, s.db, `SELECT id FROM webhook_endpoints WHERE enabled = 1 AND failing_since < $1`,
+		store.Now(now.Add(-s.cfg.DisableAfter)))
+	if err != nil {
+		return fmt.Errorf("failing webhook endpoints: %w", err)
+	}
+	for _, id := range ids {
+		if err := s.db.InTx(ctx, func(tx *store.Tx) error { return s.disableIfFailing(ctx, tx, id, now) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// disableIfFailing disables endpoint id if it is enabled and has failed for DisableAfter:
+// its pending messages are dead (replayable), and its owner is told in-app, besides the log
+// and the metric.
+func (s *Service) disableIfFailing(ctx context.Context, tx *store.Tx, endpointID string, now time.Time) error {
 	var owner, url string
 	var since int64
-	err := tx.QueryRowContext(ctx, `SELECT owner, url, failing_since FROM webhook_endpoints WHERE id = $1 AND enabled = 1`, endpointID).
+	err := tx.QueryRowContext(ctx, `SELECT owner, url, failing_since FROM webhook_endpoints WHERE id = $1 AND enabled = 1 AND failing_since IS NOT NULL`, endpointID).
 		Scan(&owner, &url, &since)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil
@@ -274,6 +299,23 @@ func (s *Service) endpointOutcome(ctx context.Context, tx *store.Tx, endpointID 
 			"failing_since", store.Time(since), "messages_dead", dead)
 	})
 	return nil
+}
+
+func column(ctx context.Context, q store.Querier, query string, args ...any) ([]string, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
 }
 
 func clip(s string) string {

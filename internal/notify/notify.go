@@ -235,7 +235,7 @@ func (s *Service) handle(ctx context.Context, e event.Envelope) error {
 // orderFacts is what notifications say about an order.
 type orderFacts struct {
 	customer, restaurant, restaurantName, owner, fulfilment, currency, reason string
-	total                                                                 int64
+	total                                                                     int64
 }
 
 // notifyTx writes the notifications event e gives, in tx.
