@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/tiffin-dev/tiffin/internal/bench"
@@ -11,8 +13,52 @@ import (
 )
 
 type benchCmd struct {
-	Orders benchOrdersCmd `cmd:"" help:"Measure order placement throughput and latency against an in-process app on each database, with pgbench as the PostgreSQL yardstick."`
-	Chaos  benchChaosCmd  `cmd:"" help:"Run tiffin processes under load while killing them (and their dependencies), then count what was acknowledged, lost, duplicated and stuck."`
+	Orders  benchOrdersCmd  `cmd:"" help:"Measure order placement throughput and latency against an in-process app on each database, with pgbench as the PostgreSQL yardstick."`
+	Chaos   benchChaosCmd   `cmd:"" help:"Run tiffin processes under load while killing them (and their dependencies), then count what was acknowledged, lost, duplicated and stuck."`
+	Carrier benchCarrierCmd `cmd:"" help:"Ship carrier orders through the fake carrier while it is down for days (time-compressed) or failing in a mix of ways, then count lost shipments, double bookings, probes and e-mails."`
+}
+
+type benchCarrierCmd struct {
+	Scenario     []string      `default:"outage,mix" help:"Scenarios, repeatable or comma-separated: outage (the carrier down for --outage of carrier time), mix (timeouts after booking and lost bookings at a carrier that ignores idempotency keys)."`
+	DB           string        `name:"db" env:"TIFFIN_BENCH_DB" default:"sqlite" help:"Database: sqlite (a temporary file) or a postgres:// URL (a fresh schema)."`
+	Shipments    int           `default:"0" help:"Carrier orders placed (0: 5,000 for outage, 2,000 for mix)."`
+	Outage       time.Duration `default:"72h" help:"The carrier's downtime, in carrier time."`
+	Speedup      float64       `default:"720" help:"Time compression: the carrier's and tiffin's carrier timings run this many times faster (720: 72 h in 6 min)."`
+	TimeoutShare float64       `default:"0.3" help:"Mix: share of requests that time out after booking."`
+	LoseShare    float64       `default:"0.1" help:"Mix: share of bookings answered and then forgotten."`
+	Drain        time.Duration `default:"10m" help:"Longest real wait after the outage (or the load) for every shipment to be delivered."`
+}
+
+func (b *benchCarrierCmd) Run(ctx context.Context) error {
+	var failed []string
+	for _, sc := range splitList(b.Scenario) {
+		r, err := bench.Carrier(ctx, bench.CarrierConfig{
+			Scenario: sc, DB: b.DB, Shipments: b.Shipments, Outage: b.Outage, Speedup: b.Speedup,
+			TimeoutShare: b.TimeoutShare, LoseShare: b.LoseShare, Drain: b.Drain, Out: os.Stdout,
+		})
+		if err != nil {
+			return err
+		}
+		if r.Lost != 0 || r.Duplicates != 0 || r.Delivered != r.Accepted {
+			failed = append(failed, sc)
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("bench carrier: shipments lost, doubled or undelivered in %v", failed)
+	}
+	return nil
+}
+
+func splitList(in []string) []string {
+	var out []string
+	for _, s := range in {
+		for _, p := range strings.Split(s, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
 }
 
 type benchChaosCmd struct {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sony/gobreaker/v2"
 
 	"github.com/tiffin-dev/tiffin/internal/auth"
 	"github.com/tiffin-dev/tiffin/internal/bus"
@@ -124,6 +125,15 @@ type Config struct {
 	CarrierBreakerOpenFor time.Duration
 	CarrierRetry          fulfil.RetrySchedule
 	CarrierPollEvery      time.Duration
+	// CarrierSweepEvery is how often due shipments are claimed (default 1s); CarrierClient
+	// makes the carrier calls (default: a client with a 10 s timeout; benchmarks count the
+	// calls through it). FakeCarrierOptions tune the fake carrier (Mix, IgnoreKeys,
+	// HangLimit, Seed); the app sets its webhook URL, secret and pace.
+	CarrierSweepEvery time.Duration
+	CarrierClient     *http.Client
+	// OnCarrierBreaker, when set, is told every change of the carrier's breaker too.
+	OnCarrierBreaker   func(from, to gobreaker.State)
+	FakeCarrierOptions carrierfake.Config
 
 	// SMTPHost, SMTPPort, SMTPUsername, SMTPPassword, SMTPTLS (none, starttls, tls) and
 	// SMTPFrom say where e-mail notifications go (see email.Config); without SMTPHost (and

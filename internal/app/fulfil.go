@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/sony/gobreaker/v2"
 
 	"github.com/tiffin-dev/tiffin/internal/auth"
 	"github.com/tiffin-dev/tiffin/internal/fulfil"
@@ -40,10 +41,10 @@ func (a *App) startFulfil(ctx context.Context, q *jobs.Queue) (bool, error) {
 			return false, fmt.Errorf("app: the fake carrier sends webhooks to the API, which this process does not serve")
 		}
 		secret = standardwebhook.NewSecret()
-		fake := carrierfake.New(carrierfake.Config{
-			WebhookURL: a.URL() + "/v1/carriers/" + name + "/webhooks", WebhookSecret: secret,
-			PickupAfter: cfg.FakeCarrierPickupAfter, DeliverAfter: cfg.FakeCarrierDeliverAfter,
-		})
+		fc := cfg.FakeCarrierOptions
+		fc.WebhookURL, fc.WebhookSecret = a.URL()+"/v1/carriers/"+name+"/webhooks", secret
+		fc.PickupAfter, fc.DeliverAfter = cfg.FakeCarrierPickupAfter, cfg.FakeCarrierDeliverAfter
+		fake := carrierfake.New(fc)
 		addr, err := fake.ServeAPI(ctx, "127.0.0.1:0")
 		if err != nil {
 			return false, err
@@ -64,13 +65,18 @@ func (a *App) startFulfil(ctx context.Context, q *jobs.Queue) (bool, error) {
 	if len(secret) == 0 {
 		a.logger.Warn("no carrier webhook secret (--carrier-webhook-secret): the carrier's webhooks are refused and shipment status comes from polls alone")
 	}
+	onChange := fulfil.BreakerChanged(a.logger, a.metrics)
+	if hook := cfg.OnCarrierBreaker; hook != nil {
+		log := onChange
+		onChange = func(name string, from, to gobreaker.State) { log(name, from, to); hook(from, to) }
+	}
 	carrier := fulfil.NewHTTPCarrier(fulfil.HTTPCarrierConfig{
-		Name: name, BaseURL: url, Key: key, OnBreakerChange: fulfil.BreakerChanged(a.logger, a.metrics),
-		BreakerOpenFor: cfg.CarrierBreakerOpenFor,
+		Name: name, BaseURL: url, Key: key, OnBreakerChange: onChange,
+		BreakerOpenFor: cfg.CarrierBreakerOpenFor, Client: cfg.CarrierClient,
 	})
 	f := fulfil.New(a.db, a.bus, q, carrier, fulfil.Config{
 		CarrierName: name, WebhookSecret: secret, Logger: a.logger, Metrics: a.metrics, Lead: a.leases.Run,
-		Retry: cfg.CarrierRetry, PollEvery: cfg.CarrierPollEvery,
+		Retry: cfg.CarrierRetry, PollEvery: cfg.CarrierPollEvery, SweepEvery: cfg.CarrierSweepEvery,
 	})
 	f.Register(a.srv)
 	a.runners = append(a.runners, runner{"fulfil", f.Run})

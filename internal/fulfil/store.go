@@ -98,8 +98,18 @@ func Move(ctx context.Context, db *store.DB, id string, from, to State, c Change
 	return db.InTx(ctx, func(tx *store.Tx) error { return MoveTx(ctx, tx, id, from, to, c, now) })
 }
 
-// MoveTx is Move inside tx.
+// MoveTx is Move inside tx. A parcel reported delivered before anyone heard it shipped moves
+// through Shipped first, so that shipment.shipped (the customer's "shipped" notice) comes
+// exactly once whatever the carrier skipped.
 func MoveTx(ctx context.Context, tx *store.Tx, id string, from, to State, c Change, now time.Time) error {
+	if to == Delivered && from != Shipped && from != Delivered && CanMove(from, Shipped) {
+		step := c
+		step.Detail = "shipped (implied: the carrier reported it delivered)"
+		if err := MoveTx(ctx, tx, id, from, Shipped, step, now); err != nil {
+			return err
+		}
+		from = Shipped
+	}
 	if from != to && !CanMove(from, to) {
 		return fmt.Errorf("shipment %s: %s -> %s is not a legal move", id, from, to)
 	}

@@ -84,6 +84,11 @@ func (c *Catcher) Addr() string { return c.ln.Addr().String() }
 func (c *Catcher) Close() error {
 	c.closeOnce.Do(func() {
 		c.closeErr = c.server.Close()
+		// The server closes only the listeners Serve has registered: close ours too, in case
+		// Serve has not started yet.
+		if err := c.ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) && c.closeErr == nil {
+			c.closeErr = err
+		}
 		<-c.served
 		if errors.Is(c.closeErr, net.ErrClosed) {
 			c.closeErr = nil

@@ -122,8 +122,11 @@ func decodeBody(h textproto.MIMEHeader, charset string, body io.Reader) (string,
 		}
 	}
 	s := strings.ToValidUTF8(string(b), "\uFFFD")
-	return strings.ReplaceAll(s, "\r\n", "\n"), nil
+	return lineEnds.Replace(s), nil
 }
+
+// lineEnds makes \n of CRLF and of a lone CR.
+var lineEnds = strings.NewReplacer("\r\n", "\n", "\r", "\n")
 
 var wordDecoder = &mime.WordDecoder{
 	CharsetReader: func(charset string, input io.Reader) (io.Reader, error) {

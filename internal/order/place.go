@@ -257,8 +257,9 @@ func (s *Service) validatePlace(p auth.Principal, key string, req PlaceRequest) 
 			return "", fault.Field("body.address", nil, "address lat and lng out of range")
 		}
 	}
-	zero := req.Delivery.Lat == 0 && req.Delivery.Lng == 0
-	if !req.Delivery.Valid() || (zero && req.Fulfilment != FulfilCarrier && req.Address == nil) {
+	// A zero delivery point is judged with the restaurant (insertOrder): a carrier order's
+	// defaults to its postal address.
+	if !req.Delivery.Valid() {
 		return "", fault.Field("body.delivery", req.Delivery, "delivery needs a valid lat and lng")
 	}
 	return customer, nil
@@ -363,6 +364,8 @@ func (s *Service) insertOrder(ctx context.Context, tx *store.Tx, p auth.Principa
 		if req.Delivery.Lat == 0 && req.Delivery.Lng == 0 {
 			return Order{}, fault.Field("body.delivery", nil, "a carrier order needs the delivery point: give delivery, or an address with lat and lng")
 		}
+	} else if req.Delivery.Lat == 0 && req.Delivery.Lng == 0 {
+		return Order{}, fault.Field("body.delivery", req.Delivery, "delivery needs a valid lat and lng")
 	} else if d := geo.Distance(r.location, req.Delivery); d > s.cfg.MaxDeliveryM {
 		// A carrier carries as far as it goes; the platform's couriers only so far.
 		return Order{}, fault.Field("body.delivery", req.Delivery, "too far: %.1f km from the restaurant, the limit is %.1f km", d/1000, s.cfg.MaxDeliveryM/1000)

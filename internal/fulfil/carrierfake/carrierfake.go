@@ -92,6 +92,10 @@ type Config struct {
 	// IgnoreKeys makes the fake ignore Idempotency-Key, as some carriers' APIs do: a repeated
 	// booking books again.
 	IgnoreKeys bool
+	// Mix, while the mode is Up, fails each API request in the mode drawn by these shares
+	// (the rest are up): {TimeoutAfterBooking: 0.3, LoseBookings: 0.1} is a carrier that
+	// times out after booking on 30% of requests and forgets 10% of the bookings it answers.
+	Mix map[Mode]float64
 }
 
 // Booking is a booking as the API shows it.
@@ -209,6 +213,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	mode := s.Mode()
+	if mode == Up && len(s.cfg.Mix) > 0 {
+		mode = s.draw()
+	}
 	switch mode {
 	case Down:
 		reset(w)
@@ -246,6 +253,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeJSON(w, status, body)
 	}
+}
+
+// draw picks a request's mode by Config.Mix.
+func (s *Server) draw() Mode {
+	s.mu.Lock()
+	x := s.rnd.Float64()
+	s.mu.Unlock()
+	for _, m := range Modes { // a fixed order, so a seed gives one sequence
+		if p, ok := s.cfg.Mix[m]; ok {
+			if x < p {
+				return m
+			}
+			x -= p
+		}
+	}
+	return Up
 }
 
 func (s *Server) chance(p float64) bool {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -232,5 +233,21 @@ func TestWebhooks(t *testing.T) {
 	defer mu.Unlock()
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("webhook ids: got %v, want %v", got, want)
+	}
+}
+
+// TestMix: while up, a mix fails requests in its modes by their shares: 40% of 400 bookings
+// forgotten, the rest kept.
+func TestMix(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, carrierfake.Config{Mix: map[carrierfake.Mode]float64{carrierfake.LoseBookings: 0.4}, Seed: 7})
+	for i := range 400 {
+		if _, code := f.book(t, fmt.Sprint("shp_", i), fmt.Sprint("k", i)); code != http.StatusCreated && code != http.StatusOK {
+			t.Fatalf("booking %d: %d", i, code)
+		}
+	}
+	kept := f.fake.Stats().Bookings
+	if kept < 200 || kept > 280 {
+		t.Errorf("%d of 400 bookings kept with 40%% lost, want about 240", kept)
 	}
 }

@@ -172,9 +172,9 @@ func (s *SMTP) Send(ctx context.Context, m Outgoing) error {
 	case ctx.Err() != nil:
 		return fmt.Errorf("send mail %s: %w: %w (%w)", id, ErrTemporary, ctx.Err(), err)
 	case permanent(err):
-		return fmt.Errorf("send mail %s to %s: %w: %w", id, m.To, ErrPermanent, err)
+		return fmt.Errorf("send mail %s: %w: %w", id, ErrPermanent, err)
 	default:
-		return fmt.Errorf("send mail %s to %s: %w: %w", id, m.To, ErrTemporary, err)
+		return fmt.Errorf("send mail %s: %w: %w", id, ErrTemporary, err)
 	}
 }
 
