@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"time"
 
@@ -63,18 +64,10 @@ type detailOutput struct{ Body Detail }
 
 type viewOutput struct{ Body View }
 
-type webhookInput struct {
-	Carrier   string `path:"carrier" maxLength:"64"`
-	ID        string `header:"webhook-id" maxLength:"256"`
-	Timestamp string `header:"webhook-timestamp" maxLength:"32"`
-	Signature string `header:"webhook-signature" maxLength:"2048"`
-	RawBody   []byte `contentType:"application/json" maxLength:"65536"`
-}
-
 // Register adds the ops routes (GET /v1/ops/shipments, GET /v1/ops/shipments/{id},
 // POST /v1/ops/shipments/{id}/retry, POST /v1/ops/shipments/{id}/cancel) and the carrier's
 // webhook receiver, POST /v1/carriers/{carrier}/webhooks (no token: the Standard Webhooks
-// signature under Config.WebhookSecret is the credential).
+// signature under Config.WebhookSecret is the credential; see webhook).
 func (s *Service) Register(srv *httpapi.Server) {
 	ops := []auth.Role{auth.Ops}
 	tags := []string{"ops"}
@@ -152,34 +145,52 @@ func (s *Service) Register(srv *httpapi.Server) {
 		return &viewOutput{Body: view(sh)}, nil
 	})
 
-	httpapi.Handle(srv, huma.Operation{
-		OperationID: "carrier-webhook", Method: http.MethodPost, Path: "/v1/carriers/{carrier}/webhooks", Tags: []string{"carriers"},
-		Summary:     "a carrier's status webhook (Standard Webhooks)",
-		Description: `Body {"type": "booking.status", "data": {"id", "reference", "status", "updated_at"}}, signed per the Standard Webhooks specification. Duplicates and updates older than what is known change nothing. 204 when taken (or ignored), 401 when the signature does not verify.`,
-		Errors:      []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusUnprocessableEntity},
-	}, nil, func(ctx context.Context, _ auth.Principal, in *webhookInput) (*struct{}, error) {
-		if in.Carrier != s.cfg.CarrierName {
-			return nil, fmt.Errorf("%w: no carrier %q", fault.NotFound, in.Carrier)
-		}
-		h := http.Header{}
-		h.Set(standardwebhook.HeaderID, in.ID)
-		h.Set(standardwebhook.HeaderTimestamp, in.Timestamp)
-		h.Set(standardwebhook.HeaderSignature, in.Signature)
-		if len(s.cfg.WebhookSecret) == 0 {
-			return nil, huma.Error401Unauthorized("no webhook secret is configured for this carrier")
-		}
-		if _, err := standardwebhook.Verify(h, in.RawBody, s.cfg.WebhookSecret, s.cfg.Now(), s.cfg.WebhookTolerance); err != nil {
-			return nil, huma.Error401Unauthorized("webhook signature: " + err.Error())
-		}
-		var msg struct {
-			Type string  `json:"type"`
-			Data Booking `json:"data"`
-		}
-		if err := json.Unmarshal(in.RawBody, &msg); err != nil || msg.Data.Reference == "" {
-			return nil, fault.Field("body.data.reference", nil, "a booking with our reference is required")
-		}
-		return nil, s.CarrierUpdate(ctx, msg.Data)
-	})
+	// The webhook is a plain handler: its signature covers the exact bytes, which huma's
+	// body decoding would not keep.
+	srv.Mux().HandleFunc("POST /v1/carriers/{carrier}/webhooks", s.webhook)
+}
+
+// maxWebhookBytes bounds a carrier webhook's body.
+const maxWebhookBytes = 64 << 10
+
+// webhook receives a carrier's status webhook: {"type": "booking.status", "data": {"id",
+// "reference", "status", "updated_at"}}, signed per the Standard Webhooks specification under
+// Config.WebhookSecret. 204 when taken (or ignored: a duplicate, an older update, a reference
+// not ours), 401 when the signature does not verify, 404 for another carrier's path, 413 for a
+// body over 64 KiB, 422 for a body without a booking.
+func (s *Service) webhook(w http.ResponseWriter, r *http.Request) {
+	if r.PathValue("carrier") != s.cfg.CarrierName {
+		httpapi.WriteProblem(w, http.StatusNotFound, "no such carrier")
+		return
+	}
+	if len(s.cfg.WebhookSecret) == 0 {
+		httpapi.WriteProblem(w, http.StatusUnauthorized, "no webhook secret is configured for this carrier")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxWebhookBytes))
+	if err != nil {
+		httpapi.WriteProblem(w, http.StatusRequestEntityTooLarge, "a webhook body is at most 64 KiB")
+		return
+	}
+	if _, err := standardwebhook.Verify(r.Header, body, s.cfg.WebhookSecret, s.cfg.Now(), s.cfg.WebhookTolerance); err != nil {
+		s.cfg.Metrics.Consumed.WithLabelValues("carrier-webhook", "refused").Inc()
+		httpapi.WriteProblem(w, http.StatusUnauthorized, "webhook signature: "+err.Error())
+		return
+	}
+	var msg struct {
+		Type string  `json:"type"`
+		Data Booking `json:"data"`
+	}
+	if err := json.Unmarshal(body, &msg); err != nil || msg.Data.Reference == "" || len(msg.Data.Reference) > 128 {
+		httpapi.WriteProblem(w, http.StatusUnprocessableEntity, "body.data.reference: a booking with our reference is required")
+		return
+	}
+	if err := s.CarrierUpdate(r.Context(), msg.Data); err != nil {
+		s.logger.WarnContext(r.Context(), "carrier webhook", "reference", msg.Data.Reference, "err", err)
+		httpapi.WriteProblem(w, http.StatusServiceUnavailable, "could not record the update; send it again")
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // CarrierUpdate applies a booking's status as the carrier reported it (webhook): forward only,

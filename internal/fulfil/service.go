@@ -125,10 +125,13 @@ func New(db *store.DB, b *bus.Bus, q *jobs.Queue, carrier Carrier, cfg Config) *
 func BreakerChanged(logger *slog.Logger, m *telemetry.Metrics) func(name string, from, to gobreaker.State) {
 	return func(name string, from, to gobreaker.State) {
 		m.CarrierBreaker.WithLabelValues(name).Set(float64(breakerLevel(to)))
-		switch to {
-		case gobreaker.StateOpen:
-			logger.Warn("carrier breaker open: calls stop until a probe succeeds", "carrier", name, "from", from.String())
-		case gobreaker.StateClosed:
+		switch {
+		case to == gobreaker.StateOpen && from == gobreaker.StateClosed:
+			logger.Warn("carrier breaker open: calls stop until a probe succeeds", "carrier", name)
+		case to == gobreaker.StateOpen:
+			// A failed probe: every 30 s for as long as the outage lasts.
+			logger.Debug("carrier probe failed: breaker open again", "carrier", name)
+		case to == gobreaker.StateClosed:
 			logger.Info("carrier breaker closed: the carrier answers again", "carrier", name)
 		}
 	}
