@@ -214,6 +214,21 @@ type App struct {
 	// fakeCarrier is the fake carrier this process runs (dev), or nil; mail its mail catcher.
 	fakeCarrier *carrierfake.Server
 	mail        *mailcatch.Catcher
+	deadLetters *dlq.Service
+}
+
+// addDeadLetters joins src to the operators' dead-letter view and to tiffin_dead_letters.
+func (a *App) addDeadLetters(src dlq.Source) {
+	a.deadLetters.WithSources(src)
+	a.metrics.GaugeFunc("tiffin_dead_letters", "Dead letters waiting for an operator, by source (-1: unknown).", func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		n, err := src.Count(ctx)
+		if err != nil {
+			return -1
+		}
+		return float64(n)
+	}, prometheus.Labels{"source": src.Name()})
 }
 
 type runner struct {
@@ -282,6 +297,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		Classify: a.db.Classify,
 	})
 	deadLetters := dlq.New(a.bus, cfg.Logger)
+	a.deadLetters = deadLetters
 	deadLetters.Register(a.srv)
 	customer.New(a.db, customer.Config{}).Register(a.srv)
 	a.metrics.GaugeFunc("tiffin_dead_letters", "Dead letters waiting for an operator, by source (-1: unknown).", func() float64 {
@@ -310,17 +326,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 			Instance: a.instance, CaptureAt: order.CaptureAt(cfg.CaptureAt), PaymentConcurrency: paymentConcurrency(cfg, a.db),
 		})
 		o.Register(a.srv)
-		deadPayments := paymentDeadLetters{orders: o}
-		deadLetters.WithSources(deadPayments)
-		a.metrics.GaugeFunc("tiffin_dead_letters", "Dead letters waiting for an operator, by source (-1: unknown).", func() float64 {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			defer cancel()
-			n, err := deadPayments.Count(ctx)
-			if err != nil {
-				return -1
-			}
-			return float64(n)
-		}, prometheus.Labels{"source": dlq.SourcePayment})
+		a.addDeadLetters(paymentDeadLetters{orders: o})
 		a.runners = append(a.runners, runner{"orders", o.Run})
 	}
 	if run("dispatch") {

@@ -262,3 +262,117 @@ func TestCarrierOrderRefusals(t *testing.T) {
 		t.Errorf("a customer reading the fakes: got %d, want 403", r.Status)
 	}
 }
+
+// TestNoCourierFallsBackToCarrier: a restaurant that allows it has an order no courier took
+// within its fallback time shipped by the carrier instead, and delivered so.
+func TestNoCourierFallsBackToCarrier(t *testing.T) {
+	t.Parallel()
+	a := carrierApp(t, store.SQLite)
+	ops := a.Token(auth.Ops, "ops-1")
+	if r := a.Do("PUT", "/v1/restaurants/r-fb", ops, map[string]any{
+		"owner_id": "owner-fb", "name": "Late Night Dosa", "lat": 12.9716, "lng": 77.5946, "carrier_fallback_seconds": 1,
+	}); r.Status != http.StatusCreated && r.Status != http.StatusOK {
+		t.Fatalf("put restaurant: got %d %s", r.Status, r.Body)
+	}
+	if r := a.Do("PUT", "/v1/restaurants/r-fb/menu", a.Token(auth.Restaurant, "owner-fb"), map[string]any{
+		"items": []map[string]any{{"id": "fb-dosa", "name": "Masala dosa", "price": 12000}}}); r.Status != http.StatusOK {
+		t.Fatalf("put menu: got %d %s", r.Status, r.Body)
+	}
+	customer := a.Token(auth.Customer, "cust-fb")
+	r := a.Do("POST", "/v1/orders", customer, orderBody("r-fb", "fb-dosa", 1), "Idempotency-Key", "fb-1")
+	if r.Status != http.StatusCreated {
+		t.Fatalf("place: got %d %s", r.Status, r.Body)
+	}
+	var o order
+	r.JSON(t, &o)
+	waitStatus(t, a, customer, o.ID, "paid")
+	if r := a.Do("POST", "/v1/orders/"+o.ID+"/accept", a.Token(auth.Restaurant, "owner-fb"), nil); r.Status != http.StatusOK {
+		t.Fatalf("accept: got %d %s", r.Status, r.Body)
+	}
+	// No courier is on shift: after a second the order ships by carrier.
+	delivered := waitShipment(t, a, ops, o.ID, "delivered by the carrier", func(s shipment) bool { return s.State == "delivered" })
+	if delivered.CarrierRef == "" {
+		t.Errorf("shipment without a carrier reference: %+v", delivered)
+	}
+	final := waitStatus(t, a, customer, o.ID, "delivered")
+	if final.CourierID != "" {
+		t.Errorf("the order has courier %s too", final.CourierID)
+	}
+	var got struct {
+		Fulfilment string `json:"fulfilment"`
+	}
+	a.Do("GET", "/v1/orders/"+o.ID, customer, nil).JSON(t, &got)
+	if got.Fulfilment != "carrier" {
+		t.Errorf("fulfilment %q, want carrier", got.Fulfilment)
+	}
+}
+
+// TestShipmentAndNotificationDeadLetters: a failed shipment and a dead notification are in
+// the operators' one dead-letter view, and a redrive there puts each back to work.
+func TestShipmentAndNotificationDeadLetters(t *testing.T) {
+	t.Parallel()
+	a := carrierApp(t, store.SQLite)
+	m := seed(t, a, "r-1", "owner-1")
+	ops := a.Token(auth.Ops, "ops-1")
+	setCarrierMode(t, a, ops, "down")
+	r := a.Do("POST", "/v1/orders", ops, carrierOrder("r-1", m.Items[0].ID), "Idempotency-Key", "dl-1")
+	if r.Status != http.StatusCreated {
+		t.Fatalf("place: got %d %s", r.Status, r.Body)
+	}
+	var o order
+	r.JSON(t, &o)
+	waitStatus(t, a, ops, o.ID, "paid")
+	if r := a.Do("POST", "/v1/orders/"+o.ID+"/accept", a.Token(auth.Restaurant, "owner-1"), nil); r.Status != http.StatusOK {
+		t.Fatalf("accept: got %d %s", r.Status, r.Body)
+	}
+	s := waitShipment(t, a, ops, o.ID, "requested", func(s shipment) bool { return s.State == "requested" && s.Attempts > 0 })
+	ctx := t.Context()
+	// As if the carrier had refused the booking, and the customer's "accepted" notice had
+	// given up.
+	if _, err := a.DB().ExecContext(ctx, `UPDATE shipments SET state = 'failed', next_attempt_at = NULL, last_error = 'refused: address unknown' WHERE id = $1`, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.DB().ExecContext(ctx, `DELETE FROM notifications`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.DB().ExecContext(ctx, `UPDATE notify_messages SET state = 'dead', last_error = 'not delivered in time' WHERE channel = 'in_app' AND order_id = $1`, o.ID); err != nil {
+		t.Fatal(err)
+	}
+	var page struct {
+		Entries []struct {
+			ID, Source, Reason string
+		} `json:"entries"`
+	}
+	a.Do("GET", "/v1/ops/dlq", ops, nil).JSON(t, &page)
+	var ids []string
+	for _, e := range page.Entries {
+		if e.Source == "shipment" || e.Source == "notification" {
+			ids = append(ids, e.ID)
+		}
+	}
+	slices.Sort(ids)
+	if len(ids) != 2 || ids[1] != "shipment-"+s.ID || !strings.HasPrefix(ids[0], "notification-ntf_") {
+		t.Fatalf("dead letters %v, want one notification and shipment-%s", ids, s.ID)
+	}
+	if r := a.Do("GET", "/v1/ops/dlq/"+ids[1], ops, nil); r.Status != http.StatusOK || !strings.Contains(string(r.Body), "address unknown") {
+		t.Errorf("show %s: %d %s", ids[1], r.Status, r.Body)
+	}
+	setCarrierMode(t, a, ops, "up")
+	if r := a.Do("POST", "/v1/ops/dlq/redrive", ops, map[string]any{"ids": ids}); r.Status != http.StatusOK {
+		t.Fatalf("redrive: got %d %s", r.Status, r.Body)
+	}
+	waitStatus(t, a, ops, o.ID, "delivered")
+	var inbox struct {
+		Notifications []struct {
+			Kind string `json:"kind"`
+		} `json:"notifications"`
+	}
+	a.Do("GET", "/v1/notifications", a.Token(auth.Customer, "phone-1"), nil).JSON(t, &inbox)
+	var kinds []string
+	for _, n := range inbox.Notifications {
+		kinds = append(kinds, n.Kind)
+	}
+	if !slices.Contains(kinds, "accepted") {
+		t.Errorf("inbox after the redrive: %v, want the accepted notice back", kinds)
+	}
+}

@@ -79,6 +79,7 @@ func (a *App) startFulfil(ctx context.Context, q *jobs.Queue) (bool, error) {
 		Retry: cfg.CarrierRetry, PollEvery: cfg.CarrierPollEvery, SweepEvery: cfg.CarrierSweepEvery,
 	})
 	f.Register(a.srv)
+	a.addDeadLetters(shipmentDeadLetters{f: f})
 	a.runners = append(a.runners, runner{"fulfil", f.Run})
 	return true, nil
 }

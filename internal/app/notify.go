@@ -59,6 +59,7 @@ func (a *App) startNotify(q *jobs.Queue) error {
 		return err
 	}
 	n.Register(a.srv)
+	a.addDeadLetters(notificationDeadLetters{n: n})
 	a.runners = append(a.runners, runner{"notify", n.Run})
 	if a.mail != nil {
 		mail := a.mail

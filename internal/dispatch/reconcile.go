@@ -161,8 +161,58 @@ func (s *Service) sweep(ctx context.Context, region string) error {
 		}
 		return err
 	})
-	errs = append(errs, err, s.syncWithOrders(ctx, region), s.expireOffers(ctx, region), s.offerPending(ctx, region))
+	errs = append(errs, err, s.syncWithOrders(ctx, region), s.expireOffers(ctx, region), s.fallBackToCarrier(ctx, region),
+		s.offerPending(ctx, region))
 	return errors.Join(errs...)
+}
+
+// fallBackToCarrier hands to the outside carrier, in region, every order no courier took
+// within its restaurant's carrier_fallback_seconds (0: never) of its delivery's creation: the
+// delivery, still pending (not on offer, so no courier can be accepting it), is cancelled and
+// the order's fulfilment becomes carrier, in one transaction; the fulfil service requests its
+// shipment (its sweep finds accepted carrier orders without one). The write to
+// orders.fulfilment is dispatch's one write to the order service's table: the decision that
+// couriers cannot serve an order is dispatch's.
+func (s *Service) fallBackToCarrier(ctx context.Context, region string) error {
+	now := s.cfg.Now()
+	var ids []string
+	rows, err := s.db.QueryContext(ctx, `SELECT d.order_id FROM deliveries d
+		JOIN orders o ON o.id = d.order_id JOIN restaurants r ON r.id = o.restaurant_id
+		WHERE d.region = $1 AND d.status = 'pending' AND o.fulfilment = 'courier' AND r.carrier_fallback_seconds > 0
+		  AND d.created_at + r.carrier_fallback_seconds * 1000 <= $2
+		ORDER BY d.created_at LIMIT $3`, region, store.Now(now), s.cfg.SweepBatch)
+	if err != nil {
+		return fmt.Errorf("dispatch: find orders to hand to the carrier: %w", err)
+	}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		err := s.db.InTx(ctx, func(tx *store.Tx) error {
+			n, err := tx.Write(ctx, `UPDATE deliveries SET status = 'cancelled', updated_at = $1 WHERE order_id = $2 AND status = 'pending'`,
+				store.Now(now), id)
+			if err != nil || n == 0 {
+				return err
+			}
+			_, err = tx.ExecContext(ctx, `UPDATE orders SET fulfilment = 'carrier' WHERE id = $1 AND fulfilment = 'courier'`, id)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("dispatch: hand %s to the carrier: %w", id, err)
+		}
+		s.cfg.Metrics.Reconciled.WithLabelValues("carrier_fallback").Inc()
+		s.log.InfoContext(ctx, "no courier took the order in time: it ships by carrier", "order", id)
+	}
+	return nil
 }
 
 // syncWithOrders applies, in region, order transitions whose events dispatch has not (yet)

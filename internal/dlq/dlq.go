@@ -41,7 +41,7 @@ var (
 // Entry is a dead letter as listed.
 type Entry struct {
 	ID            string    `json:"id" doc:"The dead letter's ID: <source>-<number>, e.g. bus-42."`
-	Source        string    `json:"source" enum:"bus,payment" doc:"Where it is kept: bus (a bus consumer gave up on it), payment (the payment saga gave up on a provider call)."`
+	Source        string    `json:"source" enum:"bus,payment,shipment,notification" doc:"Where it is kept: bus (a bus consumer gave up on it), payment (the payment saga gave up on a provider call), shipment (the carrier refused or lost it), notification (not delivered in time, or refused for good)."`
 	Consumer      string    `json:"consumer" doc:"The consumer that gave up."`
 	Subject       string    `json:"subject" doc:"The subject it was published on, where a redrive publishes it again."`
 	Reason        string    `json:"reason" doc:"The last error."`

@@ -9,6 +9,14 @@ import (
 // SourcePayment is the source of payments the payment saga gave up on.
 const SourcePayment = "payment"
 
+// SourceShipment is the source of failed shipments (the carrier refused a booking or lost a
+// parcel; redriven: booked again), and SourceNotification of notifications not delivered in
+// 3 days or refused for good (redriven: delivered again, with the same ID).
+const (
+	SourceShipment     = "shipment"
+	SourceNotification = "notification"
+)
+
 // Source is dead letters kept outside the bus: work that ran out of attempts (payments the
 // saga gave up on). Its entries' IDs are "<Name()>-<key>"; it lists them ordered by key.
 type Source interface {

@@ -657,3 +657,46 @@ func (s *Service) countCall(op string, err error) {
 	}
 	s.cfg.Metrics.CarrierCalls.WithLabelValues(s.cfg.CarrierName, op, result).Inc()
 }
+
+// FailedShipments lists up to limit failed shipments (the fulfil dead letters) by ID after
+// after.
+func (s *Service) FailedShipments(ctx context.Context, after string, limit int) ([]Shipment, error) {
+	return Page(ctx, s.db, Failed, after, limit)
+}
+
+// FailedCount is how many shipments are failed.
+func (s *Service) FailedCount(ctx context.Context) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM shipments WHERE state = 'failed'`).Scan(&n)
+	return n, err
+}
+
+// RedriveFailed sends failed shipments back to requested (every failed one when ids is nil),
+// returning the IDs it moved; each is booked again after a lookup of our reference.
+func (s *Service) RedriveFailed(ctx context.Context, ids []string, actor string) ([]string, error) {
+	if ids == nil {
+		var err error
+		if ids, err = column(ctx, s.db, `SELECT id FROM shipments WHERE state = 'failed' ORDER BY id`); err != nil {
+			return nil, err
+		}
+	}
+	var done []string
+	for _, id := range ids {
+		sh, err := Get(ctx, s.db, id)
+		if errors.Is(err, ErrNoShipment) || (err == nil && sh.State != Failed) {
+			continue
+		}
+		if err != nil {
+			return done, err
+		}
+		if _, ok, err := Retry(ctx, s.db, id, actor, s.cfg.Now()); err != nil {
+			return done, err
+		} else if ok {
+			done = append(done, id)
+		}
+	}
+	return done, nil
+}
+
+// DB is the service's store (for the dead-letter view's reads).
+func (s *Service) DB() *store.DB { return s.db }

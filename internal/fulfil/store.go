@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/tiffin-dev/tiffin/internal/audit"
@@ -117,10 +118,7 @@ func MoveTx(ctx context.Context, tx *store.Tx, id string, from, to State, c Chan
 	if !c.Next.IsZero() {
 		next = store.Now(c.Next)
 	}
-	msg := c.LastError
-	if len(msg) > 200 {
-		msg = msg[:200]
-	}
+	msg := clipMiddle(c.LastError, 300)
 	n, err := tx.Write(ctx,
 		// A failed call counts an attempt and keeps its error; staying put keeps both;
 		// a move starts the next operation's count afresh.
@@ -257,9 +255,9 @@ func Backlog(ctx context.Context, q store.Querier, now time.Time) (map[State]int
 
 // History is a shipment's transitions, oldest first.
 type History struct {
-	State  State
-	Detail string
-	At     time.Time
+	State  State     `json:"state"`
+	Detail string    `json:"detail,omitempty"`
+	At     time.Time `json:"at"`
 }
 
 // HistoryOf returns shipment id's transitions.
@@ -343,4 +341,14 @@ func appendHistory(ctx context.Context, tx *store.Tx, id string, st State, detai
 		return fmt.Errorf("shipment history of %s: %w", id, err)
 	}
 	return nil
+}
+
+// clipMiddle shortens s to about n bytes by cutting its middle: an error chain's head says
+// what was tried, its tail why it failed.
+func clipMiddle(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	head := n / 3
+	return strings.ToValidUTF8(s[:head]+" … "+s[len(s)-(n-head-5):], "")
 }

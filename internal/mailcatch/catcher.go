@@ -121,6 +121,8 @@ type SummaryMessage struct {
 	Subject string `json:"subject"`
 	OrderID string `json:"order_id"`
 	Event   string `json:"event"`
+	// Text is the plain-text part, as the recipient reads it.
+	Text string `json:"text,omitempty"`
 }
 
 // Summary returns the messages kept, newest last.
@@ -133,7 +135,7 @@ func (c *Catcher) Summary() Summary {
 		if len(m.To) > 0 {
 			to = m.To[0]
 		}
-		out.Messages = append(out.Messages, SummaryMessage{To: to, Subject: m.Subject, OrderID: m.OrderID, Event: m.Event})
+		out.Messages = append(out.Messages, SummaryMessage{To: to, Subject: m.Subject, OrderID: m.OrderID, Event: m.Event, Text: m.Text})
 	}
 	return out
 }

@@ -99,8 +99,8 @@ func TestCatchesMessages(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantJSON := `{"messages":[` +
-		`{"to":"asha@example.com","subject":"Votre commande ord_1 a été livrée","order_id":"ord_1","event":"delivered"},` +
-		`{"to":"ravi@example.com","subject":"plain","order_id":"","event":""}]}`
+		`{"to":"asha@example.com","subject":"Votre commande ord_1 a été livrée","order_id":"ord_1","event":"delivered","text":"Bon appétit !\nLigne deux, très longue, coupée."},` +
+		`{"to":"ravi@example.com","subject":"plain","order_id":"","event":"","text":"hello\n"}]}`
 	if string(b) != wantJSON {
 		t.Errorf("Summary JSON = %s, want %s", b, wantJSON)
 	}

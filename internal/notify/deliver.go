@@ -324,3 +324,64 @@ func clip(s string) string {
 	}
 	return s
 }
+
+// DeadMessage is a notification given up on.
+type DeadMessage struct {
+	Message
+	LastError string
+	Payload   string
+}
+
+// Dead lists up to limit dead notifications by ID after after.
+func (s *Service) Dead(ctx context.Context, after string, limit int) ([]DeadMessage, error) {
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT id, event_id, channel, recipient, kind, order_id, payload, attempts, created_at, last_error
+		 FROM notify_messages WHERE state = 'dead' AND id > $1 ORDER BY id LIMIT $2`, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("dead notifications: %w", err)
+	}
+	defer rows.Close()
+	var out []DeadMessage
+	for rows.Next() {
+		var d DeadMessage
+		var created int64
+		if err := rows.Scan(&d.ID, &d.EventID, &d.Channel, &d.Recipient, &d.Kind, &d.OrderID, &d.Payload, &d.Attempts, &created, &d.LastError); err != nil {
+			return nil, err
+		}
+		d.CreatedAt = store.Time(created)
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// DeadCount is how many notifications are dead.
+func (s *Service) DeadCount(ctx context.Context) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM notify_messages WHERE state = 'dead'`).Scan(&n)
+	return n, err
+}
+
+// RedriveDead makes dead notifications due again with their IDs (every dead one when ids is
+// nil) and another GiveUpAfter to be delivered in, returning the IDs it moved. A webhook
+// whose endpoint is disabled stays waiting until the endpoint is replayed.
+func (s *Service) RedriveDead(ctx context.Context, ids []string) ([]string, error) {
+	if ids == nil {
+		var err error
+		if ids, err = column(ctx, s.db, `SELECT id FROM notify_messages WHERE state = 'dead' ORDER BY id`); err != nil {
+			return nil, err
+		}
+	}
+	now := store.Now(s.cfg.Now())
+	var done []string
+	for _, id := range ids {
+		n, err := s.db.Write(ctx, `UPDATE notify_messages SET state = 'pending', attempts = 0, next_attempt_at = $1, created_at = $2, last_error = ''
+			WHERE id = $3 AND state = 'dead'`, now, now, id)
+		if err != nil {
+			return done, fmt.Errorf("redrive notification %s: %w", id, err)
+		}
+		if n == 1 {
+			done = append(done, id)
+		}
+	}
+	return done, nil
+}

@@ -9,6 +9,8 @@ ALTER TABLE restaurants ADD COLUMN carrier_fallback_seconds INTEGER NOT NULL DEF
 -- ({"line1","city","postcode","country"}; '' for courier orders placed by coordinates).
 ALTER TABLE orders ADD COLUMN fulfilment TEXT NOT NULL DEFAULT 'courier';
 ALTER TABLE orders ADD COLUMN delivery_address TEXT NOT NULL DEFAULT '';
+-- The fulfil service's sweep looks for accepted carrier orders without a shipment.
+CREATE INDEX orders_fulfilment ON orders (fulfilment, status);
 -- A shipment's attempts are claimed: claim is the fencing token of the attempt under way
 -- (one more per claim), calling says a claimed call's outcome was never recorded (the next
 -- booking attempt asks the carrier for our reference first). request is the booking request
@@ -23,6 +25,7 @@ ALTER TABLE shipments DROP COLUMN region;
 ALTER TABLE shipments DROP COLUMN request;
 ALTER TABLE shipments DROP COLUMN calling;
 ALTER TABLE shipments DROP COLUMN claim;
+DROP INDEX orders_fulfilment;
 ALTER TABLE orders DROP COLUMN delivery_address;
 ALTER TABLE orders DROP COLUMN fulfilment;
 ALTER TABLE restaurants DROP COLUMN carrier_fallback_seconds;
