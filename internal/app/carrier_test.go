@@ -376,3 +376,46 @@ func TestShipmentAndNotificationDeadLetters(t *testing.T) {
 		t.Errorf("inbox after the redrive: %v, want the accepted notice back", kinds)
 	}
 }
+
+// TestCancelledOrderCancelsItsBooking: an order cancelled once its shipment is booked (not yet
+// picked up) has the booking cancelled at the carrier.
+func TestCancelledOrderCancelsItsBooking(t *testing.T) {
+	t.Parallel()
+	a := apptest.Start(t, store.SQLite, func(c *app.Config) {
+		c.FakeCarrier = true
+		c.FakeCarrierPickupAfter, c.FakeCarrierDeliverAfter = time.Hour, time.Hour
+		c.CarrierRetry = fulfil.RetrySchedule{Initial: 50 * time.Millisecond, Max: 300 * time.Millisecond, Jitter: 0.2}
+	})
+	m := seed(t, a, "r-1", "owner-1")
+	ops := a.Token(auth.Ops, "ops-1")
+	r := a.Do("POST", "/v1/orders", ops, carrierOrder("r-1", m.Items[0].ID), "Idempotency-Key", "cx-1")
+	if r.Status != http.StatusCreated {
+		t.Fatalf("place: got %d %s", r.Status, r.Body)
+	}
+	var o order
+	r.JSON(t, &o)
+	waitStatus(t, a, ops, o.ID, "paid")
+	if r := a.Do("POST", "/v1/orders/"+o.ID+"/accept", a.Token(auth.Restaurant, "owner-1"), nil); r.Status != http.StatusOK {
+		t.Fatalf("accept: got %d %s", r.Status, r.Body)
+	}
+	s := waitShipment(t, a, ops, o.ID, "booked", func(s shipment) bool { return s.State == "booked" })
+	if r := a.Do("POST", "/v1/orders/"+o.ID+"/cancel", ops, nil); r.Status != http.StatusOK {
+		t.Fatalf("cancel: got %d %s", r.Status, r.Body)
+	}
+	waitShipment(t, a, ops, o.ID, "cancelled", func(s shipment) bool { return s.State == "cancelled" })
+	var detail struct {
+		History []struct {
+			State  string `json:"state"`
+			Detail string `json:"detail"`
+		} `json:"history"`
+	}
+	a.Do("GET", "/v1/ops/shipments/"+s.ID, ops, nil).JSON(t, &detail)
+	last := detail.History[len(detail.History)-1]
+	if last.State != "cancelled" || !strings.Contains(last.Detail, "carrier says cancelled") {
+		t.Errorf("last step %+v, want cancelled as the carrier says", last)
+	}
+	// A second cancel changes nothing; retrying a cancelled shipment is a conflict.
+	if r := a.Do("POST", "/v1/ops/shipments/"+s.ID+"/retry", ops, nil); r.Status != http.StatusConflict {
+		t.Errorf("retry of a cancelled shipment: got %d %s, want 409", r.Status, r.Body)
+	}
+}
