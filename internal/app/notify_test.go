@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +17,7 @@ import (
 	"github.com/tiffin-dev/tiffin/internal/auth"
 	"github.com/tiffin-dev/tiffin/internal/fulfil"
 	"github.com/tiffin-dev/tiffin/internal/standardwebhook"
+	"github.com/tiffin-dev/tiffin/internal/store"
 	"github.com/tiffin-dev/tiffin/internal/tiffintest"
 )
 
@@ -191,4 +193,54 @@ func TestCustomerToldOnceOnEveryChannel(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRefundIsNotified: an order cancelled after its payment was captured (capture at
+// acceptance) is refunded, and the customer is told both, once each, in-app and by e-mail.
+func TestRefundIsNotified(t *testing.T) {
+	t.Parallel()
+	a := apptest.Start(t, store.SQLite, func(c *app.Config) {
+		c.CatchMail, c.CaptureAt = true, "acceptance"
+	})
+	m := seed(t, a, "r-1", "owner-1")
+	ops := a.Token(auth.Ops, "ops-1")
+	if r := a.Do("PUT", "/v1/customers/cust-r", ops, map[string]any{"name": "Ravi", "email": "ravi@example.com"}); r.Status != http.StatusCreated {
+		t.Fatalf("put customer: got %d %s", r.Status, r.Body)
+	}
+	customer := a.Token(auth.Customer, "cust-r")
+	r := a.Do("POST", "/v1/orders", customer, orderBody("r-1", m.Items[0].ID, 1), "Idempotency-Key", "refund-1")
+	if r.Status != http.StatusCreated {
+		t.Fatalf("place: got %d %s", r.Status, r.Body)
+	}
+	var o order
+	r.JSON(t, &o)
+	waitStatus(t, a, customer, o.ID, "paid")
+	if r := a.Do("POST", "/v1/orders/"+o.ID+"/accept", a.Token(auth.Restaurant, "owner-1"), nil); r.Status != http.StatusOK {
+		t.Fatalf("accept: got %d %s", r.Status, r.Body)
+	}
+	tiffintest.Eventually(t, 15*time.Second, func() (bool, string) {
+		var st string
+		_ = a.DB().QueryRowContext(t.Context(), `SELECT status FROM payments WHERE order_id = $1`, o.ID).Scan(&st)
+		return st == "captured", "payment " + st
+	})
+	if r := a.Do("POST", "/v1/orders/"+o.ID+"/cancel", customer, nil); r.Status != http.StatusOK {
+		t.Fatalf("cancel: got %d %s", r.Status, r.Body)
+	}
+	tiffintest.Eventually(t, 20*time.Second, func() (bool, string) {
+		var mail struct {
+			Messages []struct {
+				OrderID string `json:"order_id"`
+				Event   string `json:"event"`
+			} `json:"messages"`
+		}
+		a.Do("GET", "/v1/ops/fakes/mail", ops, nil).JSON(t, &mail)
+		var kinds []string
+		for _, msg := range mail.Messages {
+			if msg.OrderID == o.ID {
+				kinds = append(kinds, msg.Event)
+			}
+		}
+		slices.Sort(kinds)
+		return slices.Equal(kinds, []string{"accepted", "cancelled", "refunded"}), fmt.Sprint("e-mails ", kinds)
+	})
 }

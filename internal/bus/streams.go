@@ -31,7 +31,7 @@ const (
 )
 
 // StreamSubjects returns the subjects the event stream captures: region-partitioned order,
-// delivery, shipment and notify events (tiffin.<region>.<kind>.<what>) and the region-less
+// delivery, shipment, payment and notify events (tiffin.<region>.<kind>.<what>) and the region-less
 // tiffin.notify.<what>. Courier locations (tiffin.<region>.courier.location) stay on core NATS.
 //
 // JetStream refuses overlapping subjects, within a stream and across streams, so the
@@ -42,6 +42,7 @@ func StreamSubjects() []string {
 		"tiffin.*.order.>",
 		"tiffin.*.delivery.>",
 		"tiffin.*.shipment.>",
+		"tiffin.*.payment.>",
 		"tiffin.*.notify.>",
 		"tiffin.notify.*",
 	}

@@ -45,6 +45,10 @@ const (
 	ShipmentFailed    Type = "shipment.failed"
 )
 
+// PaymentRefunded is published by the order service's payment saga once a captured payment
+// has been refunded (the order ended after capture).
+const PaymentRefunded Type = "payment.refunded"
+
 // CourierLocation travels on core NATS only: high volume, ephemeral, never in the outbox.
 const CourierLocation Type = "courier.location"
 

@@ -62,3 +62,14 @@ type Shipment struct {
 
 // Version of the Shipment payload.
 func (Shipment) Version() int { return 1 }
+
+// Payment is the payload of payment.* events.
+type Payment struct {
+	OrderID  string    `json:"order_id"`
+	Amount   int64     `json:"amount"` // minor units
+	Currency string    `json:"currency"`
+	At       time.Time `json:"at"`
+}
+
+// Version of the Payment payload.
+func (Payment) Version() int { return 1 }

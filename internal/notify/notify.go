@@ -194,6 +194,7 @@ var WebhookEvents = []event.Type{
 	event.OrderAccepted, event.OrderPickedUp, event.OrderDelivered, event.OrderCancelled, event.OrderRejected,
 	event.DeliveryAssigned,
 	event.ShipmentBooked, event.ShipmentShipped, event.ShipmentDelivered, event.ShipmentCancelled, event.ShipmentFailed,
+	event.PaymentRefunded,
 }
 
 var subjects = func() []string {
@@ -208,7 +209,7 @@ var subjects = func() []string {
 var customerKinds = map[event.Type]string{
 	event.OrderAccepted: "accepted", event.DeliveryAssigned: "courier_assigned", event.OrderPickedUp: "picked_up",
 	event.OrderDelivered: "delivered", event.OrderCancelled: "cancelled", event.OrderRejected: "cancelled",
-	event.ShipmentShipped: "shipped",
+	event.ShipmentShipped: "shipped", event.PaymentRefunded: "refunded",
 }
 
 func (s *Service) handle(ctx context.Context, e event.Envelope) error {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/tiffin-dev/tiffin/internal/event"
 	"github.com/tiffin-dev/tiffin/internal/payment"
 	"github.com/tiffin-dev/tiffin/internal/store"
 )
@@ -387,6 +388,17 @@ func (s *Service) recordPayment(ctx context.Context, p payState, attempt int, fr
 		}
 		if err := appendPaymentHistory(ctx, tx, p.orderID, to, attempt, detail, now); err != nil {
 			return err
+		}
+		if to == payment.Refunded {
+			// The customer is told (notify): once, as the event is written once.
+			var region string
+			var amount int64
+			var currency string
+			if err := tx.QueryRowContext(ctx, `SELECT o.region, p.amount, p.currency FROM orders o JOIN payments p ON p.order_id = o.id WHERE o.id = $1`,
+				p.orderID).Scan(&region, &amount, &currency); err != nil {
+				return fmt.Errorf("read refunded order %s: %w", p.orderID, err)
+			}
+			return tx.EmitNew(ctx, event.PaymentRefunded, region, now, event.Payment{OrderID: p.orderID, Amount: amount, Currency: currency, At: now})
 		}
 		if to != payment.Authorized && to != payment.Declined {
 			return nil
