@@ -10,12 +10,14 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/sony/gobreaker/v2"
 
+	"github.com/tiffin-dev/tiffin/internal/audit"
 	"github.com/tiffin-dev/tiffin/internal/auth"
 	"github.com/tiffin-dev/tiffin/internal/fulfil"
 	"github.com/tiffin-dev/tiffin/internal/fulfil/carrierfake"
 	"github.com/tiffin-dev/tiffin/internal/httpapi"
 	"github.com/tiffin-dev/tiffin/internal/jobs"
 	"github.com/tiffin-dev/tiffin/internal/standardwebhook"
+	"github.com/tiffin-dev/tiffin/internal/store"
 )
 
 // startFulfil builds the fulfil service on the job queue q, with its carrier: the fake one in
@@ -111,8 +113,13 @@ func (a *App) registerFakes() {
 		OperationID: "set-fake-carrier", Method: http.MethodPut, Path: "/v1/ops/fakes/carrier", Tags: []string{"dev"},
 		Summary:     "switch the fake carrier's mode (dev)",
 		Description: "Modes: " + strings.Join(modeNames(), ", ") + ". down closes its port (connections refused).",
-	}, ops, func(_ context.Context, _ auth.Principal, in *fakeModeInput) (*fakeStatsOutput, error) {
+	}, ops, func(ctx context.Context, p auth.Principal, in *fakeModeInput) (*fakeStatsOutput, error) {
 		if err := fake.SetMode(carrierfake.Mode(in.Body.Mode)); err != nil {
+			return nil, err
+		}
+		if err := a.db.InTx(ctx, func(tx *store.Tx) error {
+			return audit.Record(ctx, tx, string(p.Role)+":"+p.Subject, "fake_carrier.mode", "fake:carrier", map[string]string{"mode": in.Body.Mode}, time.Now())
+		}); err != nil {
 			return nil, err
 		}
 		a.logger.Info("fake carrier mode switched", "mode", in.Body.Mode)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/tiffin-dev/tiffin/internal/audit"
 	"github.com/tiffin-dev/tiffin/internal/auth"
 	"github.com/tiffin-dev/tiffin/internal/event"
 	"github.com/tiffin-dev/tiffin/internal/fault"
@@ -243,6 +244,9 @@ func (s *Service) Register(srv *httpapi.Server) {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM webhook_endpoints WHERE id = $1`, in.ID); err != nil {
 				return err
 			}
+			if err := audit.Record(ctx, tx, principal(p), "webhook.delete", "webhook:"+in.ID, nil, s.cfg.Now()); err != nil {
+				return err
+			}
 			_, err := tx.ExecContext(ctx, `UPDATE notify_messages SET state = 'dead', next_attempt_at = NULL, last_error = 'endpoint removed'
 				WHERE channel = 'webhook' AND recipient = $1 AND state = 'pending'`, in.ID)
 			return err
@@ -292,7 +296,7 @@ func (s *Service) Register(srv *httpapi.Server) {
 		if _, err := s.endpointOf(ctx, p, in.ID); err != nil {
 			return nil, err
 		}
-		n, err := s.Replay(ctx, in.ID, in.Since)
+		n, err := s.Replay(ctx, in.ID, in.Since, principal(p))
 		if err != nil {
 			return nil, err
 		}
@@ -328,9 +332,14 @@ func (s *Service) CreateEndpoint(ctx context.Context, p auth.Principal, raw stri
 	now := s.cfg.Now()
 	ep := Endpoint{ID: event.NewID("whe"), URL: raw, Events: events, Description: description, Enabled: true, CreatedAt: now, Secret: secret.String()}
 	evs, _ := json.Marshal(events)
-	_, err := s.db.ExecContext(ctx,
-		`INSERT INTO webhook_endpoints (id, owner, url, events, secret, description, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		ep.ID, principal(p), raw, string(evs), ep.Secret, description, store.Now(now), store.Now(now))
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		if _, err := tx.ExecContext(ctx,
+			`INSERT INTO webhook_endpoints (id, owner, url, events, secret, description, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			ep.ID, principal(p), raw, string(evs), ep.Secret, description, store.Now(now), store.Now(now)); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, principal(p), "webhook.create", "webhook:"+ep.ID, map[string]any{"events": events}, now)
+	})
 	if err != nil {
 		return Endpoint{}, fmt.Errorf("create webhook endpoint: %w", err)
 	}
@@ -422,7 +431,7 @@ func (s *Service) endpoints(ctx context.Context, where string, arg any) ([]Endpo
 
 // Replay makes every sent or dead message to endpoint id written since due again (same IDs),
 // and enables the endpoint. It returns how many.
-func (s *Service) Replay(ctx context.Context, id string, since time.Time) (int64, error) {
+func (s *Service) Replay(ctx context.Context, id string, since time.Time, actor string) (int64, error) {
 	now := s.cfg.Now()
 	var n int64
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
@@ -435,7 +444,10 @@ func (s *Service) Replay(ctx context.Context, id string, since time.Time) (int64
 			`UPDATE notify_messages SET state = 'pending', attempts = 0, next_attempt_at = $1, last_error = '', created_at = CASE WHEN created_at < $2 THEN $3 ELSE created_at END
 			 WHERE channel = 'webhook' AND recipient = $4 AND state IN ('sent', 'dead') AND created_at >= $5`,
 			store.Now(now), store.Now(now.Add(-s.cfg.GiveUpAfter)), store.Now(now), id, store.Now(since))
-		return err
+		if err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, actor, "webhook.replay", "webhook:"+id, map[string]any{"since": since, "messages": n}, now)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("replay webhook endpoint %s: %w", id, err)

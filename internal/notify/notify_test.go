@@ -286,7 +286,7 @@ func TestAlwaysFailingEndpointIsDisabled(t *testing.T) {
 		t.Error("a disabled endpoint was still tried")
 	}
 	f.rcv.setDown(false)
-	n, err := f.svc.Replay(context.Background(), f.ep.ID, f.clock.Now().Add(-100*time.Hour))
+	n, err := f.svc.Replay(context.Background(), f.ep.ID, f.clock.Now().Add(-100*time.Hour), "ops:integrator-1")
 	if err != nil || n != 2 {
 		t.Fatalf("replay: %d, %v; want 2 (ord-2's was never written: the endpoint was disabled)", n, err)
 	}
