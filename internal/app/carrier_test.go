@@ -250,6 +250,38 @@ func TestCarrierOrderRefusals(t *testing.T) {
 		t.Errorf("audit of the ops order: %+v, want one order.place by ops:ops-1", log.Entries)
 	}
 
+	// Postal addresses are checked as the customer records' are.
+	for _, c := range []struct {
+		field string
+		addr  map[string]any
+	}{
+		{"body.address.country", map[string]any{"line1": "1 A St", "city": "Pune", "postcode": "411001", "country": "XX"}},
+		{"body.address.line1", map[string]any{"line1": "a\r\nb", "city": "Pune", "postcode": "411001", "country": "IN"}},
+	} {
+		body := carrierOrder("r-1", m.Items[0].ID)
+		body["address"] = c.addr
+		if r := a.Do("POST", "/v1/orders", ops, body, "Idempotency-Key", "bad-"+c.field); r.Status != http.StatusUnprocessableEntity || !strings.Contains(string(r.Body), c.field) {
+			t.Errorf("address with a bad %s: got %d %s, want 422 naming it", c.field, r.Status, r.Body)
+		}
+	}
+	lower := carrierOrder("r-1", m.Items[0].ID)
+	lower["address"] = map[string]any{"line1": "1 A St", "city": "Pune", "postcode": "411001", "country": "in", "lat": 18.52, "lng": 73.85}
+	if r := a.Do("POST", "/v1/orders", ops, lower, "Idempotency-Key", "lower"); r.Status != http.StatusCreated || !strings.Contains(string(r.Body), `"country":"IN"`) {
+		t.Errorf("country in lower case: got %d %s, want 201 with IN", r.Status, r.Body)
+	}
+	// A restaurant that ships by carrier refuses an explicit courier order.
+	if r := a.Do("PUT", "/v1/restaurants/r-c", ops, map[string]any{
+		"owner_id": "owner-c", "name": "Parcel Kitchen", "lat": 12.9716, "lng": 77.5946, "delivery_mode": "carrier",
+	}); r.Status != http.StatusCreated && r.Status != http.StatusOK {
+		t.Fatalf("put carrier restaurant: got %d %s", r.Status, r.Body)
+	}
+	a.Do("PUT", "/v1/restaurants/r-c/menu", a.Token(auth.Restaurant, "owner-c"), map[string]any{"items": []map[string]any{{"id": "rc-box", "name": "Box", "price": 1000}}})
+	courierThere := carrierOrder("r-c", "rc-box")
+	courierThere["fulfilment"] = "courier"
+	if r := a.Do("POST", "/v1/orders", ops, courierThere, "Idempotency-Key", "courier-there"); r.Status != http.StatusUnprocessableEntity || !strings.Contains(string(r.Body), "body.fulfilment") {
+		t.Errorf("courier order at a carrier restaurant: got %d %s, want 422 naming body.fulfilment", r.Status, r.Body)
+	}
+
 	var stats fakeStats
 	a.Do("GET", "/v1/ops/fakes/carrier", ops, nil).JSON(t, &stats)
 	if stats.Mode != "up" {

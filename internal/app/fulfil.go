@@ -62,6 +62,10 @@ func (a *App) startFulfil(ctx context.Context, q *jobs.Queue) (bool, error) {
 	}
 	if url == "" {
 		a.logger.Warn("no carrier configured (--carrier-url): orders that ship by carrier wait, accepted, until a process with one runs")
+		// Ops still see, retry and cancel the waiting shipments here.
+		f := fulfil.New(a.db, a.bus, q, nil, fulfil.Config{CarrierName: name, Logger: a.logger, Metrics: a.metrics})
+		f.Register(a.srv)
+		a.addDeadLetters(shipmentDeadLetters{f: f})
 		return false, nil
 	}
 	if len(secret) == 0 {
@@ -105,7 +109,7 @@ func (a *App) registerFakes() {
 	ops := []auth.Role{auth.Ops}
 	httpapi.Handle(a.srv, huma.Operation{
 		OperationID: "get-fake-carrier", Method: http.MethodGet, Path: "/v1/ops/fakes/carrier", Tags: []string{"dev"},
-		Summary: "the fake carrier's mode and bookings (dev)",
+		Summary: "read the fake carrier's mode and bookings (dev)",
 	}, ops, func(context.Context, auth.Principal, *struct{}) (*fakeStatsOutput, error) {
 		return &fakeStatsOutput{Body: fake.Stats()}, nil
 	})

@@ -65,7 +65,7 @@ func (a *App) startNotify(q *jobs.Queue) error {
 		mail := a.mail
 		httpapi.Handle(a.srv, huma.Operation{
 			OperationID: "get-fake-mail", Method: http.MethodGet, Path: "/v1/ops/fakes/mail", Tags: []string{"dev"},
-			Summary: "mail caught in dev, oldest first",
+			Summary: "list the mail caught in dev, oldest first",
 		}, []auth.Role{auth.Ops}, func(context.Context, auth.Principal, *struct{}) (*mailOutput, error) {
 			return &mailOutput{Body: mail.Summary()}, nil
 		})

@@ -50,26 +50,28 @@ func (s *Service) Register(srv *httpapi.Server) {
 
 // restaurantJSON is a restaurant as clients see it. OwnerID is shown only to writers.
 type restaurantJSON struct {
-	ID           string   `json:"id"`
-	OwnerID      string   `json:"owner_id,omitempty"`
-	Name         string   `json:"name"`
-	Lat          float64  `json:"lat"`
-	Lng          float64  `json:"lng"`
-	Region       string   `json:"region"`
-	Timezone     string   `json:"timezone"`
-	OpensMinute  int      `json:"opens_minute"`
-	ClosesMinute int      `json:"closes_minute"`
-	PrepMinutes  int      `json:"prep_minutes"`
-	DeliveryMode string   `json:"delivery_mode"`
-	OpenNow      bool     `json:"open_now"`
-	DistanceM    *float64 `json:"distance_m,omitempty"`
+	ID           string  `json:"id"`
+	OwnerID      string  `json:"owner_id,omitempty"`
+	Name         string  `json:"name"`
+	Lat          float64 `json:"lat"`
+	Lng          float64 `json:"lng"`
+	Region       string  `json:"region"`
+	Timezone     string  `json:"timezone"`
+	OpensMinute  int     `json:"opens_minute"`
+	ClosesMinute int     `json:"closes_minute"`
+	PrepMinutes  int     `json:"prep_minutes"`
+	DeliveryMode string  `json:"delivery_mode"`
+	// CarrierFallbackSeconds: see Restaurant.
+	CarrierFallbackSeconds int      `json:"carrier_fallback_seconds,omitempty"`
+	OpenNow                bool     `json:"open_now"`
+	DistanceM              *float64 `json:"distance_m,omitempty"`
 }
 
 func toJSON(r Restaurant, openNow bool) restaurantJSON {
 	return restaurantJSON{
 		ID: r.ID, Name: r.Name, Lat: r.Location.Lat, Lng: r.Location.Lng, Region: r.Region,
 		Timezone: r.Timezone, OpensMinute: r.OpensMinute, ClosesMinute: r.ClosesMinute,
-		PrepMinutes: r.PrepMinutes, OpenNow: openNow, DeliveryMode: deliveryMode(r),
+		PrepMinutes: r.PrepMinutes, OpenNow: openNow, DeliveryMode: deliveryMode(r), CarrierFallbackSeconds: r.CarrierFallbackSeconds,
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	_ "time/tzdata" // timezone checks must not depend on the host having /usr/share/zoneinfo
 	"unicode/utf8"
 
+	"github.com/tiffin-dev/tiffin/internal/audit"
 	"github.com/tiffin-dev/tiffin/internal/auth"
 	"github.com/tiffin-dev/tiffin/internal/cache"
 	"github.com/tiffin-dev/tiffin/internal/fault"
@@ -156,7 +157,10 @@ func (s *Service) PutRestaurant(ctx context.Context, p auth.Principal, r Restaur
 				return fault.Field("body.owner_id", r.OwnerID, "is required when ops creates a restaurant")
 			}
 			r.MenuVersion = 0
-			return insertRestaurant(ctx, tx, r, now)
+			if err := insertRestaurant(ctx, tx, r, now); err != nil {
+				return err
+			}
+			return auditOps(ctx, tx, p, "restaurant.create", r, s.now())
 		}
 		if err := canWrite(p, prevOwner); err != nil {
 			return err
@@ -171,7 +175,10 @@ func (s *Service) PutRestaurant(ctx context.Context, p auth.Principal, r Restaur
 			})
 		}
 		r.MenuVersion = version
-		return updateRestaurant(ctx, tx, r, prevOwner, now)
+		if err := updateRestaurant(ctx, tx, r, prevOwner, now); err != nil {
+			return err
+		}
+		return auditOps(ctx, tx, p, "restaurant.update", r, s.now())
 	})
 	if err != nil {
 		return Restaurant{}, fmt.Errorf("put restaurant %s: %w", r.ID, err)
@@ -387,4 +394,14 @@ func decodeCursor(c, kind string) (string, bool) {
 
 func badCursor(c string) error {
 	return fault.Field("query.cursor", c, "is not a cursor from this listing")
+}
+
+// auditOps records an operator's write of restaurant r in the audit log (an owner's own writes
+// are not someone else's data).
+func auditOps(ctx context.Context, tx *store.Tx, p auth.Principal, action string, r Restaurant, at time.Time) error {
+	if p.Role != auth.Ops {
+		return nil
+	}
+	return audit.Record(ctx, tx, string(p.Role)+":"+p.Subject, action, "restaurant:"+r.ID,
+		map[string]any{"owner_id": r.OwnerID, "delivery_mode": r.DeliveryMode, "carrier_fallback_seconds": r.CarrierFallbackSeconds}, at)
 }

@@ -203,7 +203,11 @@ func (s *Service) fallBackToCarrier(ctx context.Context, region string) error {
 			if err != nil || n == 0 {
 				return err
 			}
-			_, err = tx.ExecContext(ctx, `UPDATE orders SET fulfilment = 'carrier' WHERE id = $1 AND fulfilment = 'courier'`, id)
+			// The parcel ships to the customer's postal address on record, if any (else to the
+			// order's coordinates alone).
+			_, err = tx.ExecContext(ctx, `UPDATE orders SET fulfilment = 'carrier',
+				delivery_address = COALESCE((SELECT c.address FROM customers c WHERE c.id = orders.customer_id AND c.address <> ''), delivery_address)
+				WHERE id = $1 AND fulfilment = 'courier'`, id)
 			return err
 		})
 		if err != nil {

@@ -207,6 +207,14 @@ func (s *Service) CarrierUpdate(ctx context.Context, b Booking) error {
 		if err != nil {
 			return err
 		}
+		if sh.CarrierRef != "" && b.ID != sh.CarrierRef {
+			// Not the booking we hold (an old one, or one the carrier reused): its news is
+			// not our parcel's.
+			s.logger.WarnContext(ctx, "carrier webhook for a booking that is not the shipment's", "shipment", sh.ID,
+				"booking", b.ID, "ours", sh.CarrierRef)
+			s.cfg.Metrics.Consumed.WithLabelValues("carrier-webhook", "ignored").Inc()
+			return nil
+		}
 		if to == "" || !Advance(sh.State, to) {
 			s.cfg.Metrics.Consumed.WithLabelValues("carrier-webhook", "duplicate").Inc()
 			return nil

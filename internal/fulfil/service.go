@@ -112,11 +112,15 @@ type Service struct {
 	probeUntil time.Time // a probe was claimed while the breaker was half-open; none more till then
 }
 
-// New returns the service. It registers its job worker on q, so call it before q.Open.
+// New returns the service. It registers its job worker on q, so call it before q.Open. With
+// a nil carrier (a process that has none configured) it serves the ops routes only: it works
+// no steps and must not Run.
 func New(db *store.DB, b *bus.Bus, q *jobs.Queue, carrier Carrier, cfg Config) *Service {
 	cfg.defaults()
 	s := &Service{db: db, bus: b, jobs: q, carrier: carrier, cfg: cfg, logger: cfg.Logger.With("service", "fulfil")}
-	jobs.Register(q, &stepWorker{s: s})
+	if carrier != nil {
+		jobs.Register(q, &stepWorker{s: s})
+	}
 	return s
 }
 
@@ -298,11 +302,11 @@ func (s *Service) Cancel(ctx context.Context, id, actor string) (Shipment, error
 		if err := s.cancelTx(ctx, tx, sh.OrderID, "cancelled by "+actor); err != nil {
 			return err
 		}
-		if err := audit.Record(ctx, tx, actor, "shipment.cancel", "shipment:"+id, map[string]string{"state": string(sh.State)}, s.cfg.Now()); err != nil {
-			return err
+		before := sh.State
+		if sh, err = Get(ctx, tx, id); err != nil || sh.State == before {
+			return err // nothing done (too late, or cancelled already): nothing to audit
 		}
-		sh, err = Get(ctx, tx, id)
-		return err
+		return audit.Record(ctx, tx, actor, "shipment.cancel", "shipment:"+id, map[string]string{"from": string(before), "to": string(sh.State)}, s.cfg.Now())
 	})
 	return sh, err
 }
@@ -555,6 +559,11 @@ func (s *Service) poll(ctx context.Context, sh Shipment) error {
 	now := s.cfg.Now()
 	b, err := s.carrier.Status(ctx, sh.CarrierRef)
 	s.countCall("status", err)
+	if err == nil && b.Reference != sh.ID {
+		// The carrier answers for a booking that is not ours (it reused an ID after losing
+		// ours): ours is gone.
+		err = fmt.Errorf("%w: booking %s is now %q's", ErrNotFound, sh.CarrierRef, b.Reference)
+	}
 	switch {
 	case errors.Is(err, ErrNotFound) && sh.State == Booked:
 		// The carrier lost the booking (it answered, then forgot): book again. The lookup

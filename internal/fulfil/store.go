@@ -35,7 +35,7 @@ type Shipment struct {
 	Booking   BookingRequest
 	Region    string
 	CreatedAt time.Time
-	UpdatedAt time.Time
+	UpdatedAt time.Time // when it entered its state
 }
 
 // Errors of the shipment store.
@@ -122,8 +122,9 @@ func MoveTx(ctx context.Context, tx *store.Tx, id string, from, to State, c Chan
 	n, err := tx.Write(ctx,
 		// A failed call counts an attempt and keeps its error; staying put keeps both;
 		// a move starts the next operation's count afresh.
+		// updated_at is when the shipment entered its state: a failed attempt leaves it.
 		`UPDATE shipments SET state = $1, carrier_ref = CASE WHEN $2 = '' THEN carrier_ref ELSE $2 END,
-		   next_attempt_at = $3, updated_at = $4,
+		   next_attempt_at = $3, updated_at = CASE WHEN $6 THEN updated_at ELSE $4 END,
 		   attempts = CASE WHEN $5 THEN attempts + 1 WHEN $6 THEN attempts ELSE 0 END,
 		   last_error = CASE WHEN $5 THEN $7 WHEN $6 THEN last_error ELSE '' END,
 		   calling = CASE WHEN $8 = 0 THEN calling ELSE 0 END
@@ -192,8 +193,8 @@ func Retry(ctx context.Context, db *store.DB, id, actor string, now time.Time) (
 		case s.State.Terminal():
 			return nil
 		default:
-			if _, err := tx.Write(ctx, `UPDATE shipments SET next_attempt_at = $1, updated_at = $2 WHERE id = $3`,
-				store.Now(now), store.Now(now), id); err != nil {
+			if _, err := tx.Write(ctx, `UPDATE shipments SET next_attempt_at = $1 WHERE id = $2`,
+				store.Now(now), id); err != nil {
 				return fmt.Errorf("retry shipment %s: %w", id, err)
 			}
 		}

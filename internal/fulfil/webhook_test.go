@@ -87,6 +87,7 @@ func TestCarrierWebhook(t *testing.T) {
 		{"older", secret, booking("booked"), http.StatusNoContent, fulfil.Shipped},
 		{"not ours", secret, []byte(`{"type":"booking.status","data":{"id":"bk_1","reference":"shp_other","status":"delivered"}}`), http.StatusNoContent, fulfil.Shipped},
 		{"unknown status", secret, booking("teleported"), http.StatusNoContent, fulfil.Shipped},
+		{"another booking", secret, []byte(`{"type":"booking.status","data":{"id":"bk_7","reference":"shp_1","status":"delivered"}}`), http.StatusNoContent, fulfil.Shipped},
 		{"delivered", secret, booking("delivered"), http.StatusNoContent, fulfil.Delivered},
 	} {
 		if code := postWebhook(t, hs.URL, c.secret, "evt_"+c.name, c.body); code != c.code {

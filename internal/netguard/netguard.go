@@ -50,8 +50,12 @@ var notGlobal = []netip.Prefix{
 }
 
 // nat64 is the well-known NAT64 prefix: its addresses carry an IPv4 address in their last
-// 32 bits, which is judged in their place.
-var nat64 = netip.MustParsePrefix("64:ff9b::/96")
+// 32 bits, which is judged in their place. sixToFour is the 6to4 prefix, whose addresses
+// carry one in bits 16-47.
+var (
+	nat64     = netip.MustParsePrefix("64:ff9b::/96")
+	sixToFour = netip.MustParsePrefix("2002::/16")
+)
 
 // Refused says why ip may not be dialled under p, or "" if it may.
 func (p Policy) Refused(ip netip.Addr) string {
@@ -59,6 +63,11 @@ func (p Policy) Refused(ip netip.Addr) string {
 	if ip.Is6() && nat64.Contains(ip) {
 		b := ip.As16()
 		ip = netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]})
+	}
+	if ip.Is6() && sixToFour.Contains(ip) {
+		// 2002:AABB:CCDD::/48 is the 6to4 prefix of IPv4 AA.BB.CC.DD (RFC 3056): judge that.
+		b := ip.As16()
+		ip = netip.AddrFrom4([4]byte{b[2], b[3], b[4], b[5]})
 	}
 	for _, a := range p.Allow {
 		if a.Contains(ip) {

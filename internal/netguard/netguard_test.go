@@ -18,14 +18,14 @@ func TestRefused(t *testing.T) {
 	refused := []string{
 		"127.0.0.1", "127.8.9.10", "::1", "10.0.0.1", "172.16.5.4", "192.168.1.1", "169.254.169.254",
 		"fe80::1", "fd00:ec2::254", "0.0.0.0", "::", "100.64.0.1", "255.255.255.255", "224.0.0.1",
-		"::ffff:10.0.0.1", "::ffff:127.0.0.1", "64:ff9b::a00:1", "198.18.0.1", "192.0.0.8", "ff02::1",
+		"::ffff:10.0.0.1", "::ffff:127.0.0.1", "64:ff9b::a00:1", "2002:a9fe:a9fe::", "2002:7f00:1::", "198.18.0.1", "192.0.0.8", "ff02::1",
 	}
 	for _, s := range refused {
 		if why := p.Refused(netip.MustParseAddr(s)); why == "" {
 			t.Errorf("%s: allowed, want refused", s)
 		}
 	}
-	allowed := []string{"93.184.215.14", "8.8.8.8", "2606:4700:4700::1111", "64:ff9b::808:808", "172.32.0.1"}
+	allowed := []string{"93.184.215.14", "8.8.8.8", "2606:4700:4700::1111", "64:ff9b::808:808", "2002:808:808::1", "172.32.0.1"}
 	for _, s := range allowed {
 		if why := p.Refused(netip.MustParseAddr(s)); why != "" {
 			t.Errorf("%s: refused (%s), want allowed", s, why)

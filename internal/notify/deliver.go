@@ -37,9 +37,10 @@ func (s *Service) sweepLoop(ctx context.Context) error {
 }
 
 // Sweep claims the messages due now and inserts one delivery job for each in the same
-// transaction; it returns how many. A webhook message waits while an older one of its
-// endpoint about the same order is still pending (so each order's events reach an endpoint
-// in order), and while its endpoint is disabled. Messages past GiveUpAfter are dead.
+// transaction; it returns how many. A message waits while an older one to the same recipient
+// on the same channel about the same order is still pending (so each order's notices reach
+// a recipient in order: "shipped" before "delivered"), and a webhook while its endpoint is
+// disabled. Messages past GiveUpAfter are dead.
 func (s *Service) Sweep(ctx context.Context) (int, error) {
 	now := s.cfg.Now()
 	if err := s.giveUp(ctx, now); err != nil {
@@ -54,11 +55,10 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 		rows, err := tx.QueryContext(ctx,
 			`SELECT m.id, m.claim, m.channel FROM notify_messages m
 			 WHERE m.next_attempt_at <= $1 AND m.state = 'pending'
-			   AND (m.channel <> 'webhook' OR (
-			     EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.id = m.recipient AND w.enabled = 1)
-			     AND NOT EXISTS (SELECT 1 FROM notify_messages o WHERE o.channel = 'webhook' AND o.recipient = m.recipient
+			   AND (m.channel <> 'webhook' OR EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.id = m.recipient AND w.enabled = 1))
+			   AND NOT EXISTS (SELECT 1 FROM notify_messages o WHERE o.channel = m.channel AND o.recipient = m.recipient
 			       AND o.order_id = m.order_id AND o.state = 'pending'
-			       AND (o.created_at < m.created_at OR (o.created_at = m.created_at AND o.id < m.id)))))
+			       AND (o.created_at < m.created_at OR (o.created_at = m.created_at AND o.id < m.id)))
 			 ORDER BY m.next_attempt_at LIMIT $2`, store.Now(now), s.cfg.Batch)
 		if err != nil {
 			return fmt.Errorf("due notifications: %w", err)

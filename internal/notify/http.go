@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -121,13 +122,15 @@ type deliveriesInput struct {
 
 // DeliveryView is one message to an endpoint.
 type DeliveryView struct {
-	ID        string    `json:"id" doc:"Also its webhook-id."`
-	EventType string    `json:"event_type"`
-	OrderID   string    `json:"order_id,omitempty"`
-	State     string    `json:"state"`
-	Attempts  int       `json:"attempts"`
-	LastError string    `json:"last_error,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
+	ID        string `json:"id" doc:"Also its webhook-id."`
+	EventType string `json:"event_type"`
+	OrderID   string `json:"order_id,omitempty"`
+	State     string `json:"state"`
+	Attempts  int    `json:"attempts" doc:"Failed attempts (since the last replay)."`
+	LastError string `json:"last_error,omitempty"`
+	// NextAttemptAt is when a pending delivery is tried next.
+	NextAttemptAt time.Time `json:"next_attempt_at,omitzero"`
+	CreatedAt     time.Time `json:"created_at"`
 }
 
 type deliveriesOutput struct {
@@ -169,7 +172,7 @@ func (s *Service) Register(srv *httpapi.Server) {
 
 	httpapi.Handle(srv, huma.Operation{
 		OperationID: "list-notifications", Method: http.MethodGet, Path: "/v1/notifications", Tags: tags,
-		Summary: "the signed-in principal's in-app notifications, newest first",
+		Summary: "list the in-app notifications of the signed-in principal, newest first",
 	}, []auth.Role{auth.Customer, auth.Restaurant, auth.Courier, auth.Ops}, func(ctx context.Context, p auth.Principal, in *inboxInput) (*inboxOutput, error) {
 		limit := cmpOr(in.Limit, 50)
 		q := `SELECT id, kind, order_id, title, body, created_at FROM notifications WHERE recipient = $1 AND ($2 = '' OR id < $3) ORDER BY id DESC LIMIT $4`
@@ -210,7 +213,7 @@ func (s *Service) Register(srv *httpapi.Server) {
 	})
 
 	httpapi.Handle(srv, huma.Operation{
-		OperationID: "list-webhooks", Method: http.MethodGet, Path: "/v1/webhooks", Tags: tags, Summary: "your webhook endpoints",
+		OperationID: "list-webhooks", Method: http.MethodGet, Path: "/v1/webhooks", Tags: tags, Summary: "list your webhook endpoints",
 	}, owners, func(ctx context.Context, p auth.Principal, _ *struct{}) (*endpointsOutput, error) {
 		list, err := s.endpoints(ctx, `owner = $1`, principal(p))
 		if err != nil {
@@ -222,7 +225,7 @@ func (s *Service) Register(srv *httpapi.Server) {
 	})
 
 	httpapi.Handle(srv, huma.Operation{
-		OperationID: "get-webhook", Method: http.MethodGet, Path: "/v1/webhooks/{id}", Tags: tags, Summary: "a webhook endpoint",
+		OperationID: "get-webhook", Method: http.MethodGet, Path: "/v1/webhooks/{id}", Tags: tags, Summary: "read a webhook endpoint",
 		Errors: []int{http.StatusNotFound},
 	}, owners, func(ctx context.Context, p auth.Principal, in *idInput) (*endpointOutput, error) {
 		ep, err := s.endpointOf(ctx, p, in.ID)
@@ -255,14 +258,14 @@ func (s *Service) Register(srv *httpapi.Server) {
 
 	httpapi.Handle(srv, huma.Operation{
 		OperationID: "list-webhook-deliveries", Method: http.MethodGet, Path: "/v1/webhooks/{id}/deliveries", Tags: tags,
-		Summary: "an endpoint's deliveries (state=dead: its dead letters)", Errors: []int{http.StatusNotFound},
+		Summary: "list an endpoint's deliveries (state=dead: its dead letters)", Errors: []int{http.StatusNotFound},
 	}, owners, func(ctx context.Context, p auth.Principal, in *deliveriesInput) (*deliveriesOutput, error) {
 		if _, err := s.endpointOf(ctx, p, in.ID); err != nil {
 			return nil, err
 		}
 		limit := cmpOr(in.Limit, 100)
 		rows, err := s.db.QueryContext(ctx,
-			`SELECT id, kind, order_id, state, attempts, last_error, created_at FROM notify_messages
+			`SELECT id, kind, order_id, state, attempts, last_error, created_at, next_attempt_at FROM notify_messages
 			 WHERE channel = 'webhook' AND recipient = $1 AND ($2 = '' OR state = $3) AND id > $4 ORDER BY id LIMIT $5`,
 			in.ID, in.State, in.State, in.After, limit+1)
 		if err != nil {
@@ -274,10 +277,14 @@ func (s *Service) Register(srv *httpapi.Server) {
 		for rows.Next() {
 			var d DeliveryView
 			var at int64
-			if err := rows.Scan(&d.ID, &d.EventType, &d.OrderID, &d.State, &d.Attempts, &d.LastError, &at); err != nil {
+			var next *int64
+			if err := rows.Scan(&d.ID, &d.EventType, &d.OrderID, &d.State, &d.Attempts, &d.LastError, &at, &next); err != nil {
 				return nil, err
 			}
 			d.CreatedAt = store.Time(at)
+			if next != nil && d.State == "pending" {
+				d.NextAttemptAt = store.Time(*next)
+			}
 			if len(out.Body.Deliveries) == limit {
 				out.Body.Next = out.Body.Deliveries[limit-1].ID
 				break
@@ -321,6 +328,9 @@ func (s *Service) CreateEndpoint(ctx context.Context, p auth.Principal, raw stri
 	if err := s.checkURL(ctx, raw); err != nil {
 		return Endpoint{}, err
 	}
+	if len(events) == 0 {
+		return Endpoint{}, fault.Field("body.events", nil, "at least one event type; known: %s", eventNames())
+	}
 	for i, e := range events {
 		if !slices.Contains(WebhookEvents, event.Type(e)) {
 			return Endpoint{}, fault.Field(fmt.Sprintf("body.events[%d]", i), e, "unknown event type; known: %s", eventNames())
@@ -361,6 +371,11 @@ func (s *Service) checkURL(ctx context.Context, raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
 		return fault.Field("body.url", nil, "an http or https URL without credentials is required")
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return fault.Field("body.url", nil, "the port must be 1 to 65535")
+		}
 	}
 	host := u.Hostname()
 	var addrs []netip.Addr

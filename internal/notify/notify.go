@@ -307,10 +307,20 @@ func (s *Service) notifyCustomer(ctx context.Context, tx *store.Tx, e event.Enve
 // write records one message, due now; a second for the same (event, recipient, channel) is
 // not written.
 func (s *Service) write(ctx context.Context, tx *store.Tx, e event.Envelope, channel, recipient, kind, orderID string, payload []byte, now time.Time) error {
+	// created_at orders a recipient's notices about an order (the sweep sends them in that
+	// order): after the last one written, even within one millisecond.
+	created := store.Now(now)
+	var last int64
+	if err := tx.QueryRowContext(ctx,
+		`SELECT COALESCE(MAX(created_at), 0) FROM notify_messages WHERE channel = $1 AND recipient = $2 AND order_id = $3`,
+		channel, recipient, orderID).Scan(&last); err != nil {
+		return fmt.Errorf("write %s notification: %w", channel, err)
+	}
+	created = max(created, last+1)
 	_, err := tx.ExecContext(ctx,
 		`INSERT INTO notify_messages (id, event_id, channel, recipient, kind, order_id, payload, state, next_attempt_at, created_at)
 		 VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9) ON CONFLICT (event_id, recipient, channel) DO NOTHING`,
-		event.NewID("ntf"), e.ID, channel, recipient, kind, orderID, string(payload), store.Now(now), store.Now(now))
+		event.NewID("ntf"), e.ID, channel, recipient, kind, orderID, string(payload), store.Now(now), created)
 	if err != nil {
 		return fmt.Errorf("write %s notification: %w", channel, err)
 	}

@@ -323,6 +323,14 @@ func TestEndpointsRefusedInward(t *testing.T) {
 	if _, err := svc.CreateEndpoint(context.Background(), ops, "https://93.184.215.14/hook", []string{"order.sent-to-mars"}, ""); err == nil {
 		t.Error("an unknown event type was accepted")
 	}
+	if _, err := svc.CreateEndpoint(context.Background(), ops, "https://93.184.215.14/hook", nil, ""); err == nil {
+		t.Error("an endpoint for no events was accepted")
+	}
+	for _, u := range []string{"https://93.184.215.14:99999/hook", "http://93.184.215.14:0/hook", "http://[2002:a9fe:a9fe::]/hook"} {
+		if _, err := svc.CreateEndpoint(context.Background(), ops, u, []string{"order.accepted"}, ""); err == nil {
+			t.Errorf("%s was accepted", u)
+		}
+	}
 
 	// A redirect inward: the first hop is allowed (a trusted prefix), the redirect's target,
 	// loopback, is not.

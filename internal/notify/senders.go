@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/tiffin-dev/tiffin/internal/netguard"
@@ -32,7 +33,7 @@ func (a inAppSender) Send(ctx context.Context, m Message) error {
 	_, err = a.s.db.ExecContext(ctx,
 		`INSERT INTO notifications (id, recipient, kind, order_id, title, body, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
 		 ON CONFLICT (id) DO NOTHING`,
-		m.ID, m.Recipient, m.Kind, m.OrderID, r.Subject, r.Text, store.Now(m.CreatedAt))
+		m.ID, m.Recipient, m.Kind, m.OrderID, r.Subject, inAppBody(r.Text), store.Now(m.CreatedAt))
 	return err
 }
 
@@ -122,4 +123,15 @@ func (w *WebhookSender) Send(ctx context.Context, m Message) error {
 		return fmt.Errorf("POST %s: %s", url, resp.Status)
 	}
 	return nil
+}
+
+// inAppBody is an e-mail's text without its signature ("-- " and what follows, or "--"),
+// which speaks of e-mail.
+func inAppBody(text string) string {
+	for _, sep := range []string{"\n-- \n", "\n--\n"} {
+		if i := strings.LastIndex(text, sep); i >= 0 {
+			return strings.TrimSpace(text[:i])
+		}
+	}
+	return strings.TrimSpace(text)
 }

@@ -10,6 +10,9 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"unicode"
+
+	"golang.org/x/text/language"
 
 	"github.com/tiffin-dev/tiffin/internal/audit"
 	"github.com/tiffin-dev/tiffin/internal/auth"
@@ -68,6 +71,10 @@ type PlaceResult struct {
 }
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,64}$`)
+
+// countryCode is the shape of an ISO 3166-1 alpha-2 code; golang.org/x/text/language knows
+// which are countries.
+var countryCode = regexp.MustCompile(`^[A-Z]{2}$`)
 
 // Limits on one order. MaxQuantity caps each menu item across the whole order: lines naming
 // the same item are kept as the client sent them, but their quantities count together (so 50
@@ -252,6 +259,13 @@ func (s *Service) validatePlace(p auth.Principal, key string, req PlaceRequest) 
 			if strings.TrimSpace(f.v) == "" || len(f.v) > 200 {
 				return "", fault.Field("body.address."+f.name, nil, "%s is required, at most 200 characters", f.name)
 			}
+			if strings.ContainsFunc(f.v, unicode.IsControl) {
+				return "", fault.Field("body.address."+f.name, nil, "%s must not contain control characters", f.name)
+			}
+		}
+		a.Country = strings.ToUpper(a.Country)
+		if r, err := language.ParseRegion(a.Country); err != nil || !countryCode.MatchString(a.Country) || !r.IsCountry() {
+			return "", fault.Field("body.address.country", nil, "country must be an ISO 3166-1 alpha-2 code such as IN")
 		}
 		if !(geo.LatLng{Lat: a.Lat, Lng: a.Lng}).Valid() {
 			return "", fault.Field("body.address", nil, "address lat and lng out of range")
@@ -350,12 +364,15 @@ func (s *Service) insertOrder(ctx context.Context, tx *store.Tx, p auth.Principa
 		return Order{}, fault.Field("body.restaurant_id", req.RestaurantID, "the restaurant is closed now")
 	}
 	fulfilment := FulfilCourier
+	if req.Fulfilment == FulfilCourier && mode == FulfilCarrier {
+		return Order{}, fault.Field("body.fulfilment", req.Fulfilment, "this restaurant ships every order by carrier")
+	}
 	if req.Fulfilment == FulfilCarrier || mode == FulfilCarrier {
 		fulfilment = FulfilCarrier
 	}
 	var address *Address
 	if fulfilment == FulfilCarrier {
-		if address, err = shipTo(ctx, tx, customer, req); err != nil {
+		if address, err = shipTo(ctx, tx, p, customer, req); err != nil {
 			return Order{}, err
 		}
 		if req.Delivery.Lat == 0 && req.Delivery.Lng == 0 {
@@ -525,7 +542,7 @@ func insertLines(ctx context.Context, tx *store.Tx, o Order) error {
 
 // shipTo is the postal address a carrier order ships to: the request's, else the customer's on
 // record (customers.address, kept by ops with PUT /v1/customers/{id}).
-func shipTo(ctx context.Context, tx *store.Tx, customer string, req PlaceRequest) (*Address, error) {
+func shipTo(ctx context.Context, tx *store.Tx, p auth.Principal, customer string, req PlaceRequest) (*Address, error) {
 	if req.Address != nil {
 		return req.Address, nil
 	}
@@ -536,7 +553,10 @@ func shipTo(ctx context.Context, tx *store.Tx, customer string, req PlaceRequest
 	}
 	var a Address
 	if raw == "" || json.Unmarshal([]byte(raw), &a) != nil || a.Line1 == "" {
-		return nil, fault.Field("body.address", nil, "a carrier order needs a postal address: give address, or record one on the customer (PUT /v1/customers/{id})")
+		if p.Role == auth.Ops {
+			return nil, fault.Field("body.address", nil, "a carrier order needs a postal address: give address, or record one on the customer (PUT /v1/customers/{id})")
+		}
+		return nil, fault.Field("body.address", nil, "this restaurant ships by carrier: give the postal address to ship to")
 	}
 	return &a, nil
 }
