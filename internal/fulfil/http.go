@@ -148,6 +148,28 @@ func (s *Service) Register(srv *httpapi.Server) {
 	// The webhook is a plain handler: its signature covers the exact bytes, which huma's
 	// body decoding would not keep.
 	srv.Mux().HandleFunc("POST /v1/carriers/{carrier}/webhooks", s.webhook)
+	srv.API().OpenAPI().AddOperation(&huma.Operation{
+		OperationID: "carrier-webhook", Method: http.MethodPost, Path: "/v1/carriers/{carrier}/webhooks",
+		Summary: "receive a carrier's status webhook", Tags: []string{"carriers"},
+		Description: "For the carrier, not for clients: `{\"type\": \"booking.status\", \"data\": {\"id\", \"reference\", \"status\", \"updated_at\"}}`, " +
+			"signed per the Standard Webhooks specification (webhook-id, webhook-timestamp within 5 minutes, webhook-signature) under the " +
+			"carrier's secret (--carrier-webhook-secret). Updates move a shipment forward only: duplicates, older updates and bookings " +
+			"that are not the shipment's change nothing.",
+		Parameters: []*huma.Param{
+			{Name: "carrier", In: "path", Required: true, Schema: &huma.Schema{Type: "string"}},
+			{Name: "webhook-id", In: "header", Required: true, Schema: &huma.Schema{Type: "string"}},
+			{Name: "webhook-timestamp", In: "header", Required: true, Schema: &huma.Schema{Type: "string"}},
+			{Name: "webhook-signature", In: "header", Required: true, Schema: &huma.Schema{Type: "string"}},
+		},
+		Responses: map[string]*huma.Response{
+			"204": {Description: "Taken, or ignored (a duplicate, an older update, a reference not ours)."},
+			"401": {Description: "The signature does not verify."},
+			"404": {Description: "No such carrier."},
+			"413": {Description: "The body is over 64 KiB."},
+			"422": {Description: "The body holds no booking with our reference."},
+			"503": {Description: "The update could not be recorded: send it again."},
+		},
+	})
 }
 
 // maxWebhookBytes bounds a carrier webhook's body.
