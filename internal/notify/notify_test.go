@@ -216,7 +216,9 @@ func TestReceiverDownForADay(t *testing.T) {
 				t.Errorf("%d of 20 later events waiting untried behind their order's first", waiting)
 			}
 			f.rcv.setDown(false)
-			for range 16 { // up to RetryMax (1 h) and the ordered drain behind it
+			// Up to RetryMax (1 h, +20% jitter) for each order's first event, then one sweep
+			// (a step) for each event queued behind it.
+			for range 24 {
 				f.step(5 * time.Minute)
 			}
 			if sent := f.count(`channel = 'webhook' AND state = 'sent'`); sent != 30 {
