@@ -148,7 +148,19 @@ func (s *Service) Register(srv *httpapi.Server) {
 	// The webhook is a plain handler: its signature covers the exact bytes, which huma's
 	// body decoding would not keep.
 	srv.Mux().HandleFunc("POST /v1/carriers/{carrier}/webhooks", s.webhook)
+	// Its credential is the Standard Webhooks signature, declared as a security scheme of its
+	// own so that every operation the document lists says how it is authenticated.
+	if c := srv.API().OpenAPI().Components; c != nil {
+		if c.SecuritySchemes == nil {
+			c.SecuritySchemes = map[string]*huma.SecurityScheme{}
+		}
+		c.SecuritySchemes["webhookSignature"] = &huma.SecurityScheme{
+			Type: "apiKey", In: "header", Name: "webhook-signature",
+			Description: "Standard Webhooks: HMAC-SHA256 of webhook-id.webhook-timestamp.body under the carrier's whsec_ secret.",
+		}
+	}
 	srv.API().OpenAPI().AddOperation(&huma.Operation{
+		Security:    []map[string][]string{{"webhookSignature": {}}},
 		OperationID: "carrier-webhook", Method: http.MethodPost, Path: "/v1/carriers/{carrier}/webhooks",
 		Summary: "receive a carrier's status webhook", Tags: []string{"carriers"},
 		Description: "For the carrier, not for clients: `{\"type\": \"booking.status\", \"data\": {\"id\", \"reference\", \"status\", \"updated_at\"}}`, " +
