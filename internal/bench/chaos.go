@@ -523,7 +523,7 @@ func runScenario(ctx context.Context, cfg ChaosConfig, sc, backend string) (res 
 		if err != nil {
 			return res, err
 		}
-		if t.Stuck == 0 && t.Lost == 0 || time.Since(drainStart) > cfg.Drain {
+		if t.Stuck == 0 && t.Lost == 0 && t.Unsettled == 0 || time.Since(drainStart) > cfg.Drain {
 			break
 		}
 		sleep(ctx, 500*time.Millisecond)

@@ -13,8 +13,12 @@ type tally struct {
 	Lost         int // acknowledged, not in the store
 	Duplicated   int // logical orders (one customer each) with more than one order
 	Stuck        int // acknowledged orders not ended, or whose payment is not settled
-	Delivered    int
-	Ended        int // cancelled, rejected or failed
+	// Unsettled counts orders in the store whose acknowledgement the client never got (a kill
+	// took the answer) and that have not ended and settled yet (the restaurant timeout ends
+	// them): the drain waits for them too, so the ledger is read once no money should be held.
+	Unsettled int
+	Delivered int
+	Ended     int // cancelled, rejected or failed
 	// Repeated counts order transitions made twice (an order entering one status twice: the
 	// order machine has no cycles, so any repeat is work done twice, by a reconciler on two
 	// replicas or a redelivered event). ReconcilerActions counts the transitions the
@@ -73,6 +77,15 @@ func verify(ctx context.Context, db *sql.DB, run string, acked []ackedOrder) (ta
 	}
 	if err := t.countTransitions(ctx, db, run); err != nil {
 		return t, err
+	}
+	ackedIDs := make(map[string]bool, len(acked))
+	for _, a := range acked {
+		ackedIDs[a.id] = true
+	}
+	for id, r := range byID {
+		if !ackedIDs[id] && (!endStatuses[r.status] || !settled(r.status, r.pay)) {
+			t.Unsettled++
+		}
 	}
 	for _, a := range acked {
 		r, ok := byID[a.id]
