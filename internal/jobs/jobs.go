@@ -103,8 +103,19 @@ func (q *Queue) Run(ctx context.Context) error {
 	}
 	// River cancels the jobs under way when its start context ends; they get a graceful
 	// stop first.
-	if err := q.client.Start(context.WithoutCancel(ctx)); err != nil {
-		return fmt.Errorf("jobs: start: %w", err)
+	// Starting needs the database; while it cannot be reached the process serves anyway
+	// (degraded) and the queue starts once it answers.
+	for {
+		err := q.client.Start(context.WithoutCancel(ctx))
+		if err == nil {
+			break
+		}
+		q.cfg.Logger.Warn("job queue cannot start yet; retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
 	}
 	<-ctx.Done()
 	stop, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
