@@ -343,12 +343,12 @@ func (s *Service) reconcileOrders(ctx context.Context) {
 	var missing, ended []string
 	err := func() error {
 		var err error
-		if missing, err = column(ctx, s.db,
+		if missing, err = store.Strings(ctx, s.db,
 			`SELECT o.id FROM orders o WHERE o.fulfilment = 'carrier' AND o.status IN ('accepted', 'preparing', 'ready')
 			   AND NOT EXISTS (SELECT 1 FROM shipments sh WHERE sh.order_id = o.id) LIMIT 200`); err != nil {
 			return err
 		}
-		ended, err = column(ctx, s.db,
+		ended, err = store.Strings(ctx, s.db,
 			`SELECT sh.order_id FROM shipments sh JOIN orders o ON o.id = sh.order_id
 			 WHERE sh.state IN ('requested', 'booked') AND o.status IN ('cancelled', 'rejected', 'failed') LIMIT 200`)
 		return err
@@ -373,23 +373,6 @@ func (s *Service) reconcileOrders(ctx context.Context) {
 			s.cfg.Metrics.Reconciled.WithLabelValues("shipment_cancelled").Inc()
 		}
 	}
-}
-
-func column(ctx context.Context, q store.Querier, query string, args ...any) ([]string, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var v string
-		if err := rows.Scan(&v); err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
 }
 
 // countBacklog sets the shipment gauges.
@@ -685,7 +668,7 @@ func (s *Service) FailedCount(ctx context.Context) (int, error) {
 func (s *Service) RedriveFailed(ctx context.Context, ids []string, actor string) ([]string, error) {
 	if ids == nil {
 		var err error
-		if ids, err = column(ctx, s.db, `SELECT id FROM shipments WHERE state = 'failed' ORDER BY id`); err != nil {
+		if ids, err = store.Strings(ctx, s.db, `SELECT id FROM shipments WHERE state = 'failed' ORDER BY id`); err != nil {
 			return nil, err
 		}
 	}

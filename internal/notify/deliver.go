@@ -245,7 +245,7 @@ func (s *Service) endpointOutcome(ctx context.Context, tx *store.Tx, endpointID 
 // disableFailing disables every enabled endpoint that has failed for DisableAfter, also
 // those that have no message left to fail (their messages gave up first).
 func (s *Service) disableFailing(ctx context.Context, now time.Time) error {
-	ids, err := column(ctx, s.db, `SELECT id FROM webhook_endpoints WHERE enabled = 1 AND failing_since < $1`,
+	ids, err := store.Strings(ctx, s.db, `SELECT id FROM webhook_endpoints WHERE enabled = 1 AND failing_since < $1`,
 		store.Now(now.Add(-s.cfg.DisableAfter)))
 	if err != nil {
 		return fmt.Errorf("failing webhook endpoints: %w", err)
@@ -301,23 +301,6 @@ func (s *Service) disableIfFailing(ctx context.Context, tx *store.Tx, endpointID
 	return nil
 }
 
-func column(ctx context.Context, q store.Querier, query string, args ...any) ([]string, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var v string
-		if err := rows.Scan(&v); err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
-}
-
 func clip(s string) string {
 	if len(s) > 300 {
 		return s[:300]
@@ -367,7 +350,7 @@ func (s *Service) DeadCount(ctx context.Context) (int, error) {
 func (s *Service) RedriveDead(ctx context.Context, ids []string) ([]string, error) {
 	if ids == nil {
 		var err error
-		if ids, err = column(ctx, s.db, `SELECT id FROM notify_messages WHERE state = 'dead' ORDER BY id`); err != nil {
+		if ids, err = store.Strings(ctx, s.db, `SELECT id FROM notify_messages WHERE state = 'dead' ORDER BY id`); err != nil {
 			return nil, err
 		}
 	}

@@ -176,3 +176,21 @@ func (tx *Tx) Processed(ctx context.Context, consumer, eventID string) (bool, er
 	}
 	return n == 1, nil
 }
+
+// Strings runs query on q and returns its rows' single text column.
+func Strings(ctx context.Context, q Querier, query string, args ...any) ([]string, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
