@@ -1,20 +1,26 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/tiffin-dev/tiffin/internal/bench"
+	"github.com/tiffin-dev/tiffin/internal/dispatch/plan"
+	"github.com/tiffin-dev/tiffin/internal/mdrp/replay"
 	"github.com/tiffin-dev/tiffin/internal/telemetry"
 )
 
 type benchCmd struct {
 	Orders  benchOrdersCmd  `cmd:"" help:"Measure order placement throughput and latency against an in-process app on each database, with pgbench as the PostgreSQL yardstick."`
 	Chaos   benchChaosCmd   `cmd:"" help:"Run tiffin processes under load while killing them (and their dependencies), then count what was acknowledged, lost, duplicated and stuck."`
+	MDRP    benchMDRPCmd    `cmd:"" name:"mdrp" help:"Replay the public Meal Delivery Routing Problem instances through the dispatch planner with a simulated clock, write each solution in the public evaluator's format, and print every metric against the published state of the art."`
 	Carrier benchCarrierCmd `cmd:"" help:"Ship carrier orders through the fake carrier while it is down for days (time-compressed) or failing in a mix of ways, then count lost shipments, double bookings, probes and e-mails."`
 }
 
@@ -45,6 +51,55 @@ func (b *benchCarrierCmd) Run(ctx context.Context) error {
 	}
 	if len(failed) > 0 {
 		return fmt.Errorf("bench carrier: shipments lost, doubled or undelivered in %v", failed)
+	}
+	return nil
+}
+
+type benchMDRPCmd struct {
+	Instances string   `required:"" type:"existingdir" help:"Directory of MDRP instance directories (e.g. ../shared/benchmarks/mdrp/instances)."`
+	Out       string   `required:"" help:"Output directory: OUT/<instance>/solution_info_{assignments,orders,couriers}.txt for --algo, plus table.txt and click-to-door.svg."`
+	Algo      string   `default:"optimal" enum:"optimal,greedy" help:"Planner whose solutions are written: optimal or greedy."`
+	Yardstick []string `default:"greedy" help:"Planners also replayed and measured in the same run for comparison (none: no yardstick)."`
+	MaxBundle int      `default:"2" help:"Most orders of one restaurant a courier carries at once."`
+	Markdown  bool     `help:"Print the tables as markdown."`
+}
+
+func (b *benchMDRPCmd) Run(ctx context.Context) error {
+	algos := []plan.Algorithm{plan.Algorithm(b.Algo)}
+	for _, y := range splitList(b.Yardstick) {
+		if y != "none" && y != b.Algo {
+			if y != string(plan.Optimal) && y != string(plan.Greedy) {
+				return fmt.Errorf("--yardstick: unknown planner %q (optimal, greedy, none)", y)
+			}
+			algos = append(algos, plan.Algorithm(y))
+		}
+	}
+	if err := os.MkdirAll(b.Out, 0o755); err != nil {
+		return err
+	}
+	runs, err := replay.Bench(ctx, replay.BenchConfig{
+		Instances: b.Instances, Out: b.Out, Algorithms: algos,
+		Params: plan.Params{MaxBundle: b.MaxBundle}, Log: os.Stderr,
+	})
+	if err != nil {
+		return err
+	}
+	var table strings.Builder
+	met := replay.Report(io.MultiWriter(os.Stdout, &table), algos, runs, b.Markdown)
+	if err := os.WriteFile(filepath.Join(b.Out, "table.txt"), []byte(table.String()), 0o644); err != nil {
+		return err
+	}
+	var chart bytes.Buffer
+	if err := replay.WriteChart(&chart, algos, runs); err != nil {
+		return err
+	}
+	svg := filepath.Join(b.Out, "click-to-door.svg")
+	if err := os.WriteFile(svg, chart.Bytes(), 0o644); err != nil {
+		return err
+	}
+	fmt.Printf("\nsolutions in %s/<instance>/, table in %s, chart in %s\n", b.Out, filepath.Join(b.Out, "table.txt"), svg)
+	if !met {
+		fmt.Printf("%s missed a target (marked !)\n", b.Algo)
 	}
 	return nil
 }

@@ -1,0 +1,325 @@
+package plan
+
+import (
+	"cmp"
+	"container/heap"
+	"slices"
+	"time"
+
+	"github.com/tiffin-dev/tiffin/internal/dispatch/assign"
+)
+
+// round is the working state of one optimal round.
+type round struct {
+	pl       *Planner
+	now      time.Duration
+	orders   []Order
+	couriers []Courier
+	// cands maps a restaurant to its candidate couriers (indexes), nearest in time first.
+	cands map[string][]int
+	edges []assign.Edge
+	skip  []float64
+	// courierValue and dropValue are the expected demand near each courier and each order's
+	// drop-off (nil without Input.Demand).
+	courierValue, dropValue []float64
+}
+
+// value is the expected demand near p: each hotspot's rate, weighted down linearly with the
+// travel time to it until zero at Params.Reach.
+func (pl *Planner) value(demand []Hotspot, p Point) float64 {
+	v := 0.0
+	for _, h := range demand {
+		if t := pl.p.Travel(p, h.At); t < pl.p.Reach {
+			v += h.Rate * (1 - float64(t)/float64(pl.p.Reach))
+		}
+	}
+	return v
+}
+
+func (pl *Planner) optimal(in Input) Plan {
+	now, orders, couriers := in.Now, in.Orders, in.Couriers
+	r := &round{pl: pl, now: now, orders: orders, couriers: couriers, cands: make(map[string][]int)}
+	if pl.p.Weights.Position != 0 && len(in.Demand) > 0 {
+		r.courierValue = make([]float64, len(couriers))
+		for ci := range couriers {
+			r.courierValue[ci] = pl.value(in.Demand, couriers[ci].At)
+		}
+		r.dropValue = make([]float64, len(orders))
+		for o := range orders {
+			r.dropValue[o] = pl.value(in.Demand, orders[o].Dropoff)
+		}
+	}
+	pl.tree.Clear()
+	for ci := range couriers {
+		c := &couriers[ci]
+		if c.OffAt < now {
+			continue
+		}
+		pt := [2]float64{c.At.X, c.At.Y}
+		pl.tree.Insert(pt, pt, ci)
+	}
+	rows := make([]*row, 0, len(orders))
+	for o := range orders {
+		if _, ok := r.cands[orders[o].Restaurant]; !ok {
+			r.cands[orders[o].Restaurant] = r.candidates(orders[o].Pickup)
+		}
+		rows = append(rows, r.row(bundle{orders: []int{o}, ready: orders[o].Ready}))
+	}
+	best := r.solve(rows)
+	if pl.p.MaxBundle > 1 && r.troubled(best) {
+		_, best = r.bundle(rows, best)
+	}
+	return best
+}
+
+// row is a bundle and its route with each candidate courier.
+type row struct {
+	b      bundle
+	routes []Assignment
+}
+
+// row prices bundle b with each of its restaurant's candidate couriers.
+func (r *round) row(b bundle) *row {
+	out := &row{b: b}
+	for _, ci := range r.cands[r.orders[b.orders[0]].Restaurant] {
+		c := &r.couriers[ci]
+		if excluded(r.orders, b, c.ID) {
+			continue
+		}
+		a, ok := r.pl.route(r.now, r.orders, b, c, true)
+		if !ok {
+			continue
+		}
+		a.Courier = ci
+		if r.courierValue != nil {
+			last := b.orders[len(b.orders)-1]
+			a.Cost += r.pl.p.Weights.Position * (r.courierValue[ci] - r.dropValue[last])
+		}
+		out.routes = append(out.routes, a)
+	}
+	return out
+}
+
+// solve matches rows to couriers at minimum cost.
+func (r *round) solve(rows []*row) Plan {
+	r.edges = r.edges[:0]
+	r.skip = r.skip[:0]
+	for i, rw := range rows {
+		r.skip = append(r.skip, r.pl.p.Weights.Hold*float64(len(rw.b.orders)))
+		for _, a := range rw.routes {
+			r.edges = append(r.edges, assign.Edge{Row: int32(i), Col: int32(a.Courier), Cost: a.Cost})
+		}
+	}
+	res, err := r.pl.solver.Sparse(len(rows), len(r.couriers), r.edges, r.skip)
+	if err != nil {
+		// The edges are built above from valid indexes and finite costs.
+		panic("plan: " + err.Error())
+	}
+	p := Plan{Cost: res.Cost}
+	for i, ci := range res.Col {
+		if ci < 0 {
+			p.Held = append(p.Held, rows[i].b.orders...)
+			continue
+		}
+		for _, a := range rows[i].routes {
+			if a.Courier == ci {
+				p.Assignments = append(p.Assignments, a)
+				break
+			}
+		}
+	}
+	slices.Sort(p.Held)
+	return p
+}
+
+// troubled reports whether p holds an order or makes food wait for its courier: only then can
+// a bundle, which delays its later drop-offs, pay for itself by freeing a courier.
+func (r *round) troubled(p Plan) bool {
+	if len(p.Held) > 0 {
+		return true
+	}
+	for _, a := range p.Assignments {
+		for _, o := range a.Orders {
+			if a.Pickup > r.orders[o].Ready {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// bundle merges rows of one restaurant while a merge lowers the optimal assignment's cost,
+// the best merge first.
+func (r *round) bundle(rows []*row, cur Plan) ([]*row, Plan) {
+	type pair struct{ a, b *row }
+	merged := make(map[pair]*row)
+	for {
+		// Only the rows whose plan matters now are worth merging: those held, those due to
+		// leave, and those whose food would wait.
+		urgent := make(map[*row]bool)
+		for _, o := range cur.Held {
+			urgent[r.rowOf(rows, o)] = true
+		}
+		for _, a := range cur.Assignments {
+			if a.Due || a.Pickup > r.orders[a.Orders[0]].Ready {
+				urgent[r.rowOf(rows, a.Orders[0])] = true
+			}
+		}
+		bestCost, bestRows, bestPlan := cur.Cost, []*row(nil), Plan{}
+		for i := range rows {
+			for j := i + 1; j < len(rows); j++ {
+				a, b := rows[i], rows[j]
+				if !(urgent[a] || urgent[b]) || !r.mergeable(a.b, b.b) {
+					continue
+				}
+				m, ok := merged[pair{a, b}]
+				if !ok {
+					m = r.row(r.merge(a.b, b.b))
+					merged[pair{a, b}] = m
+				}
+				next := make([]*row, 0, len(rows)-1)
+				for k, rw := range rows {
+					if k != i && k != j {
+						next = append(next, rw)
+					}
+				}
+				next = append(next, m)
+				p := r.solve(next)
+				if p.Cost < bestCost-1e-9 {
+					bestCost, bestRows, bestPlan = p.Cost, next, p
+				}
+			}
+		}
+		if bestRows == nil {
+			return rows, cur
+		}
+		rows, cur = bestRows, bestPlan
+	}
+}
+
+// rowOf returns the row holding order o.
+func (r *round) rowOf(rows []*row, o int) *row {
+	for _, rw := range rows {
+		if slices.Contains(rw.b.orders, o) {
+			return rw
+		}
+	}
+	return nil
+}
+
+// mergeable reports whether a and b may ride together: one restaurant, close ready times, not
+// too many orders.
+func (r *round) mergeable(a, b bundle) bool {
+	oa, ob := r.orders[a.orders[0]], r.orders[b.orders[0]]
+	if oa.Restaurant != ob.Restaurant || len(a.orders)+len(b.orders) > r.pl.p.MaxBundle {
+		return false
+	}
+	lo, hi := a.ready, a.ready
+	for _, x := range [][]int{a.orders, b.orders} {
+		for _, o := range x {
+			lo, hi = min(lo, r.orders[o].Ready), max(hi, r.orders[o].Ready)
+		}
+	}
+	return hi-lo <= r.pl.p.BundleWindow
+}
+
+// merge joins a and b, their drop-offs in the sequence with the least total click-to-door from
+// the pickup.
+func (r *round) merge(a, b bundle) bundle {
+	all := append(slices.Clone(a.orders), b.orders...)
+	m := bundle{ready: max(a.ready, b.ready)}
+	pickup := r.orders[all[0]].Pickup
+	best := -1.0
+	permute(all, func(seq []int) {
+		total, at, t := 0.0, pickup, time.Duration(0)
+		for _, o := range seq {
+			t += r.pl.p.Travel(at, r.orders[o].Dropoff) + r.pl.p.DropoffService
+			at = r.orders[o].Dropoff
+			total += float64(t)
+		}
+		if best < 0 || total < best {
+			best, m.orders = total, slices.Clone(seq)
+		}
+	})
+	return m
+}
+
+// permute calls f with every permutation of s (in place; f must not keep it).
+func permute(s []int, f func([]int)) {
+	var rec func(k int)
+	rec = func(k int) {
+		if k == len(s) {
+			f(s)
+			return
+		}
+		for i := k; i < len(s); i++ {
+			s[k], s[i] = s[i], s[k]
+			rec(k + 1)
+			s[k], s[i] = s[i], s[k]
+		}
+	}
+	rec(0)
+}
+
+// candidates returns the k couriers that can reach p first, nearest in time first. It walks
+// the R-tree outwards by distance and stops once a courier further away could not arrive
+// before the k-th best, since travel time does not decrease with distance.
+func (r *round) candidates(p Point) []int {
+	k := r.pl.p.Candidates
+	h := &arrivalHeap{}
+	r.pl.tree.Nearby(
+		func(min, max [2]float64, _ int, _ bool) float64 { return boxDistance(p, min, max) },
+		func(min, _ [2]float64, ci int, _ float64) bool {
+			c := &r.couriers[ci]
+			travel := r.pl.p.Travel(c.At, p)
+			if h.Len() == k && r.now+travel >= (*h)[0].at {
+				return false
+			}
+			at := max(r.now, c.FreeAt) + travel
+			if h.Len() < k {
+				heap.Push(h, arrival{ci, at})
+			} else if at < (*h)[0].at {
+				(*h)[0] = arrival{ci, at}
+				heap.Fix(h, 0)
+			}
+			return true
+		},
+	)
+	out := make([]arrival, len(*h))
+	copy(out, *h)
+	slices.SortFunc(out, func(a, b arrival) int { return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(a.courier, b.courier)) })
+	ids := make([]int, len(out))
+	for i, a := range out {
+		ids[i] = a.courier
+	}
+	return ids
+}
+
+// boxDistance is the distance from p to the rectangle [min, max].
+func boxDistance(p Point, min, max [2]float64) float64 {
+	dx := max0(min[0]-p.X, p.X-max[0])
+	dy := max0(min[1]-p.Y, p.Y-max[1])
+	return Distance(Point{}, Point{dx, dy})
+}
+
+func max0(a, b float64) float64 { return max(0, a, b) }
+
+// arrival is a candidate courier and when it could reach the restaurant.
+type arrival struct {
+	courier int
+	at      time.Duration
+}
+
+// arrivalHeap is a max-heap on arrival time: the root is the worst of the best k.
+type arrivalHeap []arrival
+
+func (h arrivalHeap) Len() int           { return len(h) }
+func (h arrivalHeap) Less(i, j int) bool { return h[i].at > h[j].at }
+func (h arrivalHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *arrivalHeap) Push(x any)        { *h = append(*h, x.(arrival)) }
+func (h *arrivalHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
