@@ -93,7 +93,7 @@ type Weights struct {
 	ClickToDoor float64 // per minute from placement to drop-off
 	Overage     float64 // additionally, per minute past Params.Target
 	FoodWait    float64 // additionally, per minute the food waits for the courier after it is ready
-	CourierTime float64 // per minute the route occupies its courier (travel, service, waiting)
+	CourierTime float64 // per minute the route occupies its courier from leaving to its last drop-off
 	Pay         float64 // per order paid beyond the courier's guaranteed minimum
 	// Position weighs what a route does to where its courier will be: per order per hour of
 	// expected demand within Params.Reach of the courier before the route, less the same at
@@ -136,6 +136,7 @@ var DefaultWeights = Weights{
 	FoodWait:    2,
 	CourierTime: 0,
 	Pay:         5,
+	Position:    0.1,
 	Hold:        1000,
 }
 
@@ -267,7 +268,7 @@ func (pl *Planner) route(now time.Duration, orders []Order, b bundle, c *Courier
 		cost += w.ClickToDoor*c2d + w.Overage*max(0, c2d-minutes(pl.p.Target))
 		cost += w.FoodWait * minutes(pickup-orders[o].Ready)
 	}
-	cost += w.CourierTime * minutes(t-leave)
+	cost += w.CourierTime * minutes(t-depart)
 	n := float64(c.Orders)
 	cost += w.Pay * (max(n+float64(len(b.orders)), c.Guaranteed) - max(n, c.Guaranteed))
 	a.Cost = cost

@@ -202,3 +202,19 @@ func TestCandidatesAreTheFirstToArrive(t *testing.T) {
 		pl.tree.Clear()
 	}
 }
+
+func TestDemandKeepsCouriersWhereOrdersComeFrom(t *testing.T) {
+	// Both couriers reach the restaurant in time for the food; one waits among the busy
+	// restaurants (demand at 0), the other out of town: the optimal plan sends the one out of
+	// town and keeps the other where the next orders will come from.
+	orders := []Order{{ID: "o1", Restaurant: "r1", Pickup: at(3200), Dropoff: at(6400), Ready: min_(30)}}
+	couriers := []Courier{{ID: "downtown", At: at(0), OffAt: min_(600)}, {ID: "suburb", At: at(9600), OffAt: min_(600)}}
+	demand := []Hotspot{{At: at(0), Rate: 20}, {At: at(320), Rate: 20}}
+	p := New(params(1)).Plan(Input{Orders: orders, Couriers: couriers, Demand: demand})
+	if len(p.Assignments) != 1 || p.Assignments[0].Courier != 1 {
+		t.Fatalf("plan = %+v, want the suburban courier", p)
+	}
+	if a := p.Assignments[0]; a.Pickup != min_(30) {
+		t.Fatalf("pickup at %v, want 30m (on time)", a.Pickup)
+	}
+}

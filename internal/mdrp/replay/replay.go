@@ -20,6 +20,11 @@ type Config struct {
 	Params plan.Params
 	// Round is the simulated time between planning rounds. Default one minute.
 	Round time.Duration
+
+	// observe, when set, sees each round's input before it is planned (tests).
+	observe func(in plan.Input, open []int)
+	// inspect, when set, sees each round's plan (tests).
+	inspect func(in plan.Input, p plan.Plan, open []int)
 }
 
 // Result is a replayed day.
@@ -122,7 +127,14 @@ func Run(inst *mdrp.Instance, cfg Config) Result {
 		for ri, n := range recent(inst, byPlacement[:next], t) {
 			demand = append(demand, plan.Hotspot{At: plan.Point(inst.Restaurants[ri].At), Rate: n})
 		}
-		pl := planner.Plan(plan.Input{Now: minutes(t), Orders: orders, Couriers: cs, Demand: demand})
+		in := plan.Input{Now: minutes(t), Orders: orders, Couriers: cs, Demand: demand}
+		if cfg.observe != nil {
+			cfg.observe(in, open)
+		}
+		pl := planner.Plan(in)
+		if cfg.inspect != nil {
+			cfg.inspect(in, pl, open)
+		}
 		res.Compute += time.Since(start)
 		res.Rounds++
 
