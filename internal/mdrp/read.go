@@ -44,8 +44,8 @@ func (e *ParseError) Error() string {
 
 func (e *ParseError) Unwrap() error { return e.Err }
 
-// ReadAll reads every instance directory directly under dir, sorted by name; plain files (a
-// README) are skipped.
+// ReadAll reads every instance directory directly under dir (or linked from it), sorted by
+// name; plain files (a README) are skipped.
 func ReadAll(dir string) ([]*Instance, error) {
 	entries, err := os.ReadDir(dir) // sorted by name
 	if err != nil {
@@ -53,10 +53,11 @@ func ReadAll(dir string) ([]*Instance, error) {
 	}
 	var out []*Instance
 	for _, e := range entries {
-		if !e.IsDir() {
+		path := filepath.Join(dir, e.Name())
+		if fi, err := os.Stat(path); err != nil || !fi.IsDir() {
 			continue
 		}
-		inst, err := Read(filepath.Join(dir, e.Name()))
+		inst, err := Read(path)
 		if err != nil {
 			return nil, err
 		}

@@ -66,7 +66,7 @@ func (pl *Planner) optimal(in Input) Plan {
 		rows = append(rows, r.row(bundle{orders: []int{o}, ready: orders[o].Ready}))
 	}
 	best := r.solve(rows)
-	if pl.p.MaxBundle > 1 && r.troubled(best) {
+	if pl.p.MaxBundle > 1 && r.worthBundling(best) {
 		_, best = r.bundle(rows, best)
 	}
 	return best
@@ -132,28 +132,38 @@ func (r *round) solve(rows []*row) Plan {
 	return p
 }
 
-// troubled reports whether p holds an order or makes food wait for its courier: only then can
-// a bundle, which delays its later drop-offs, pay for itself by freeing a courier.
-func (r *round) troubled(p Plan) bool {
-	if len(p.Held) > 0 {
-		return true
-	}
-	for _, a := range p.Assignments {
-		for _, o := range a.Orders {
-			if a.Pickup > r.orders[o].Ready {
-				return true
-			}
+// heldSoon is how soon a held order's food must be ready for its holding to call for bundles.
+const heldSoon = 15 * time.Minute
+
+// worthBundling reports whether bundles could change what this round commits: only when p
+// holds an order whose food is ready soon (a bundle may carry it) or commits a route while some food waits for its
+// courier (a bundle may free a courier for it). Otherwise the round commits the same routes
+// either way, and the next round looks again.
+func (r *round) worthBundling(p Plan) bool {
+	for _, o := range p.Held {
+		if r.orders[o].Ready <= r.now+heldSoon {
+			return true
 		}
 	}
-	return false
+	due, waits := false, false
+	for _, a := range p.Assignments {
+		due = due || a.Due
+		for _, o := range a.Orders {
+			waits = waits || a.Pickup > r.orders[o].Ready
+		}
+	}
+	return due && waits
 }
 
-// bundle merges rows of one restaurant while a merge lowers the optimal assignment's cost,
-// the best merge first.
+// maxMergeTrials bounds the merges one bundling pass prices (one assignment solve each).
+const maxMergeTrials = 200
+
+// bundle merges rows of one restaurant where that lowers the optimal assignment's cost. Each
+// pass prices every candidate merge alone (re-solving the assignment), then applies the
+// improving merges that do not overlap, best first, and keeps them together if that beats
+// the best merge alone. A pass can merge an earlier pass's bundles, up to MaxBundle orders.
 func (r *round) bundle(rows []*row, cur Plan) ([]*row, Plan) {
-	type pair struct{ a, b *row }
-	merged := make(map[pair]*row)
-	for {
+	for pass := 1; pass < r.pl.p.MaxBundle; pass++ {
 		// Only the rows whose plan matters now are worth merging: those held, those due to
 		// leave, and those whose food would wait.
 		urgent := make(map[*row]bool)
@@ -165,36 +175,60 @@ func (r *round) bundle(rows []*row, cur Plan) ([]*row, Plan) {
 				urgent[r.rowOf(rows, a.Orders[0])] = true
 			}
 		}
-		bestCost, bestRows, bestPlan := cur.Cost, []*row(nil), Plan{}
-		for i := range rows {
-			for j := i + 1; j < len(rows); j++ {
+		type merge struct {
+			i, j int
+			m    *row
+			plan Plan
+		}
+		var better []merge
+		trials := 0
+		for i := 0; i < len(rows) && trials < maxMergeTrials; i++ {
+			for j := i + 1; j < len(rows) && trials < maxMergeTrials; j++ {
 				a, b := rows[i], rows[j]
 				if !(urgent[a] || urgent[b]) || !r.mergeable(a.b, b.b) {
 					continue
 				}
-				m, ok := merged[pair{a, b}]
-				if !ok {
-					m = r.row(r.merge(a.b, b.b))
-					merged[pair{a, b}] = m
-				}
-				next := make([]*row, 0, len(rows)-1)
-				for k, rw := range rows {
-					if k != i && k != j {
-						next = append(next, rw)
-					}
-				}
-				next = append(next, m)
-				p := r.solve(next)
-				if p.Cost < bestCost-1e-9 {
-					bestCost, bestRows, bestPlan = p.Cost, next, p
+				trials++
+				m := r.row(r.merge(a.b, b.b))
+				if p := r.solve(replaced(rows, []int{i, j}, []*row{m})); p.Cost < cur.Cost-1e-9 {
+					better = append(better, merge{i, j, m, p})
 				}
 			}
 		}
-		if bestRows == nil {
+		if len(better) == 0 {
 			return rows, cur
 		}
-		rows, cur = bestRows, bestPlan
+		slices.SortStableFunc(better, func(x, y merge) int { return cmp.Compare(x.plan.Cost, y.plan.Cost) })
+		best := better[0]
+		var drop []int
+		var add []*row
+		used := make(map[int]bool)
+		for _, m := range better {
+			if !used[m.i] && !used[m.j] {
+				used[m.i], used[m.j] = true, true
+				drop = append(drop, m.i, m.j)
+				add = append(add, m.m)
+			}
+		}
+		together := replaced(rows, drop, add)
+		if p := r.solve(together); len(add) > 1 && p.Cost < best.plan.Cost-1e-9 {
+			rows, cur = together, p
+		} else {
+			rows, cur = replaced(rows, []int{best.i, best.j}, []*row{best.m}), best.plan
+		}
 	}
+	return rows, cur
+}
+
+// replaced returns rows without the rows at drop, with add appended.
+func replaced(rows []*row, drop []int, add []*row) []*row {
+	out := make([]*row, 0, len(rows)-len(drop)+len(add))
+	for k, rw := range rows {
+		if !slices.Contains(drop, k) {
+			out = append(out, rw)
+		}
+	}
+	return append(out, add...)
 }
 
 // rowOf returns the row holding order o.
