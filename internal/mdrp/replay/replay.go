@@ -34,6 +34,11 @@ type Result struct {
 	Compute  time.Duration // wall time spent planning
 }
 
+// onSoon is how far ahead, in minutes, a courier's shift may start for the courier to be
+// planned with. Later ones are left out to keep rounds small: a courier an hour from its shift
+// is seldom the one to reach an open order's restaurant first.
+const onSoon = 60
+
 // courier is a courier's state during the day.
 type courier struct {
 	at     plan.Point
@@ -107,8 +112,8 @@ func Run(inst *mdrp.Instance, cfg Config) Result {
 		}
 		cs, csIdx = cs[:0], csIdx[:0]
 		for i, c := range inst.Couriers {
-			if c.Off < t {
-				continue
+			if c.Off < t || c.On > t+onSoon {
+				continue // off for good, or not on for a while yet
 			}
 			st := couriers[i]
 			cs = append(cs, plan.Courier{
