@@ -12,16 +12,56 @@ import (
 	"time"
 
 	"github.com/tiffin-dev/tiffin/internal/bench"
+	"github.com/tiffin-dev/tiffin/internal/bench/dispatchbench"
 	"github.com/tiffin-dev/tiffin/internal/dispatch/plan"
 	"github.com/tiffin-dev/tiffin/internal/mdrp/replay"
 	"github.com/tiffin-dev/tiffin/internal/telemetry"
 )
 
 type benchCmd struct {
-	Orders  benchOrdersCmd  `cmd:"" help:"Measure order placement throughput and latency against an in-process app on each database, with pgbench as the PostgreSQL yardstick."`
-	Chaos   benchChaosCmd   `cmd:"" help:"Run tiffin processes under load while killing them (and their dependencies), then count what was acknowledged, lost, duplicated and stuck."`
-	MDRP    benchMDRPCmd    `cmd:"" name:"mdrp" help:"Replay the public Meal Delivery Routing Problem instances through the dispatch planner with a simulated clock, write each solution in the public evaluator's format, and print every metric against the published state of the art."`
-	Carrier benchCarrierCmd `cmd:"" help:"Ship carrier orders through the fake carrier while it is down for days (time-compressed) or failing in a mix of ways, then count lost shipments, double bookings, probes and e-mails."`
+	Orders   benchOrdersCmd   `cmd:"" help:"Measure order placement throughput and latency against an in-process app on each database, with pgbench as the PostgreSQL yardstick."`
+	Chaos    benchChaosCmd    `cmd:"" help:"Run tiffin processes under load while killing them (and their dependencies), then count what was acknowledged, lost, duplicated and stuck."`
+	MDRP     benchMDRPCmd     `cmd:"" name:"mdrp" help:"Replay the public Meal Delivery Routing Problem instances through the dispatch planner with a simulated clock, write each solution in the public evaluator's format, and print every metric against the published state of the art."`
+	Carrier  benchCarrierCmd  `cmd:"" help:"Ship carrier orders through the fake carrier while it is down for days (time-compressed) or failing in a mix of ways, then count lost shipments, double bookings, probes and e-mails."`
+	Dispatch benchDispatchCmd `cmd:"" help:"Time dispatch planning rounds of N orders and M couriers in a synthetic city and set the optimal planner's cost against the dense optimum and the greedy planner on the same rounds."`
+}
+
+type benchDispatchCmd struct {
+	Orders      []int   `placeholder:"N" help:"Orders per round, repeatable or comma-separated, one size each (default: 1000 and 10000)."`
+	Couriers    []int   `placeholder:"M" help:"Couriers per round, one for each --orders (default: as many as orders)."`
+	Rounds      int     `default:"20" help:"Measured rounds per size, each a fresh draw of orders and couriers, after one warm-up round."`
+	Candidates  int     `default:"64" help:"Couriers the optimal planner considers per order (k)."`
+	Hold        float64 `default:"0" help:"Cost of holding an order for a later round (0: the planner's default weight, 1000)."`
+	DenseMax    int     `default:"9000000" help:"Most orders*couriers a size may have for its rounds to get the dense optimum, 8 bytes a pair in memory (negative: none)."`
+	DenseRounds int     `default:"0" help:"How many of a size's rounds, the first ones, get the dense optimum (0: all)."`
+	Seed        uint64  `default:"1" help:"Seed of the city and its rounds."`
+}
+
+func (b *benchDispatchCmd) Run(ctx context.Context, out io.Writer) error {
+	if len(b.Couriers) > 0 && len(b.Couriers) != len(b.Orders) {
+		return fmt.Errorf("bench dispatch: %d --couriers for %d --orders, want one each", len(b.Couriers), len(b.Orders))
+	}
+	var sizes []dispatchbench.Size
+	for i, n := range b.Orders {
+		m := n
+		if len(b.Couriers) > 0 {
+			m = b.Couriers[i]
+		}
+		if n <= 0 || m <= 0 {
+			return fmt.Errorf("bench dispatch: %d orders x %d couriers: want positive sizes", n, m)
+		}
+		sizes = append(sizes, dispatchbench.Size{Orders: n, Couriers: m})
+	}
+	results, err := dispatchbench.Run(ctx, dispatchbench.Config{
+		Sizes: sizes, Rounds: b.Rounds, Candidates: b.Candidates, Hold: b.Hold,
+		DenseMax: b.DenseMax, DenseRounds: b.DenseRounds, Seed: b.Seed, Log: os.Stderr,
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(out)
+	dispatchbench.Report(out, results)
+	return nil
 }
 
 type benchCarrierCmd struct {

@@ -1,0 +1,235 @@
+package plan
+
+import (
+	"slices"
+	"time"
+
+	"github.com/tidwall/rtree"
+)
+
+// Measuring rounds. PlanTimed and DenseCost (dense.go) take an optimal round apart for
+// benchmarks: they run its phases one after the other through the same methods as optimal
+// (candidates, row, solve), so what they time and price is what Plan does.
+
+// Edges names the (order, courier) pairs a measured round prices.
+type Edges int
+
+const (
+	// OrderSide pairs each order with the Params.Candidates couriers first to reach its
+	// restaurant: the planner's candidates.
+	OrderSide Edges = iota
+	// BothSides adds, for each courier, the orders of the restaurants it reaches first, nearest
+	// first, until they number Params.Candidates: pairs no order listed, which the optimum needs
+	// when an order's own couriers are all taken while couriers further away stay idle.
+	BothSides
+	// Refilled is BothSides, then, while the optimum holds orders and that lowers its cost,
+	// each restaurant with a held order also gets the Params.Candidates couriers first to reach
+	// it among those the optimum leaves idle, and the round is priced and solved again (at
+	// most refills times).
+	Refilled
+)
+
+// refills is the most times Refilled solves a round again.
+const refills = 3
+
+// Phases is what each phase of a measured round took.
+type Phases struct {
+	Candidates time.Duration // the R-tree of couriers and the candidate search
+	Pricing    time.Duration // a route for every candidate pair
+	Solve      time.Duration // the exact assignment
+	Edges      int           // the pairs priced that can be assigned
+}
+
+// PlanTimed plans one round as Plan does for single orders, over the pairs e names, timing
+// each phase with clock (time.Now for wall time; the planner reads no clock of its own). It
+// ignores Params.Algorithm and MaxBundle: with OrderSide its plan is the optimal planner's with
+// MaxBundle 1. It is for benchmarks; Plan is the planner.
+func (pl *Planner) PlanTimed(in Input, e Edges, clock func() time.Time) (Plan, Phases) {
+	var ph Phases
+	t0 := clock()
+	r := pl.begin(in)
+	r.findCandidates()
+	if e == BothSides || e == Refilled {
+		r.addCourierSide(pl.p.Candidates)
+	}
+	t1 := clock()
+	rows := r.singles()
+	t2 := clock()
+	p := r.solve(rows)
+	t3 := clock()
+	ph.Candidates, ph.Pricing, ph.Solve = t1.Sub(t0), t2.Sub(t1), t3.Sub(t2)
+	if e == Refilled {
+		p = r.refill(rows, p, &ph, clock)
+	}
+	for _, rw := range rows {
+		ph.Edges += len(rw.routes)
+	}
+	return p, ph
+}
+
+// refill is Refilled's second part: from p, the optimum over rows, it adds to each restaurant
+// with a held order the couriers first to reach it among those p leaves idle, prices that
+// restaurant's rows again and solves again, while orders are held, couriers are added and the
+// cost falls. It replaces the rows it prices again in rows, adds its time to ph and returns
+// the last optimum.
+func (r *round) refill(rows []*row, p Plan, ph *Phases, clock func() time.Time) Plan {
+	for range refills {
+		if len(p.Held) == 0 {
+			return p
+		}
+		t0 := clock()
+		taken := make([]bool, len(r.couriers))
+		for _, a := range p.Assignments {
+			taken[a.Courier] = true
+		}
+		r.pl.tree.Clear()
+		for ci := range r.couriers {
+			if c := &r.couriers[ci]; !taken[ci] && c.OffAt >= r.now {
+				pt := [2]float64{c.At.X, c.At.Y}
+				r.pl.tree.Insert(pt, pt, ci)
+			}
+		}
+		grown := make(map[string]bool) // restaurant looked at -> couriers were added to it
+		added := 0
+		for _, o := range p.Held {
+			name := r.orders[o].Restaurant
+			if _, ok := grown[name]; ok {
+				continue
+			}
+			list := r.cands[name]
+			n := len(list)
+			for _, ci := range r.candidates(r.orders[o].Pickup) {
+				if !slices.Contains(list, ci) {
+					list = append(list, ci)
+				}
+			}
+			r.cands[name] = list
+			grown[name] = len(list) > n
+			added += len(list) - n
+		}
+		t1 := clock()
+		ph.Candidates += t1.Sub(t0)
+		if added == 0 {
+			return p
+		}
+		for i, rw := range rows {
+			if grown[r.orders[rw.b.orders[0]].Restaurant] {
+				rows[i] = r.row(rw.b)
+			}
+		}
+		t2 := clock()
+		next := r.solve(rows)
+		t3 := clock()
+		ph.Pricing += t2.Sub(t1)
+		ph.Solve += t3.Sub(t2)
+		if next.Cost >= p.Cost-1e-9 {
+			return next
+		}
+		p = next
+	}
+	return p
+}
+
+// begin readies a round of in as optimal does: the expected demand near each courier and
+// drop-off, and the R-tree of the couriers still on shift.
+func (pl *Planner) begin(in Input) *round {
+	r := &round{pl: pl, now: in.Now, orders: in.Orders, couriers: in.Couriers, cands: make(map[string][]int)}
+	if pl.p.Weights.Position != 0 && len(in.Demand) > 0 {
+		r.courierValue = make([]float64, len(r.couriers))
+		for ci := range r.couriers {
+			r.courierValue[ci] = pl.value(in.Demand, r.couriers[ci].At)
+		}
+		r.dropValue = make([]float64, len(r.orders))
+		for o := range r.orders {
+			r.dropValue[o] = pl.value(in.Demand, r.orders[o].Dropoff)
+		}
+	}
+	pl.tree.Clear()
+	for ci := range r.couriers {
+		c := &r.couriers[ci]
+		if c.OffAt < r.now {
+			continue
+		}
+		pt := [2]float64{c.At.X, c.At.Y}
+		pl.tree.Insert(pt, pt, ci)
+	}
+	return r
+}
+
+// findCandidates finds each restaurant's candidate couriers, as optimal does.
+func (r *round) findCandidates() {
+	for o := range r.orders {
+		if _, ok := r.cands[r.orders[o].Restaurant]; !ok {
+			r.cands[r.orders[o].Restaurant] = r.candidates(r.orders[o].Pickup)
+		}
+	}
+}
+
+// singles prices every order, a row of its own, with its restaurant's candidates.
+func (r *round) singles() []*row {
+	rows := make([]*row, 0, len(r.orders))
+	for o := range r.orders {
+		rows = append(rows, r.row(bundle{orders: []int{o}, ready: r.orders[o].Ready}))
+	}
+	return rows
+}
+
+// addCourierSide adds the courier side of BothSides to the candidates: each courier on shift
+// walks the restaurants outward from where it will be free (for one courier, the nearest
+// restaurant is the first it reaches) and becomes a candidate of each until those it has
+// taken hold k orders.
+func (r *round) addCourierSide(k int) {
+	type place struct {
+		name   string
+		orders int
+	}
+	var places []place
+	index := make(map[string]int)
+	var tree rtree.RTreeG[int]
+	for o := range r.orders {
+		name := r.orders[o].Restaurant
+		pi, ok := index[name]
+		if !ok {
+			pi = len(places)
+			index[name] = pi
+			places = append(places, place{name: name})
+			pt := [2]float64{r.orders[o].Pickup.X, r.orders[o].Pickup.Y}
+			tree.Insert(pt, pt, pi)
+		}
+		places[pi].orders++
+	}
+	extra := make([][]int, len(places))
+	for ci := range r.couriers {
+		c := &r.couriers[ci]
+		if c.OffAt < r.now {
+			continue
+		}
+		n := 0
+		tree.Nearby(
+			func(min, max [2]float64, _ int, _ bool) float64 { return boxDistance(c.At, min, max) },
+			func(_, _ [2]float64, pi int, _ float64) bool {
+				extra[pi] = append(extra[pi], ci)
+				n += places[pi].orders
+				return n < k
+			},
+		)
+	}
+	// Merge, skipping couriers already on a restaurant's list: stamp[ci] is pi+1 when
+	// courier ci is on place pi's.
+	stamp := make([]int, len(r.couriers))
+	for pi, add := range extra {
+		if len(add) == 0 {
+			continue
+		}
+		list := r.cands[places[pi].name]
+		for _, ci := range list {
+			stamp[ci] = pi + 1
+		}
+		for _, ci := range add {
+			if stamp[ci] != pi+1 {
+				list = append(list, ci)
+			}
+		}
+		r.cands[places[pi].name] = list
+	}
+}
