@@ -57,10 +57,23 @@ func (b *Bus) Follow(ctx context.Context, subjects []string, f func(e event.Enve
 			}
 		}
 	}
+	// Start after the stream's last message by sequence rather than with DeliverNew: an ordered
+	// consumer that is reset (the server restarted) before delivering anything is recreated
+	// with its first policy, and DeliverNew would then skip whatever was stored meanwhile.
+	st, err := b.js.Stream(ctx, Stream)
+	if err != nil {
+		return nil, fmt.Errorf("bus: follow: %w", err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("bus: follow: %w", err)
+	}
+	start := info.State.LastSeq + 1
 	for _, subject := range subjects {
 		cons, err := b.js.OrderedConsumer(ctx, Stream, jetstream.OrderedConsumerConfig{
 			FilterSubjects: []string{subject},
-			DeliverPolicy:  jetstream.DeliverNewPolicy,
+			DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
+			OptStartSeq:    start,
 		})
 		if err != nil {
 			stop()
