@@ -130,7 +130,7 @@ func (r *round) refill(rows []*row, p Plan, ph *Phases, clock func() time.Time) 
 	return p
 }
 
-// begin readies a round of in as optimal does: the expected demand near each courier and
+// begin readies a round of in: the expected demand near each courier and
 // drop-off, and the R-tree of the couriers still on shift.
 func (pl *Planner) begin(in Input) *round {
 	r := &round{pl: pl, now: in.Now, orders: in.Orders, couriers: in.Couriers, cands: make(map[string][]int)}
@@ -156,7 +156,7 @@ func (pl *Planner) begin(in Input) *round {
 	return r
 }
 
-// findCandidates finds each restaurant's candidate couriers, as optimal does.
+// findCandidates finds each restaurant's candidate couriers.
 func (r *round) findCandidates() {
 	for o := range r.orders {
 		if _, ok := r.cands[r.orders[o].Restaurant]; !ok {

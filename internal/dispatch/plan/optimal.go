@@ -37,34 +37,9 @@ func (pl *Planner) value(demand []Hotspot, p Point) float64 {
 }
 
 func (pl *Planner) optimal(in Input) Plan {
-	now, orders, couriers := in.Now, in.Orders, in.Couriers
-	r := &round{pl: pl, now: now, orders: orders, couriers: couriers, cands: make(map[string][]int)}
-	if pl.p.Weights.Position != 0 && len(in.Demand) > 0 {
-		r.courierValue = make([]float64, len(couriers))
-		for ci := range couriers {
-			r.courierValue[ci] = pl.value(in.Demand, couriers[ci].At)
-		}
-		r.dropValue = make([]float64, len(orders))
-		for o := range orders {
-			r.dropValue[o] = pl.value(in.Demand, orders[o].Dropoff)
-		}
-	}
-	pl.tree.Clear()
-	for ci := range couriers {
-		c := &couriers[ci]
-		if c.OffAt < now {
-			continue
-		}
-		pt := [2]float64{c.At.X, c.At.Y}
-		pl.tree.Insert(pt, pt, ci)
-	}
-	rows := make([]*row, 0, len(orders))
-	for o := range orders {
-		if _, ok := r.cands[orders[o].Restaurant]; !ok {
-			r.cands[orders[o].Restaurant] = r.candidates(orders[o].Pickup)
-		}
-		rows = append(rows, r.row(bundle{orders: []int{o}, ready: orders[o].Ready}))
-	}
+	r := pl.begin(in)
+	r.findCandidates()
+	rows := r.singles()
 	best := r.solve(rows)
 	if pl.p.MaxBundle > 1 && r.worthBundling(best) {
 		_, best = r.bundle(rows, best)
