@@ -41,6 +41,9 @@ type common struct {
 	PaymentConcurrency  int           `default:"0" help:"Payments settled at once per process, at least peak orders/s times the provider's latency (Stripe: ~0.3-1 s a call, 10 s when it hangs). 0: 256 on PostgreSQL, 64 on SQLite (its one writer serves everyone)."`
 	MaxOrderValue       int64         `default:"10000000" help:"Largest order total accepted, delivery included, in minor units."`
 	OfferTTL            time.Duration `default:"30s" help:"How long a courier has to answer an offer."`
+	Dispatch            string        `default:"optimal" enum:"optimal,greedy" help:"Dispatch planner: optimal (batched matching with bundles, prep-time aware) or greedy (each order at once to the nearest free courier, the baseline)."`
+	DispatchRound       time.Duration `default:"5s" help:"How often each region's dispatch planner runs (it also runs when orders or couriers change)."`
+	MaxBundle           int           `default:"2" help:"Most orders of one restaurant one courier carries at once (1: no bundles)."`
 	StripeKey           string        `help:"Stripe secret key, for --pay-provider stripe (better given as TIFFIN_STRIPE_KEY than on the command line)."`
 	StripeURL           string        `default:"https://api.stripe.com" help:"Stripe API base URL."`
 	StripePaymentMethod string        `default:"pm_card_visa" help:"Payment method Stripe authorizations are confirmed with (a test card: checkout collects no card yet)."`
@@ -54,6 +57,7 @@ func (c common) config(log logFlags) app.Config {
 		Addr: c.Addr, DataDir: c.Data, H3Resolution: c.H3Resolution, Version: version,
 		PayDeclineRate: c.PayDeclineRate, PayFailureRate: c.PayFailureRate, PayLatency: c.PayLatency,
 		RestaurantTimeout: c.RestaurantTimeout, CaptureAt: c.CaptureAt, PaymentConcurrency: c.PaymentConcurrency, MaxOrderValue: c.MaxOrderValue, OfferTTL: c.OfferTTL,
+		Dispatch: c.Dispatch, DispatchRound: c.DispatchRound, MaxBundle: c.MaxBundle,
 		ShutdownGrace: c.ShutdownGrace, Logger: log.logger(), Redis: c.Redis, RedisPrefix: c.RedisPrefix,
 		StripeKey: c.StripeKey, StripeURL: c.StripeURL, StripePaymentMethod: c.StripePaymentMethod,
 	}

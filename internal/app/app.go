@@ -26,6 +26,7 @@ import (
 	"github.com/tiffin-dev/tiffin/internal/catalog"
 	"github.com/tiffin-dev/tiffin/internal/customer"
 	"github.com/tiffin-dev/tiffin/internal/dispatch"
+	"github.com/tiffin-dev/tiffin/internal/dispatch/plan"
 	"github.com/tiffin-dev/tiffin/internal/dlq"
 	"github.com/tiffin-dev/tiffin/internal/event"
 	"github.com/tiffin-dev/tiffin/internal/fault"
@@ -104,6 +105,12 @@ type Config struct {
 	MaxOrderValue int64
 	// OfferTTL is how long a courier has to answer an offer. Default 30s.
 	OfferTTL time.Duration
+	// Dispatch names the dispatch planner: "optimal" (default) or "greedy".
+	Dispatch string
+	// DispatchRound is how often each region's planner runs. Default 5s.
+	DispatchRound time.Duration
+	// MaxBundle is the most orders one courier carries at once. Default 2.
+	MaxBundle int
 	// ShutdownGrace bounds how long shutdown waits for requests in flight to finish; those
 	// still running then are cancelled and cut off. Default 10s.
 	ShutdownGrace time.Duration
@@ -332,6 +339,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	if run("dispatch") {
 		d := dispatch.New(a.db, a.bus, dispatch.Config{
 			Logger: cfg.Logger, Metrics: a.metrics, Regions: regions, OfferTTL: cfg.OfferTTL, Lead: a.leases.Run,
+			Algorithm: plan.Algorithm(cfg.Dispatch), Round: cfg.DispatchRound, MaxBundle: cfg.MaxBundle, Pace: dispatchPace(cfg),
 		})
 		d.Register(a.srv)
 		a.runners = append(a.runners, runner{"dispatch", d.Run})
@@ -631,4 +639,16 @@ func paymentConcurrency(cfg Config, db *store.DB) int {
 		return cfg.PaymentConcurrency // 0: the order service's default
 	}
 	return SQLitePaymentConcurrency
+}
+
+// dispatchPace is how many times faster than the wall clock the city dispatch plans for
+// moves: the simulator's speed when it runs in this process (`tiffin dev`), else 1.
+func dispatchPace(cfg Config) float64 {
+	if cfg.Sim {
+		if cfg.SimSpeed > 0 {
+			return cfg.SimSpeed
+		}
+		return sim.DefaultSpeed
+	}
+	return 1
 }

@@ -14,8 +14,8 @@ import (
 // Delivery statuses (deliveries.status).
 const (
 	Pending   = "pending"   // waiting for an offer
-	Offered   = "offered"   // offered to offered_courier_id until offer_expires_at
-	Assigned  = "assigned"  // courier_id accepted it
+	Offered   = "offered"   // on offer (offer_id) to offered_courier_id until offer_expires_at
+	Assigned  = "assigned"  // courier_id accepted it, on route route_id at place seq
 	PickedUp  = "picked_up" // the courier has the food
 	Delivered = "delivered" // done
 	Cancelled = "cancelled" // the order ended without a delivery
@@ -26,7 +26,7 @@ const (
 	CourierOff       = "off"       // not on shift
 	CourierAvailable = "available" // on shift, free for an offer
 	CourierOffered   = "offered"   // holding one offer
-	CourierBusy      = "busy"      // carrying one delivery (assigned or picked_up)
+	CourierBusy      = "busy"      // carrying one route (its deliveries assigned or picked_up)
 )
 
 // Point is a coordinate in JSON.
@@ -37,14 +37,57 @@ type Point struct {
 
 func point(p geo.LatLng) Point { return Point{Lat: p.Lat, Lng: p.Lng} }
 
-// Offer is a delivery offered to one courier until ExpiresAt.
+// Offer is a route offered to one courier until ExpiresAt: the pickup at one restaurant, then
+// the drop-offs of its orders in sequence. Before the courier accepts, a drop-off is shown as
+// its area (an H3 cell and its centre), not the address.
 type Offer struct {
-	OfferID      string    `json:"offer_id"`
-	OrderID      string    `json:"order_id"`
+	OfferID      string      `json:"offer_id"`
+	OrderID      string      `json:"order_id" doc:"the route's first order (its only one unless it is a bundle)"`
+	Orders       []OfferStop `json:"orders" doc:"the orders in drop-off sequence"`
+	RestaurantID string      `json:"restaurant_id"`
+	Pickup       Point       `json:"pickup"`
+	PickupAt     time.Time   `json:"pickup_at" doc:"planned pickup time"`
+	DistanceM    float64     `json:"distance_m" doc:"estimated street distance from the courier to the restaurant and on to each drop-off, in metres"`
+	Pay          Money       `json:"pay"`
+	ExpiresAt    time.Time   `json:"expires_at"`
+}
+
+// OfferStop is one order of an offer.
+type OfferStop struct {
+	OrderID     string `json:"order_id"`
+	DropoffArea Area   `json:"dropoff_area"`
+}
+
+// Area is where an address is, without saying exactly where: an H3 cell at
+// geo.AreaResolution and the cell's centre.
+type Area struct {
+	Cell   string `json:"h3_cell"`
+	Centre Point  `json:"centre"`
+}
+
+// Money is an amount in minor units (cents, paise) of Currency.
+type Money struct {
+	Amount   int64  `json:"amount" doc:"minor units"`
+	Currency string `json:"currency"`
+}
+
+// Route is the courier's accepted offer: the pickup, then the drop-offs in sequence, each
+// with its order's delivery status.
+type Route struct {
+	RouteID      string    `json:"route_id" doc:"the accepted offer's id"`
+	CourierID    string    `json:"courier_id"`
 	RestaurantID string    `json:"restaurant_id"`
 	Pickup       Point     `json:"pickup"`
-	Dropoff      Point     `json:"dropoff"`
-	ExpiresAt    time.Time `json:"expires_at"`
+	PickupAt     time.Time `json:"pickup_at" doc:"planned pickup time"`
+	Pay          Money     `json:"pay"`
+	Stops        []Stop    `json:"stops" doc:"drop-offs in sequence"`
+}
+
+// Stop is one drop-off of a route.
+type Stop struct {
+	OrderID string `json:"order_id"`
+	Status  string `json:"status" enum:"assigned,picked_up,delivered,cancelled"`
+	Dropoff Point  `json:"dropoff"`
 }
 
 // Delivery is an order's delivery as its courier sees it.
@@ -55,6 +98,7 @@ type Delivery struct {
 	Pickup       Point  `json:"pickup"`
 	Dropoff      Point  `json:"dropoff"`
 	CourierID    string `json:"courier_id"`
+	RouteID      string `json:"route_id,omitempty"`
 }
 
 // delivery is a deliveries row.
@@ -65,10 +109,13 @@ type delivery struct {
 	courierID                     string
 	offerID, offeredCourierID     string
 	offerExpiresAt                time.Time
+	routeID                       string
+	seq                           int
+	plannedPickup                 time.Time
 }
 
 const deliveryColumns = `order_id, region, restaurant_id, pickup_lat, pickup_lng, dropoff_lat, dropoff_lng,
-	status, courier_id, offer_id, offered_courier_id, offer_expires_at`
+	status, courier_id, offer_id, offered_courier_id, offer_expires_at, route_id, seq, planned_pickup_at`
 
 // holder is the courier the delivery ties up: the one offered it or the one carrying it.
 func (d delivery) holder() string {
@@ -84,14 +131,7 @@ func (d delivery) holder() string {
 func (d delivery) public() Delivery {
 	return Delivery{
 		OrderID: d.orderID, RestaurantID: d.restaurantID, Status: d.status,
-		Pickup: point(d.pickup), Dropoff: point(d.dropoff), CourierID: d.courierID,
-	}
-}
-
-func (d delivery) offer() Offer {
-	return Offer{
-		OfferID: d.offerID, OrderID: d.orderID, RestaurantID: d.restaurantID,
-		Pickup: point(d.pickup), Dropoff: point(d.dropoff), ExpiresAt: d.offerExpiresAt,
+		Pickup: point(d.pickup), Dropoff: point(d.dropoff), CourierID: d.courierID, RouteID: d.routeID,
 	}
 }
 
@@ -100,20 +140,23 @@ func (d delivery) offer() Offer {
 // sql.ErrNoRows when there is none.
 func getDelivery(ctx context.Context, q store.Querier, where string, args ...any) (delivery, error) {
 	var d delivery
-	var courier, offer, offered sql.NullString
-	var expires sql.NullInt64
+	var courier, offer, offered, route sql.NullString
+	var expires, planned sql.NullInt64
 	err := q.QueryRowContext(ctx, `SELECT `+deliveryColumns+` FROM deliveries WHERE `+where, args...).Scan(
 		&d.orderID, &d.region, &d.restaurantID, &d.pickup.Lat, &d.pickup.Lng, &d.dropoff.Lat, &d.dropoff.Lng,
-		&d.status, &courier, &offer, &offered, &expires)
+		&d.status, &courier, &offer, &offered, &expires, &route, &d.seq, &planned)
 	if err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return d, err
 		}
 		return d, fmt.Errorf("dispatch: read delivery: %w", err)
 	}
-	d.courierID, d.offerID, d.offeredCourierID = courier.String, offer.String, offered.String
+	d.courierID, d.offerID, d.offeredCourierID, d.routeID = courier.String, offer.String, offered.String, route.String
 	if expires.Valid {
 		d.offerExpiresAt = store.Time(expires.Int64)
+	}
+	if planned.Valid {
+		d.plannedPickup = store.Time(planned.Int64)
 	}
 	return d, nil
 }

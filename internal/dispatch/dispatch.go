@@ -1,12 +1,15 @@
-// Package dispatch matches orders to couriers: courier shifts and availability, offers with
-// expiry, and exactly-one assignment.
+// Package dispatch matches orders to couriers: courier shifts and availability, planning
+// rounds, offers with expiry, routes of bundled orders, and exactly-one assignment.
 //
-// Dispatch owns the couriers and deliveries tables. A delivery row is created when its order
-// is accepted and moves pending -> offered -> assigned -> picked_up -> delivered (or
-// cancelled); a declined or expired offer sends it back to pending. A courier is off, available,
-// offered (holding one offer) or busy (carrying one delivery). Every move is a compare-and-set
-// in SQL, committed together with the event announcing it, so a courier holds at most one offer
-// or delivery and a delivery is assigned to exactly one courier.
+// Dispatch owns the couriers, deliveries, offers and offer_orders tables. A delivery row is
+// created when its order is accepted and moves pending -> offered -> assigned -> picked_up ->
+// delivered (or cancelled); a declined, expired or withdrawn offer sends it back to pending.
+// Each region's planning loop (one replica at a time, under the region's lease) runs the
+// planner (package plan) every Config.Round and when orders or couriers change, and offers
+// each due assignment, a route of one or more orders of one restaurant, to ONE courier. A
+// courier is off, available, offered (holding one offer) or busy (carrying one route). Every
+// move is a compare-and-set in SQL, committed together with the events announcing it, so a
+// courier holds at most one offer or route and a delivery is assigned to exactly one courier.
 package dispatch
 
 import (
@@ -18,6 +21,7 @@ import (
 	"time"
 
 	"github.com/tiffin-dev/tiffin/internal/bus"
+	"github.com/tiffin-dev/tiffin/internal/dispatch/plan"
 	"github.com/tiffin-dev/tiffin/internal/event"
 	"github.com/tiffin-dev/tiffin/internal/geo"
 	"github.com/tiffin-dev/tiffin/internal/lease"
@@ -39,8 +43,32 @@ type Config struct {
 	Now func() time.Time
 	// Regions maps courier positions to regions. The zero value uses geo.DefaultResolution.
 	Regions geo.Regioner
-	// Matcher chooses the courier for each offer. Default Nearest{}.
-	Matcher Matcher
+	// Algorithm is the planner: plan.Optimal (default) or plan.Greedy, the baseline.
+	Algorithm plan.Algorithm
+	// Round is how often each region's planner runs; it also runs when orders or couriers
+	// change. Default 5s.
+	Round time.Duration
+	// MaxBundle is the most orders of one restaurant one courier carries at once. Default 2.
+	MaxBundle int
+	// Pace is how many times faster than the wall clock the city moves: 1 in production;
+	// `tiffin dev` sets the simulator's speed. Travel, service and prep estimates, the
+	// promised click-to-door time and the bundle window are divided by it. Default 1.
+	Pace float64
+	// Target is the promised click-to-door time (in city time). Default 40 min.
+	Target time.Duration
+	// PickupService and DropoffService are the minutes a courier spends at the restaurant
+	// and at each drop-off (in city time). Default 3 min each.
+	PickupService, DropoffService time.Duration
+	// PayPerOrder and PayPerKm make a route's pay, in minor units of the orders' currency:
+	// PayPerOrder for each order plus PayPerKm per estimated street kilometre from the
+	// courier to the restaurant and on to each drop-off. Defaults 300 and 50.
+	PayPerOrder, PayPerKm int64
+	// GuaranteedPerHour is how many orders an hour a courier's guaranteed minimum pays for:
+	// a courier below it costs the planner no pay, so idle couriers are not left to starve.
+	// Default 1.5.
+	GuaranteedPerHour float64
+	// RoundOrders bounds how many waiting orders one round plans, oldest first. Default 2000.
+	RoundOrders int
 	// OfferTTL is how long a courier has to answer an offer. Default 30s.
 	OfferTTL time.Duration
 	// SweepInterval is how often the reconciler sweeps each region, and how often it looks for
@@ -67,8 +95,38 @@ func (c Config) withDefaults() Config {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	if c.Matcher == nil {
-		c.Matcher = Nearest{}
+	if c.Algorithm == "" {
+		c.Algorithm = plan.Optimal
+	}
+	if c.Round <= 0 {
+		c.Round = 5 * time.Second
+	}
+	if c.MaxBundle <= 0 {
+		c.MaxBundle = 2
+	}
+	if !(c.Pace > 0) {
+		c.Pace = 1
+	}
+	if c.Target <= 0 {
+		c.Target = 40 * time.Minute
+	}
+	if c.PickupService <= 0 {
+		c.PickupService = 3 * time.Minute
+	}
+	if c.DropoffService <= 0 {
+		c.DropoffService = 3 * time.Minute
+	}
+	if c.PayPerOrder <= 0 {
+		c.PayPerOrder = 300
+	}
+	if c.PayPerKm <= 0 {
+		c.PayPerKm = 50
+	}
+	if !(c.GuaranteedPerHour > 0) {
+		c.GuaranteedPerHour = 1.5
+	}
+	if c.RoundOrders <= 0 {
+		c.RoundOrders = 2000
 	}
 	if c.OfferTTL <= 0 {
 		c.OfferTTL = 30 * time.Second
@@ -100,7 +158,17 @@ type Service struct {
 	readyOnce sync.Once
 
 	mu        sync.Mutex
-	positions map[string]fix // courier ID -> last known position from the location stream
+	positions map[string]fix           // courier ID -> last known position from the location stream
+	pokes     map[string]chan struct{} // region -> its planning loop's wake-up, while it runs
+	newWork   chan struct{}            // a region without a loop here has work: read the regions now
+	planners  map[string]*regionPlanner
+}
+
+// regionPlanner is one region's planner: plan.Planner keeps scratch space between rounds and
+// is not safe for concurrent use, so a round holds mu.
+type regionPlanner struct {
+	mu sync.Mutex
+	pl *plan.Planner
 }
 
 // fix is a courier position and when it was taken.
@@ -119,6 +187,9 @@ func New(db *store.DB, b *bus.Bus, cfg Config) *Service {
 		log:       cfg.Logger.With("svc", "dispatch"),
 		ready:     make(chan struct{}),
 		positions: make(map[string]fix),
+		pokes:     make(map[string]chan struct{}),
+		newWork:   make(chan struct{}, 1),
+		planners:  make(map[string]*regionPlanner),
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/tiffin-dev/tiffin/internal/bus"
 	"github.com/tiffin-dev/tiffin/internal/event"
@@ -47,12 +49,26 @@ func TestOfferAndAccept(t *testing.T) {
 		if got := f.call("GET", "/v1/courier/offer", "near", nil, &offer); got != http.StatusOK {
 			t.Fatalf("GET offer as near: status %d, want 200", got)
 		}
-		want := Offer{
-			OfferID: offer.OfferID, OrderID: "o1", RestaurantID: "rest1",
-			Pickup: point(koramangala), Dropoff: point(indiranagar), ExpiresAt: f.clock.Now().Add(30 * time.Second),
+		cell, centre, err := geo.Area(indiranagar, geo.AreaResolution)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if diff := cmp.Diff(want, offer); diff != "" {
+		// The route: hsrLayout -> koramangala -> indiranagar, at street distance.
+		dist := math.Round((geo.Distance(hsrLayout, koramangala) + geo.Distance(koramangala, indiranagar)) * geo.Circuity)
+		want := Offer{
+			OfferID: offer.OfferID, OrderID: "o1", RestaurantID: "rest1", Pickup: point(koramangala),
+			Orders:    []OfferStop{{OrderID: "o1", DropoffArea: Area{Cell: cell, Centre: point(centre)}}},
+			// Planned: on arrival plus half the pickup service, the food being ready (15 min prep)
+			// before the courier can get there.
+			PickupAt:  f.clock.Now().Add(max(15*time.Minute, geo.TravelTime(hsrLayout, koramangala, geo.Bike)+90*time.Second)),
+			DistanceM: dist, Pay: Money{Amount: 300 + int64(math.Round(50*dist/1000)), Currency: "INR"},
+			ExpiresAt: f.clock.Now().Add(30 * time.Second),
+		}
+		if diff := cmp.Diff(want, offer, cmpopts.EquateApproxTime(5*time.Second)); diff != "" {
 			t.Errorf("offer (-want +got):\n%s", diff)
+		}
+		if geo.Distance(centre, indiranagar) < 1 {
+			t.Errorf("the offer shows the drop-off's exact position")
 		}
 		for _, c := range []string{"far", "away"} {
 			if got := f.call("GET", "/v1/courier/offer", c, nil, nil); got != http.StatusNotFound {
@@ -67,26 +83,38 @@ func TestOfferAndAccept(t *testing.T) {
 		if got := f.call("POST", "/v1/courier/offers/ofr_nope/accept", "near", nil, nil); got != http.StatusNotFound {
 			t.Errorf("accept unknown offer: status %d, want 404", got)
 		}
-		var del Delivery
-		if got := f.call("POST", accept, "near", nil, &del); got != http.StatusOK {
+		var route Route
+		if got := f.call("POST", accept, "near", nil, &route); got != http.StatusOK {
 			t.Fatalf("accept: status %d, want 200", got)
 		}
-		wantDel := Delivery{OrderID: "o1", RestaurantID: "rest1", Status: Assigned,
-			Pickup: point(koramangala), Dropoff: point(indiranagar), CourierID: "near"}
-		if diff := cmp.Diff(wantDel, del); diff != "" {
-			t.Errorf("accepted delivery (-want +got):\n%s", diff)
+		wantRoute := Route{RouteID: offer.OfferID, CourierID: "near", RestaurantID: "rest1", Pickup: point(koramangala),
+			PickupAt: want.PickupAt, Pay: want.Pay, Stops: []Stop{{OrderID: "o1", Status: Assigned, Dropoff: point(indiranagar)}}}
+		if diff := cmp.Diff(wantRoute, route, cmpopts.EquateApproxTime(5*time.Second)); diff != "" {
+			t.Errorf("accepted route (-want +got):\n%s", diff)
 		}
+		var cur Route
+		if got := f.call("GET", "/v1/courier/route", "near", nil, &cur); got != http.StatusOK {
+			t.Fatalf("GET route: status %d, want 200", got)
+		}
+		if diff := cmp.Diff(wantRoute, cur, cmpopts.EquateApproxTime(5*time.Second)); diff != "" {
+			t.Errorf("current route (-want +got):\n%s", diff)
+		}
+		if got := f.call("GET", "/v1/courier/route", "far", nil, nil); got != http.StatusNotFound {
+			t.Errorf("GET route as far: status %d, want 404", got)
+		}
+		wantDel := Delivery{OrderID: "o1", RestaurantID: "rest1", Status: Assigned,
+			Pickup: point(koramangala), Dropoff: point(indiranagar), CourierID: "near", RouteID: offer.OfferID}
 		if got := f.call("POST", accept, "near", nil, nil); got != http.StatusConflict {
 			t.Errorf("accept twice: status %d, want 409", got)
 		}
 		if got := f.call("POST", "/v1/courier/offers/"+offer.OfferID+"/decline", "near", nil, nil); got != http.StatusConflict {
 			t.Errorf("decline after accept: status %d, want 409", got)
 		}
-		var cur Delivery
-		if got := f.call("GET", "/v1/courier/delivery", "near", nil, &cur); got != http.StatusOK {
+		var curDel Delivery
+		if got := f.call("GET", "/v1/courier/delivery", "near", nil, &curDel); got != http.StatusOK {
 			t.Fatalf("GET delivery: status %d, want 200", got)
 		}
-		if diff := cmp.Diff(wantDel, cur); diff != "" {
+		if diff := cmp.Diff(wantDel, curDel); diff != "" {
 			t.Errorf("current delivery (-want +got):\n%s", diff)
 		}
 		if got := f.call("GET", "/v1/courier/delivery", "far", nil, nil); got != http.StatusNotFound {
@@ -101,10 +129,11 @@ func TestOfferAndAccept(t *testing.T) {
 			t.Errorf("events (-want +got):\n%s", diff)
 		}
 		// A busy courier gets no more offers.
+		f.courierOn("spare", hsrLayout)
 		f.order("o2", "rest1", "ready", indiranagar)
 		f.sweep()
-		if got := f.delivery("o2"); got.offeredCourierID != "far" {
-			t.Errorf("o2 offered to %q, want far (near is busy)", got.offeredCourierID)
+		if got := f.delivery("o2"); got.offeredCourierID != "spare" {
+			t.Errorf("o2 offered to %q, want spare (near is busy)", got.offeredCourierID)
 		}
 		if got := f.counter("tiffin_dispatch_offers_total", "outcome", "accepted"); got != 1 {
 			t.Errorf("accepted offers metric = %v, want 1", got)
@@ -130,6 +159,7 @@ func TestDeclineReoffers(t *testing.T) {
 		if got := f.call("POST", "/v1/courier/offers/"+first.offerID+"/decline", "c1", nil, nil); got != http.StatusNoContent {
 			t.Fatalf("decline: status %d, want 204", got)
 		}
+		f.sweep() // the round the decline pokes
 		second := f.delivery("o1")
 		if second.status != Offered || second.offeredCourierID != "c2" || second.offerID == first.offerID {
 			t.Fatalf("after decline: status %q to %q (offer %s), want a new offer to c2", second.status, second.offeredCourierID, second.offerID)
@@ -137,8 +167,8 @@ func TestDeclineReoffers(t *testing.T) {
 		if got := f.courierStatus("c1"); got != CourierAvailable {
 			t.Errorf("c1 status %q, want available", got)
 		}
-		if _, err := f.svc.Accept(ctx, "c1", first.offerID); !errors.Is(err, ErrOfferNotFound) {
-			t.Errorf("accept the superseded offer: %v, want %v", err, ErrOfferNotFound)
+		if _, err := f.svc.Accept(ctx, "c1", first.offerID); !errors.Is(err, ErrOfferDeclined) {
+			t.Errorf("accept the declined offer: %v, want %v", err, ErrOfferDeclined)
 		}
 		// c2 declines too: nobody is left who has not declined, so the delivery waits.
 		if err := f.svc.Decline(ctx, "c2", second.offerID); err != nil {
@@ -209,11 +239,20 @@ func TestOfferExpires(t *testing.T) {
 			t.Errorf("events (-want +got):\n%s", diff)
 		}
 
-		// Back in range, the next sweep offers it again.
+		// Back in range, c1 is not offered the order it let expire; another courier is.
 		f.courierOn("c1", hsrLayout)
 		f.sweep()
-		if got := f.delivery("o1"); got.status != Offered || got.offerID == first.offerID {
-			t.Errorf("after return: status %q offer %s, want a new offer", got.status, got.offerID)
+		if got := f.delivery("o1"); got.status != Pending {
+			t.Errorf("after c1's return: status %q to %q, want pending (c1 let it expire)", got.status, got.offeredCourierID)
+		}
+		f.courierOn("c2", hsrLayout)
+		f.sweep()
+		if got := f.delivery("o1"); got.status != Offered || got.offeredCourierID != "c2" || got.offerID == first.offerID {
+			t.Errorf("after c2 joined: status %q to %q offer %s, want a new offer to c2", got.status, got.offeredCourierID, got.offerID)
+		}
+		// The expired offer's id still answers 410, however many offers came after it.
+		if got := f.call("POST", "/v1/courier/offers/"+first.offerID+"/accept", "c1", nil, nil); got != http.StatusGone {
+			t.Errorf("accept the long-expired offer: status %d, want 410", got)
 		}
 	})
 }
@@ -259,12 +298,12 @@ func TestAcceptRace(t *testing.T) {
 	})
 }
 
-// TestOfferRace has many goroutines offer the same deliveries at once, with fewer couriers
+// TestOfferRace has many planning rounds offer the same deliveries at once, with fewer couriers
 // than deliveries: every delivery gets at most one offer and every courier at most one.
 func TestOfferRace(t *testing.T) {
 	t.Parallel()
 	forEachBackend(t, func(t *testing.T, d store.Dialect) {
-		f := newFixture(t, d, Config{})
+		f := newFixture(t, d, Config{MaxBundle: 1})
 		ctx := context.Background()
 		f.restaurant("rest1", koramangala)
 		var orders []string
@@ -286,10 +325,11 @@ func TestOfferRace(t *testing.T) {
 		var wg sync.WaitGroup
 		for range 8 {
 			wg.Go(func() {
-				for _, o := range orders {
-					if _, err := f.svc.offer(ctx, o); err != nil {
-						t.Errorf("offer %s: %v", o, err)
-					}
+				// Concurrent rounds of one region, as two replicas would run during a lease
+				// handover, each with its own planner.
+				other := New(f.db, f.bus, Config{Now: f.clock.Now, MaxBundle: 1, Metrics: f.metrics, Logger: f.svc.log})
+				if _, err := other.planRound(ctx, "r1"); err != nil {
+					t.Errorf("round: %v", err)
 				}
 			})
 		}
@@ -335,7 +375,7 @@ func countOf(s []string, v string) int {
 func TestOneOfferPerCourier(t *testing.T) {
 	t.Parallel()
 	forEachBackend(t, func(t *testing.T, d store.Dialect) {
-		f := newFixture(t, d, Config{})
+		f := newFixture(t, d, Config{MaxBundle: 1})
 		f.restaurant("rest1", koramangala)
 		f.order("o1", "rest1", "accepted", indiranagar)
 		f.order("o2", "rest1", "accepted", indiranagar)
@@ -391,8 +431,12 @@ func TestShift(t *testing.T) {
 		if got := f.call("PUT", "/v1/courier/shift", "c1", off, &c); got != http.StatusOK || c.Status != CourierOff || c.OnShift {
 			t.Fatalf("shift off holding an offer: status %d, courier %+v; want 200, off", got, c)
 		}
-		if got := f.delivery("o1"); got.status != Pending {
-			t.Errorf("o1 status %q, want pending", got.status)
+		withdrawn := f.delivery("o1")
+		if withdrawn.status != Pending {
+			t.Errorf("o1 status %q, want pending", withdrawn.status)
+		}
+		if _, err := f.svc.Accept(context.Background(), "c1", withdrawn.offerID); !errors.Is(err, ErrOfferWithdrawn) {
+			t.Errorf("accept the offer withdrawn at shift end: %v, want %v", err, ErrOfferWithdrawn)
 		}
 
 		// Carrying a delivery, the courier may not leave.

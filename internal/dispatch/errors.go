@@ -18,11 +18,12 @@ var (
 	ErrOfferNotFound    = &Error{"offer not found", fault.NotFound}
 	ErrNotYourOffer     = &Error{"offer belongs to another courier", fault.Forbidden}
 	ErrOfferExpired     = &Error{"offer expired", fault.Gone}
-	ErrOfferWithdrawn   = &Error{"offer withdrawn: the order was cancelled", fault.Gone}
+	ErrOfferWithdrawn   = &Error{"offer withdrawn: an order of it was cancelled or the courier's shift ended", fault.Gone}
 	ErrOfferAccepted    = &Error{"offer already accepted", fault.Conflict}
 	ErrOfferDeclined    = &Error{"offer already declined", fault.Conflict}
 	ErrNoOffer          = &Error{"no current offer", fault.NotFound}
 	ErrNoDelivery       = &Error{"no current delivery", fault.NotFound}
-	ErrBusy             = &Error{"courier is carrying a delivery; finish it before going off shift", fault.Conflict}
+	ErrNoRoute          = &Error{"no current route", fault.NotFound}
+	ErrBusy             = &Error{"courier is on a route; finish it before going off shift", fault.Conflict}
 	ErrInvalidCourierID = &Error{"courier id (token subject) must match ^[A-Za-z0-9_.:-]{1,64}$", fault.Invalid}
 )

@@ -46,8 +46,11 @@ func (s *Service) handle(ctx context.Context, e event.Envelope) error {
 		return nil
 	}
 	s.cfg.Metrics.Consumed.WithLabelValues(Consumer, "ok").Inc()
-	if e.Type == event.OrderAccepted {
-		s.offerLogged(ctx, o.OrderID)
+	switch e.Type {
+	case event.OrderAccepted:
+		s.poke(e.Region) // a new order to plan
+	case event.OrderCancelled, event.OrderDelivered:
+		s.pokeAll() // a courier may be free, or a bundle's other orders back to plan
 	}
 	return nil
 }
@@ -83,8 +86,10 @@ func createDeliveries(ctx context.Context, tx *store.Tx, now time.Time, where st
 	return n, nil
 }
 
-// follow moves orderID's delivery along with its order, now in orderStatus, and frees the
-// courier once the delivery has ended. It reports whether it changed anything.
+// follow moves orderID's delivery along with its order, now in orderStatus. An order that
+// ends while on offer withdraws the offer (its other orders go back to pending, the courier is
+// available again); a courier on a route becomes available once the last delivery of its route
+// has ended. It reports whether it changed anything.
 func (s *Service) follow(ctx context.Context, tx *store.Tx, orderID, orderStatus string) (bool, error) {
 	// A concurrent offer, accept or expiry may move the row between the read and the
 	// compare-and-set (PostgreSQL); then read again.
@@ -101,6 +106,15 @@ func (s *Service) follow(ctx context.Context, tx *store.Tx, orderID, orderStatus
 		if to == "" {
 			return false, nil
 		}
+		if d.status == Offered {
+			// Withdraw the whole offer first, in this transaction: a courier must never
+			// accept a route with an order that is gone.
+			if _, err := s.releaseTx(ctx, tx, d.offerID, offerWithdrawn, ""); err != nil && !errors.Is(err, errSkip) {
+				return false, err
+			}
+			s.cfg.Metrics.Offers.WithLabelValues("withdrawn").Inc()
+			d.status = Pending
+		}
 		holder := d.holder()
 		if err := lockCourier(ctx, tx, holder); err != nil {
 			return false, err
@@ -114,13 +128,19 @@ func (s *Service) follow(ctx context.Context, tx *store.Tx, orderID, orderStatus
 		if n == 0 {
 			continue
 		}
+		if to == PickedUp && !d.plannedPickup.IsZero() {
+			s.cfg.Metrics.PickupLateness.Observe(now.Sub(d.plannedPickup).Seconds())
+		}
 		if holder != "" && (to == Delivered || to == Cancelled) {
-			from := CourierBusy
-			if d.status == Offered {
-				from = CourierOffered
+			var left int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM deliveries WHERE courier_id = $1 AND status IN ('assigned', 'picked_up')`,
+				holder).Scan(&left); err != nil {
+				return false, fmt.Errorf("dispatch: read route of %s: %w", holder, err)
 			}
-			if _, err := setCourierStatus(ctx, tx, holder, CourierAvailable, now, from); err != nil {
-				return false, err
+			if left == 0 {
+				if _, err := setCourierStatus(ctx, tx, holder, CourierAvailable, now, CourierBusy); err != nil {
+					return false, err
+				}
 			}
 		}
 		return true, nil

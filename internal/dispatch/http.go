@@ -28,6 +28,10 @@ type deliveryOutput struct {
 	Body Delivery
 }
 
+type routeOutput struct {
+	Body Route
+}
+
 type offerIDInput struct {
 	OfferID string `path:"offer_id" maxLength:"128" doc:"the offer's ID"`
 }
@@ -51,6 +55,8 @@ func (s *Service) Register(srv *httpapi.Server) {
 	httpapi.Handle(srv, huma.Operation{
 		OperationID: "get-courier-offer", Method: http.MethodGet, Path: "/v1/courier/offer",
 		Summary: "Get the current offer", Tags: tags,
+		Description: "The route on offer to the courier until expires_at: the pickup, the orders in drop-off " +
+			"sequence with each drop-off's area (not its address, shown once accepted), distance and pay. 404 when none.",
 		Errors: []int{http.StatusNotFound},
 	}, courierOnly, func(ctx context.Context, p auth.Principal, _ *struct{}) (*offerOutput, error) {
 		o, err := s.CurrentOffer(ctx, p.Subject)
@@ -62,20 +68,21 @@ func (s *Service) Register(srv *httpapi.Server) {
 	httpapi.Handle(srv, huma.Operation{
 		OperationID: "accept-offer", Method: http.MethodPost, Path: "/v1/courier/offers/{offer_id}/accept",
 		Summary: "Accept an offer", Tags: tags,
-		Description: "Assigns the delivery to the courier. Exactly one accept of an offer succeeds. " +
-			"Someone else's offer is 403, an expired one 410, one already answered 409.",
+		Description: "Makes the offered route the courier's and answers it with the drop-off addresses. " +
+			"Exactly one accept of an offer succeeds. Someone else's offer is 403; one that expired or was " +
+			"withdrawn is 410 (for every offer id ever issued); one already answered 409; an id never issued 404.",
 		Errors: []int{http.StatusNotFound, http.StatusConflict, http.StatusGone},
-	}, courierOnly, func(ctx context.Context, p auth.Principal, in *offerIDInput) (*deliveryOutput, error) {
-		d, err := s.Accept(ctx, p.Subject, in.OfferID)
+	}, courierOnly, func(ctx context.Context, p auth.Principal, in *offerIDInput) (*routeOutput, error) {
+		r, err := s.Accept(ctx, p.Subject, in.OfferID)
 		if err != nil {
 			return nil, err
 		}
-		return &deliveryOutput{Body: d}, nil
+		return &routeOutput{Body: r}, nil
 	})
 	httpapi.Handle(srv, huma.Operation{
 		OperationID: "decline-offer", Method: http.MethodPost, Path: "/v1/courier/offers/{offer_id}/decline",
 		Summary: "Decline an offer", Tags: tags,
-		Description: "The delivery goes to another courier; this one is not offered the order again.",
+		Description: "The orders are planned again without this courier, who is not offered them again.",
 		Errors:      []int{http.StatusNotFound, http.StatusConflict, http.StatusGone},
 	}, courierOnly, func(ctx context.Context, p auth.Principal, in *offerIDInput) (*struct{}, error) {
 		return nil, s.Decline(ctx, p.Subject, in.OfferID)
@@ -83,7 +90,7 @@ func (s *Service) Register(srv *httpapi.Server) {
 	httpapi.Handle(srv, huma.Operation{
 		OperationID: "get-courier-delivery", Method: http.MethodGet, Path: "/v1/courier/delivery",
 		Summary: "Get the current delivery", Tags: tags,
-		Description: "The delivery the courier carries (assigned or picked up), or 404.",
+		Description: "The next delivery of the courier's route (the first in drop-off sequence not yet delivered), or 404.",
 		Errors:      []int{http.StatusNotFound},
 	}, courierOnly, func(ctx context.Context, p auth.Principal, _ *struct{}) (*deliveryOutput, error) {
 		d, err := s.CurrentDelivery(ctx, p.Subject)
@@ -91,5 +98,19 @@ func (s *Service) Register(srv *httpapi.Server) {
 			return nil, err
 		}
 		return &deliveryOutput{Body: d}, nil
+	})
+	httpapi.Handle(srv, huma.Operation{
+		OperationID: "get-courier-route", Method: http.MethodGet, Path: "/v1/courier/route",
+		Summary: "Get the current route", Tags: tags,
+		Description: "The accepted offer the courier is carrying out: the pickup, then the drop-offs in sequence, " +
+			"each with its delivery's status. Report each order with POST /v1/orders/{id}/picked-up and " +
+			"/delivered. 404 when the courier is on no route.",
+		Errors: []int{http.StatusNotFound},
+	}, courierOnly, func(ctx context.Context, p auth.Principal, _ *struct{}) (*routeOutput, error) {
+		r, err := s.CurrentRoute(ctx, p.Subject)
+		if err != nil {
+			return nil, err
+		}
+		return &routeOutput{Body: r}, nil
 	})
 }

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/tiffin-dev/tiffin/internal/event"
@@ -25,248 +24,398 @@ const (
 // dispatchable lists the order statuses whose orders need a courier, as SQL.
 const dispatchable = `('accepted', 'preparing', 'ready')`
 
-// offer offers the pending delivery of orderID to the courier the Matcher picks among the
-// available couriers within SearchRadiusM of the pickup who have not declined it. It reports
-// whether an offer was made; losing a race to another writer is not an error.
-func (s *Service) offer(ctx context.Context, orderID string) (bool, error) {
-	var made event.Delivery
-	var region string
+// Offer statuses (offers.status). Every offer ever made keeps its row.
+const (
+	offerOpen      = "open"      // waiting for its courier's answer until expires_at
+	offerAccepted  = "accepted"  // the courier took it: it is the courier's route
+	offerDeclined  = "declined"  // the courier turned it down
+	offerExpired   = "expired"   // unanswered until expires_at
+	offerWithdrawn = "withdrawn" // an order of it was cancelled, or the courier's shift ended
+)
+
+// routeOffer is a planned route to offer: courierID to pick up orders (in drop-off sequence)
+// at one restaurant.
+type routeOffer struct {
+	courierID    string
+	region       string
+	restaurantID string
+	pickup       geo.LatLng
+	orders       []string
+	pickupAt     time.Time
+	distanceM    float64
+	pay          Money
+}
+
+// makeOffer offers r to its courier, all or nothing, in one transaction: the courier moves
+// available -> offered, every order's delivery pending -> offered, the offer's rows are
+// written and each order's delivery.offered event emitted. It reports whether the offer was
+// made; losing a race (the courier or an order was taken meanwhile) is not an error.
+func (s *Service) makeOffer(ctx context.Context, r routeOffer) (string, bool, error) {
+	offerID := event.NewID("ofr")
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		now := s.cfg.Now()
-		d, err := getDelivery(ctx, tx, `order_id = $1 AND status = 'pending'
-			AND EXISTS (SELECT 1 FROM orders o WHERE o.id = deliveries.order_id AND o.status IN `+dispatchable+`)`, orderID)
-		if errors.Is(err, sql.ErrNoRows) {
+		expires := now.Add(s.cfg.OfferTTL)
+		if err := lockCourier(ctx, tx, r.courierID); err != nil {
+			return err
+		}
+		took, err := setCourierStatus(ctx, tx, r.courierID, CourierOffered, now, CourierAvailable)
+		if err != nil {
+			return err
+		}
+		if !took {
 			return errSkip
 		}
-		if err != nil {
-			return err
+		if _, err := tx.ExecContext(ctx, `INSERT INTO offers (id, courier_id, region, restaurant_id, status,
+				pickup_lat, pickup_lng, distance_m, pay, currency, planned_pickup_at, expires_at, created_at)
+			VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $8, $9, $10, $11, $12)`,
+			offerID, r.courierID, r.region, r.restaurantID, r.pickup.Lat, r.pickup.Lng, r.distanceM,
+			r.pay.Amount, r.pay.Currency, store.Now(r.pickupAt), store.Now(expires), store.Now(now)); err != nil {
+			return fmt.Errorf("dispatch: write offer: %w", err)
 		}
-		cands, err := s.candidates(ctx, tx, d)
-		if err != nil {
-			return err
-		}
-		job := Job{OrderID: d.orderID, Pickup: d.pickup, Dropoff: d.dropoff}
-		var courierID string
-		for courierID == "" {
-			id, ok := s.cfg.Matcher.Match(job, cands)
-			i := slices.IndexFunc(cands, func(c Candidate) bool { return c.CourierID == id })
-			if !ok || i < 0 {
-				return errSkip
-			}
-			// The compare-and-set is also the courier's row lock (taken only when it matches), so
-			// a transaction never holds more than one courier while it looks for another.
-			took, err := setCourierStatus(ctx, tx, id, CourierOffered, now, CourierAvailable)
+		for i, orderID := range r.orders {
+			n, err := tx.Write(ctx, `UPDATE deliveries SET status = 'offered', offer_id = $1, offered_courier_id = $2,
+				offer_expires_at = $3, offers = offers + 1, seq = $4, planned_pickup_at = $5, updated_at = $6
+				WHERE order_id = $7 AND status = 'pending'
+				  AND EXISTS (SELECT 1 FROM orders o WHERE o.id = deliveries.order_id AND o.status IN `+dispatchable+`)`,
+				offerID, r.courierID, store.Now(expires), i, store.Now(r.pickupAt), store.Now(now), orderID)
 			if err != nil {
+				return fmt.Errorf("dispatch: offer %s: %w", orderID, err)
+			}
+			if n != 1 {
+				return errSkip // offered elsewhere or ended meanwhile: plan again next round
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO offer_orders (offer_id, order_id, seq) VALUES ($1, $2, $3)`,
+				offerID, orderID, i); err != nil {
+				return fmt.Errorf("dispatch: write offer %s order %s: %w", offerID, orderID, err)
+			}
+			if err := tx.EmitNew(ctx, event.DeliveryOffered, r.region, now, event.Delivery{
+				OrderID: orderID, OfferID: offerID, CourierID: r.courierID, OfferExpiresAt: expires, At: now,
+			}); err != nil {
 				return err
 			}
-			if took {
-				courierID = id
-			} else {
-				cands = slices.Delete(cands, i, i+1) // taken meanwhile: ask again without it
-			}
 		}
-		offerID := event.NewID("ofr")
-		expires := now.Add(s.cfg.OfferTTL)
-		n, err := tx.Write(ctx, `UPDATE deliveries SET status = 'offered', offer_id = $1, offered_courier_id = $2,
-			offer_expires_at = $3, offers = offers + 1, updated_at = $4 WHERE order_id = $5 AND status = 'pending'`,
-			offerID, courierID, store.Now(expires), store.Now(now), orderID)
-		if err != nil {
-			return fmt.Errorf("dispatch: offer %s: %w", orderID, err)
-		}
-		if n != 1 {
-			return errSkip
-		}
-		made = event.Delivery{OrderID: orderID, OfferID: offerID, CourierID: courierID, OfferExpiresAt: expires, At: now}
-		region = d.region
-		return tx.EmitNew(ctx, event.DeliveryOffered, d.region, now, made)
+		return nil
 	})
 	if errors.Is(err, errSkip) {
-		return false, nil
+		return "", false, nil
 	}
 	if err != nil {
-		return false, err
+		return "", false, err
 	}
 	s.cfg.Metrics.Offers.WithLabelValues("offered").Inc()
-	s.log.DebugContext(ctx, "offered", "region", region, "order_id", orderID, "courier_id", made.CourierID, "offer_id", made.OfferID)
-	return true, nil
+	s.log.DebugContext(ctx, "offered", "region", r.region, "orders", r.orders, "courier_id", r.courierID, "offer_id", offerID)
+	return offerID, true, nil
 }
 
-// offerLogged offers orderID and logs a failure: the reconciler will try again.
-func (s *Service) offerLogged(ctx context.Context, orderID string) {
-	if _, err := s.offer(ctx, orderID); err != nil && ctx.Err() == nil {
-		s.log.WarnContext(ctx, "offer failed", "order_id", orderID, "err", err)
-	}
-}
-
-// candidates returns the available couriers within SearchRadiusM of d's pickup that hold no
-// offer or delivery and have not declined d. A courier's position is its last fix from the
-// location stream, else the one stored with its shift.
-func (s *Service) candidates(ctx context.Context, tx *store.Tx, d delivery) ([]Candidate, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT c.id, c.vehicle, c.lat, c.lng FROM couriers c
-		WHERE c.status = 'available'
-		  AND NOT EXISTS (SELECT 1 FROM delivery_declines x WHERE x.order_id = $1 AND x.courier_id = c.id)
-		  AND NOT EXISTS (SELECT 1 FROM deliveries h WHERE
-		        (h.status = 'offered' AND h.offered_courier_id = c.id)
-		     OR (h.status IN ('assigned', 'picked_up') AND h.courier_id = c.id))
-		ORDER BY c.id`, d.orderID)
-	if err != nil {
-		return nil, fmt.Errorf("dispatch: candidates for %s: %w", d.orderID, err)
-	}
-	defer rows.Close()
-	var out []Candidate
-	for rows.Next() {
-		var c Candidate
-		var lat, lng sql.NullFloat64
-		if err := rows.Scan(&c.CourierID, &c.Vehicle, &lat, &lng); err != nil {
-			return nil, fmt.Errorf("dispatch: scan candidate: %w", err)
-		}
-		if p, ok := s.position(c.CourierID); ok {
-			c.Position = p
-		} else if lat.Valid && lng.Valid {
-			c.Position = geo.LatLng{Lat: lat.Float64, Lng: lng.Float64}
-		} else {
-			continue
-		}
-		if geo.Distance(c.Position, d.pickup) <= s.cfg.SearchRadiusM {
-			out = append(out, c)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("dispatch: candidates for %s: %w", d.orderID, err)
-	}
-	return out, nil
-}
-
-// Accept assigns the delivery offered as offerID to courierID. Exactly one accept of an offer
-// succeeds: the assignment is a compare-and-set on the offer, its courier, its status and its
-// expiry. The errors say why an accept failed: ErrOfferNotFound, ErrNotYourOffer,
-// ErrOfferExpired, ErrOfferWithdrawn, ErrOfferAccepted or ErrOfferDeclined.
-func (s *Service) Accept(ctx context.Context, courierID, offerID string) (Delivery, error) {
-	var out Delivery
+// Accept makes the route offered as offerID courierID's. Exactly one accept of an offer
+// succeeds: it is a compare-and-set on the offer's status, courier and expiry. The errors say
+// why an accept failed: ErrOfferNotFound, ErrNotYourOffer, ErrOfferExpired, ErrOfferWithdrawn,
+// ErrOfferAccepted or ErrOfferDeclined.
+func (s *Service) Accept(ctx context.Context, courierID, offerID string) (Route, error) {
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		now := s.cfg.Now()
 		if err := lockCourier(ctx, tx, courierID); err != nil {
 			return err
 		}
-		n, err := tx.Write(ctx, `UPDATE deliveries SET status = 'assigned', courier_id = $1, updated_at = $2
-			WHERE offer_id = $3 AND offered_courier_id = $4 AND status = 'offered' AND offer_expires_at > $5`,
-			courierID, store.Now(now), offerID, courierID, store.Now(now))
+		n, err := tx.Write(ctx, `UPDATE offers SET status = 'accepted', answered_at = $1
+			WHERE id = $2 AND courier_id = $3 AND status = 'open' AND expires_at > $4`,
+			store.Now(now), offerID, courierID, store.Now(now))
 		if err != nil {
 			return fmt.Errorf("dispatch: accept %s: %w", offerID, err)
 		}
 		if n == 0 {
-			return whyNot(ctx, tx, courierID, offerID, now)
+			return whyNot(ctx, tx, courierID, offerID)
 		}
-		if _, err := tx.Write(ctx, `UPDATE couriers SET status = 'busy', updated_at = $1 WHERE id = $2`,
-			store.Now(now), courierID); err != nil {
-			return fmt.Errorf("dispatch: accept %s: courier busy: %w", offerID, err)
-		}
-		d, err := getDelivery(ctx, tx, `offer_id = $1`, offerID)
+		orders, region, err := offerOrders(ctx, tx, offerID)
 		if err != nil {
 			return err
 		}
-		out = d.public()
-		return tx.EmitNew(ctx, event.DeliveryAssigned, d.region, now,
-			event.Delivery{OrderID: d.orderID, OfferID: offerID, CourierID: courierID, At: now})
+		moved, err := tx.Write(ctx, `UPDATE deliveries SET status = 'assigned', courier_id = $1, route_id = $2, updated_at = $3
+			WHERE offer_id = $4 AND offered_courier_id = $5 AND status = 'offered'`,
+			courierID, offerID, store.Now(now), offerID, courierID)
+		if err != nil {
+			return fmt.Errorf("dispatch: accept %s: %w", offerID, err)
+		}
+		if int(moved) != len(orders) {
+			// An open offer's deliveries are all on offer (a cancelled order withdraws its
+			// offer in the same transaction), so this is a bug, not a race.
+			return fmt.Errorf("dispatch: accept %s: %d of its %d deliveries on offer", offerID, moved, len(orders))
+		}
+		if took, err := setCourierStatus(ctx, tx, courierID, CourierBusy, now, CourierOffered); err != nil {
+			return err
+		} else if !took {
+			return fmt.Errorf("dispatch: accept %s: courier %s was not holding it", offerID, courierID)
+		}
+		for _, o := range orders {
+			if err := tx.EmitNew(ctx, event.DeliveryAssigned, region, now,
+				event.Delivery{OrderID: o, OfferID: offerID, CourierID: courierID, At: now}); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
-		return Delivery{}, err
+		return Route{}, err
 	}
 	s.cfg.Metrics.Offers.WithLabelValues("accepted").Inc()
-	return out, nil
+	return s.route(ctx, s.db, courierID, offerID)
 }
 
-// Decline hands the offer back: the delivery returns to pending, the courier to available and
-// is never offered this order again, and the delivery is offered to someone else at once.
-// Declining an offer that has expired but not yet been swept is allowed.
+// Decline hands the offer back: its orders return to pending, the courier to available and
+// is not offered those orders again, and the region plans again at once. Declining an offer
+// that has expired but not yet been swept is allowed.
 func (s *Service) Decline(ctx context.Context, courierID, offerID string) error {
-	var orderID string
-	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		now := s.cfg.Now()
-		if err := lockCourier(ctx, tx, courierID); err != nil {
-			return err
-		}
-		n, err := tx.Write(ctx, `UPDATE deliveries SET status = 'pending', updated_at = $1
-			WHERE offer_id = $2 AND offered_courier_id = $3 AND status = 'offered'`,
-			store.Now(now), offerID, courierID)
-		if err != nil {
-			return fmt.Errorf("dispatch: decline %s: %w", offerID, err)
-		}
-		if n == 0 {
-			return whyNot(ctx, tx, courierID, offerID, now)
-		}
-		d, err := getDelivery(ctx, tx, `offer_id = $1`, offerID)
-		if err != nil {
-			return err
-		}
-		orderID = d.orderID
-		if _, err := tx.ExecContext(ctx, `INSERT INTO delivery_declines (order_id, courier_id, at) VALUES ($1, $2, $3)
-			ON CONFLICT (order_id, courier_id) DO NOTHING`, d.orderID, courierID, store.Now(now)); err != nil {
-			return fmt.Errorf("dispatch: decline %s: %w", offerID, err)
-		}
-		if _, err := setCourierStatus(ctx, tx, courierID, CourierAvailable, now, CourierOffered); err != nil {
-			return err
-		}
-		return tx.EmitNew(ctx, event.DeliveryDeclined, d.region, now,
-			event.Delivery{OrderID: d.orderID, OfferID: offerID, CourierID: courierID, At: now})
-	})
+	region, err := s.release(ctx, offerID, offerDeclined, courierID)
 	if err != nil {
 		return err
 	}
 	s.cfg.Metrics.Offers.WithLabelValues("declined").Inc()
-	s.offerLogged(ctx, orderID)
+	s.poke(region)
 	return nil
 }
 
-// whyNot explains why the offer could not be answered by courierID.
-func whyNot(ctx context.Context, tx *store.Tx, courierID, offerID string, now time.Time) error {
-	d, err := getDelivery(ctx, tx, `offer_id = $1`, offerID)
+// release ends the open offer offerID as status (declined, expired or withdrawn) in one
+// transaction: its deliveries still on offer go back to pending, its courier to available, and
+// for declined and expired, each (order, courier) pair goes to delivery_declines so later
+// rounds leave that courier out for those orders. With courierID set, only that courier's
+// offer is released (an answer); otherwise whichever courier holds it. It returns the offer's
+// region.
+func (s *Service) release(ctx context.Context, offerID, status, courierID string) (string, error) {
+	var region string
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		region, err = s.releaseTx(ctx, tx, offerID, status, courierID)
+		return err
+	})
+	return region, err
+}
+
+func (s *Service) releaseTx(ctx context.Context, tx *store.Tx, offerID, status, courierID string) (string, error) {
+	now := s.cfg.Now()
+	holder := courierID
+	if holder == "" {
+		if err := tx.QueryRowContext(ctx, `SELECT courier_id FROM offers WHERE id = $1`, offerID).Scan(&holder); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return "", ErrOfferNotFound
+			}
+			return "", fmt.Errorf("dispatch: read offer %s: %w", offerID, err)
+		}
+	}
+	if err := lockCourier(ctx, tx, holder); err != nil {
+		return "", err
+	}
+	cond := ""
+	if status == offerExpired {
+		cond = ` AND expires_at <= $5`
+	}
+	args := []any{status, store.Now(now), offerID, holder}
+	if status == offerExpired {
+		args = append(args, store.Now(now))
+	}
+	n, err := tx.Write(ctx, `UPDATE offers SET status = $1, answered_at = $2 WHERE id = $3 AND courier_id = $4 AND status = 'open'`+cond, args...)
+	if err != nil {
+		return "", fmt.Errorf("dispatch: %s offer %s: %w", status, offerID, err)
+	}
+	if n == 0 {
+		if courierID == "" {
+			return "", errSkip // answered meanwhile
+		}
+		return "", whyNot(ctx, tx, courierID, offerID)
+	}
+	orders, region, err := offerOrders(ctx, tx, offerID)
+	if err != nil {
+		return "", err
+	}
+	if _, err := tx.Write(ctx, `UPDATE deliveries SET status = 'pending', updated_at = $1 WHERE offer_id = $2 AND status = 'offered'`,
+		store.Now(now), offerID); err != nil {
+		return "", fmt.Errorf("dispatch: %s offer %s: %w", status, offerID, err)
+	}
+	if _, err := setCourierStatus(ctx, tx, holder, CourierAvailable, now, CourierOffered); err != nil {
+		return "", err
+	}
+	typ := map[string]event.Type{offerDeclined: event.DeliveryDeclined, offerExpired: event.DeliveryExpired}[status]
+	for _, o := range orders {
+		if typ == "" {
+			break
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO delivery_declines (order_id, courier_id, at) VALUES ($1, $2, $3)
+			ON CONFLICT (order_id, courier_id) DO NOTHING`, o, holder, store.Now(now)); err != nil {
+			return "", fmt.Errorf("dispatch: %s offer %s: %w", status, offerID, err)
+		}
+		if err := tx.EmitNew(ctx, typ, region, now, event.Delivery{OrderID: o, OfferID: offerID, CourierID: holder, At: now}); err != nil {
+			return "", err
+		}
+	}
+	return region, nil
+}
+
+// offerOrders returns the orders of offerID in drop-off sequence, and the offer's region.
+func offerOrders(ctx context.Context, q store.Querier, offerID string) ([]string, string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT x.order_id, o.region FROM offer_orders x JOIN offers o ON o.id = x.offer_id
+		WHERE x.offer_id = $1 ORDER BY x.seq`, offerID)
+	if err != nil {
+		return nil, "", fmt.Errorf("dispatch: read offer %s: %w", offerID, err)
+	}
+	defer rows.Close()
+	var orders []string
+	var region string
+	for rows.Next() {
+		var o string
+		if err := rows.Scan(&o, &region); err != nil {
+			return nil, "", fmt.Errorf("dispatch: read offer %s: %w", offerID, err)
+		}
+		orders = append(orders, o)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("dispatch: read offer %s: %w", offerID, err)
+	}
+	return orders, region, nil
+}
+
+// whyNot explains why courierID could not answer offerID, from the offer's row: every offer
+// ever made keeps one, so an id that was issued is never "not found".
+func whyNot(ctx context.Context, q store.Querier, courierID, offerID string) error {
+	var holder, status string
+	err := q.QueryRowContext(ctx, `SELECT courier_id, status FROM offers WHERE id = $1`, offerID).Scan(&holder, &status)
 	if errors.Is(err, sql.ErrNoRows) {
 		return ErrOfferNotFound
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("dispatch: read offer %s: %w", offerID, err)
 	}
-	if d.offeredCourierID != courierID {
+	if holder != courierID {
 		return ErrNotYourOffer
 	}
-	switch d.status {
-	case Offered:
-		return ErrOfferExpired
-	case Assigned, PickedUp, Delivered:
+	switch status {
+	case offerAccepted:
 		return ErrOfferAccepted
-	case Cancelled:
+	case offerDeclined:
+		return ErrOfferDeclined
+	case offerWithdrawn:
 		return ErrOfferWithdrawn
 	}
-	var declined int
-	err = tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM delivery_declines WHERE order_id = $1 AND courier_id = $2`,
-		d.orderID, courierID).Scan(&declined)
+	return ErrOfferExpired // expired, or open past its expiry and not yet swept
+}
+
+// expireOffers ends region's open offers past their expiry: their orders go back to pending,
+// their couriers to available. It reports how many it expired.
+func (s *Service) expireOffers(ctx context.Context, region string) (int, error) {
+	ids, err := s.orderIDs(ctx, `SELECT id FROM offers WHERE status = 'open' AND expires_at <= $1 AND region = $2
+		ORDER BY expires_at, id LIMIT $3`, store.Now(s.cfg.Now()), region, s.cfg.SweepBatch)
 	if err != nil {
-		return fmt.Errorf("dispatch: read declines: %w", err)
+		return 0, err
 	}
-	if declined > 0 {
-		return ErrOfferDeclined
+	var errs []error
+	expired := 0
+	for _, id := range ids {
+		_, err := s.release(ctx, id, offerExpired, "")
+		if errors.Is(err, errSkip) {
+			continue
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		expired++
+		s.cfg.Metrics.Offers.WithLabelValues("expired").Inc()
+		s.cfg.Metrics.Reconciled.WithLabelValues("offer_expired").Inc()
 	}
-	return ErrOfferExpired
+	return expired, errors.Join(errs...)
 }
 
 // CurrentOffer returns the unexpired offer courierID holds, or ErrNoOffer.
 func (s *Service) CurrentOffer(ctx context.Context, courierID string) (Offer, error) {
-	d, err := getDelivery(ctx, s.db, `status = 'offered' AND offered_courier_id = $1 AND offer_expires_at > $2`,
-		courierID, store.Now(s.cfg.Now()))
+	var o Offer
+	var pickupAt, expires int64
+	err := s.db.QueryRowContext(ctx, `SELECT id, restaurant_id, pickup_lat, pickup_lng, distance_m, pay, currency,
+			planned_pickup_at, expires_at
+		FROM offers WHERE courier_id = $1 AND status = 'open' AND expires_at > $2`,
+		courierID, store.Now(s.cfg.Now())).Scan(&o.OfferID, &o.RestaurantID, &o.Pickup.Lat, &o.Pickup.Lng,
+		&o.DistanceM, &o.Pay.Amount, &o.Pay.Currency, &pickupAt, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Offer{}, ErrNoOffer
 	}
 	if err != nil {
-		return Offer{}, err
+		return Offer{}, fmt.Errorf("dispatch: read offer of %s: %w", courierID, err)
 	}
-	return d.offer(), nil
+	o.PickupAt, o.ExpiresAt = store.Time(pickupAt), store.Time(expires)
+	rows, err := s.db.QueryContext(ctx, `SELECT x.order_id, d.dropoff_lat, d.dropoff_lng FROM offer_orders x
+		JOIN deliveries d ON d.order_id = x.order_id WHERE x.offer_id = $1 ORDER BY x.seq`, o.OfferID)
+	if err != nil {
+		return Offer{}, fmt.Errorf("dispatch: read offer %s: %w", o.OfferID, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var st OfferStop
+		var p geo.LatLng
+		if err := rows.Scan(&st.OrderID, &p.Lat, &p.Lng); err != nil {
+			return Offer{}, fmt.Errorf("dispatch: read offer %s: %w", o.OfferID, err)
+		}
+		cell, centre, err := geo.Area(p, geo.AreaResolution)
+		if err != nil {
+			return Offer{}, err
+		}
+		st.DropoffArea = Area{Cell: cell, Centre: point(centre)}
+		o.Orders = append(o.Orders, st)
+	}
+	if err := rows.Err(); err != nil {
+		return Offer{}, fmt.Errorf("dispatch: read offer %s: %w", o.OfferID, err)
+	}
+	if len(o.Orders) > 0 {
+		o.OrderID = o.Orders[0].OrderID
+	}
+	return o, nil
 }
 
-// CurrentDelivery returns the delivery courierID carries (assigned or picked up), or
-// ErrNoDelivery.
+// CurrentRoute returns the route courierID is on (some of its orders not yet delivered), or
+// ErrNoRoute.
+func (s *Service) CurrentRoute(ctx context.Context, courierID string) (Route, error) {
+	var routeID string
+	err := s.db.QueryRowContext(ctx, `SELECT route_id FROM deliveries WHERE courier_id = $1 AND status IN ('assigned', 'picked_up')
+		AND route_id IS NOT NULL ORDER BY updated_at DESC LIMIT 1`, courierID).Scan(&routeID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Route{}, ErrNoRoute
+	}
+	if err != nil {
+		return Route{}, fmt.Errorf("dispatch: read route of %s: %w", courierID, err)
+	}
+	return s.route(ctx, s.db, courierID, routeID)
+}
+
+// route reads courierID's route routeID (an accepted offer) with its stops in sequence.
+func (s *Service) route(ctx context.Context, q store.Querier, courierID, routeID string) (Route, error) {
+	r := Route{RouteID: routeID, CourierID: courierID}
+	var pickupAt int64
+	err := q.QueryRowContext(ctx, `SELECT restaurant_id, pickup_lat, pickup_lng, planned_pickup_at, pay, currency
+		FROM offers WHERE id = $1 AND courier_id = $2 AND status = 'accepted'`, routeID, courierID).Scan(
+		&r.RestaurantID, &r.Pickup.Lat, &r.Pickup.Lng, &pickupAt, &r.Pay.Amount, &r.Pay.Currency)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Route{}, ErrNoRoute
+	}
+	if err != nil {
+		return Route{}, fmt.Errorf("dispatch: read route %s: %w", routeID, err)
+	}
+	r.PickupAt = store.Time(pickupAt)
+	rows, err := q.QueryContext(ctx, `SELECT order_id, status, dropoff_lat, dropoff_lng FROM deliveries
+		WHERE route_id = $1 ORDER BY seq, order_id`, routeID)
+	if err != nil {
+		return Route{}, fmt.Errorf("dispatch: read route %s: %w", routeID, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var st Stop
+		if err := rows.Scan(&st.OrderID, &st.Status, &st.Dropoff.Lat, &st.Dropoff.Lng); err != nil {
+			return Route{}, fmt.Errorf("dispatch: read route %s: %w", routeID, err)
+		}
+		r.Stops = append(r.Stops, st)
+	}
+	return r, rows.Err()
+}
+
+// CurrentDelivery returns the next delivery of courierID's route (the first, in drop-off
+// sequence, not yet delivered), or ErrNoDelivery.
 func (s *Service) CurrentDelivery(ctx context.Context, courierID string) (Delivery, error) {
-	d, err := getDelivery(ctx, s.db, `courier_id = $1 AND status IN ('assigned', 'picked_up')`, courierID)
+	d, err := getDelivery(ctx, s.db, `courier_id = $1 AND status IN ('assigned', 'picked_up') ORDER BY seq, order_id LIMIT 1`, courierID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Delivery{}, ErrNoDelivery
 	}

@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tiffin-dev/tiffin/internal/event"
 	"github.com/tiffin-dev/tiffin/internal/store"
 )
 
@@ -95,6 +94,8 @@ func (s *Service) reconcileRegions(ctx context.Context) error {
 				}
 			case <-t.C:
 				wait = false
+			case <-s.newWork:
+				wait = false
 			}
 		}
 	}
@@ -130,30 +131,103 @@ func (s *Service) activeRegions(ctx context.Context) ([]string, error) {
 	return regions, nil
 }
 
-// reconcileRegion sweeps region every SweepInterval until ctx ends. Events are prompts; the
-// sweep is what guarantees progress when one is lost or a handler failed.
+// reconcileRegion runs region's loop until ctx ends: every SweepInterval it sweeps (creates
+// missing deliveries, follows orders, expires offers, hands overdue orders to the carrier), and
+// every Round, when poked (an order accepted, a courier on shift or free, an offer declined)
+// or when an offer expired, it runs a planning round. Events are prompts; the sweep and the
+// rounds are what guarantee progress when one is lost or a handler failed.
 func (s *Service) reconcileRegion(ctx context.Context, region string) error {
 	log := s.log.With("region", region)
 	log.DebugContext(ctx, "reconciling region")
-	t := time.NewTicker(s.cfg.SweepInterval)
-	defer t.Stop()
+	poke := s.pokeChan(region)
+	defer s.dropPokeChan(region, poke)
+	sweeps := time.NewTicker(s.cfg.SweepInterval)
+	defer sweeps.Stop()
+	rounds := time.NewTicker(s.cfg.Round)
+	defer rounds.Stop()
+	replan := true
 	for {
-		if err := s.sweep(ctx, region); err != nil && ctx.Err() == nil {
+		expired, err := s.housekeep(ctx, region)
+		if err != nil && ctx.Err() == nil {
 			log.WarnContext(ctx, "reconcile", "err", err)
 		}
+		if replan || expired > 0 {
+			if _, err := s.planRound(ctx, region); err != nil && ctx.Err() == nil {
+				log.WarnContext(ctx, "planning round", "err", err)
+			}
+		}
+		replan = false
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-t.C:
+		case <-sweeps.C:
+		case <-rounds.C:
+			replan = true
+		case <-poke:
+			replan = true
 		}
 	}
 }
 
-// sweep makes one reconciler pass over region: (a) create the deliveries its accepted orders
-// lack, (b) bring its deliveries in line with orders that moved on without us hearing, (c)
-// expire its unanswered offers, (d) offer its pending deliveries, oldest first.
+// pokeChan returns the channel that wakes region's loop, made for it.
+func (s *Service) pokeChan(region string) chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := make(chan struct{}, 1)
+	s.pokes[region] = c
+	return c
+}
+
+func (s *Service) dropPokeChan(region string, c chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pokes[region] == c {
+		delete(s.pokes, region)
+	}
+}
+
+// poke asks region's loop for a planning round soon: at once when it runs in this process
+// (pokes coalesce: a loop busy with a round runs one more after it), else the regions are read
+// again now, which starts the loop where this process can take the region's lease.
+func (s *Service) poke(region string) {
+	s.mu.Lock()
+	c := s.pokes[region]
+	s.mu.Unlock()
+	if c == nil {
+		c = s.newWork
+	}
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// pokeAll pokes every region's loop running here: a courier came on shift or became free, and
+// couriers are not bound to a region.
+func (s *Service) pokeAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.pokes {
+		select {
+		case c <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// sweep makes one full pass over region, as its loop does on a round: housekeeping, then a
+// planning round.
 func (s *Service) sweep(ctx context.Context, region string) error {
-	var errs []error
+	_, err := s.housekeep(ctx, region)
+	_, perr := s.planRound(ctx, region)
+	return errors.Join(err, perr)
+}
+
+// housekeep makes one reconciler pass over region: (a) create the deliveries its accepted
+// orders lack, (b) bring its deliveries in line with orders that moved on without us
+// hearing, (c) expire its unanswered offers, (d) hand orders no courier took in time to the
+// carrier. It returns how many offers it expired.
+func (s *Service) housekeep(ctx context.Context, region string) (int, error) {
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		n, err := createRegionDeliveries(ctx, tx, s.cfg.Now(), region, s.cfg.SweepBatch)
 		if n > 0 {
@@ -161,9 +235,8 @@ func (s *Service) sweep(ctx context.Context, region string) error {
 		}
 		return err
 	})
-	errs = append(errs, err, s.syncWithOrders(ctx, region), s.expireOffers(ctx, region), s.fallBackToCarrier(ctx, region),
-		s.offerPending(ctx, region))
-	return errors.Join(errs...)
+	expired, eerr := s.expireOffers(ctx, region)
+	return expired, errors.Join(err, s.syncWithOrders(ctx, region), eerr, s.fallBackToCarrier(ctx, region))
 }
 
 // fallBackToCarrier hands to the outside carrier, in region, every order no courier took
@@ -256,87 +329,6 @@ func (s *Service) syncWithOrders(ctx context.Context, region string) error {
 			errs = append(errs, err)
 		} else if moved {
 			s.cfg.Metrics.Reconciled.WithLabelValues("delivery_synced").Inc()
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// expireOffers sends region's offers past their expiry back to pending and frees their
-// couriers.
-func (s *Service) expireOffers(ctx context.Context, region string) error {
-	ids, err := s.orderIDs(ctx, `SELECT order_id FROM deliveries WHERE status = 'offered' AND offer_expires_at <= $1 AND region = $2
-		ORDER BY offer_expires_at, order_id LIMIT $3`, store.Now(s.cfg.Now()), region, s.cfg.SweepBatch)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, id := range ids {
-		expired := false
-		err := s.db.InTx(ctx, func(tx *store.Tx) error {
-			now := s.cfg.Now()
-			d, err := getDelivery(ctx, tx, `order_id = $1 AND status = 'offered' AND offer_expires_at <= $2`, id, store.Now(now))
-			if err != nil {
-				return errSkip // answered meanwhile, or a real error the next pass will meet again
-			}
-			if err := lockCourier(ctx, tx, d.offeredCourierID); err != nil {
-				return err
-			}
-			n, err := tx.Write(ctx, `UPDATE deliveries SET status = 'pending', updated_at = $1
-				WHERE order_id = $2 AND status = 'offered' AND offer_id = $3`, store.Now(now), id, d.offerID)
-			if err != nil {
-				return fmt.Errorf("dispatch: expire offer %s: %w", d.offerID, err)
-			}
-			if n != 1 {
-				return errSkip
-			}
-			if _, err := setCourierStatus(ctx, tx, d.offeredCourierID, CourierAvailable, now, CourierOffered); err != nil {
-				return err
-			}
-			expired = true
-			return tx.EmitNew(ctx, event.DeliveryExpired, d.region, now,
-				event.Delivery{OrderID: id, OfferID: d.offerID, CourierID: d.offeredCourierID, OfferExpiresAt: d.offerExpiresAt, At: now})
-		})
-		if err != nil && !errors.Is(err, errSkip) {
-			errs = append(errs, err)
-		}
-		if expired {
-			s.cfg.Metrics.Offers.WithLabelValues("expired").Inc()
-			s.cfg.Metrics.Reconciled.WithLabelValues("offer_expired").Inc()
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// offerPending offers region's pending deliveries, oldest first, while couriers are
-// available. Couriers are not bound to a region (an offer goes to whoever is within
-// SearchRadiusM of the pickup), so the count of available couriers is the whole city's, and
-// reconcilers of neighbouring regions competing for one courier are settled by the courier's
-// compare-and-set in offer.
-func (s *Service) offerPending(ctx context.Context, region string) error {
-	var available int
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM couriers WHERE status = 'available'`).Scan(&available); err != nil {
-		return fmt.Errorf("dispatch: count available couriers: %w", err)
-	}
-	if available == 0 {
-		return nil
-	}
-	ids, err := s.orderIDs(ctx, `SELECT d.order_id FROM deliveries d JOIN orders o ON o.id = d.order_id
-		WHERE d.status = 'pending' AND d.region = $1 AND o.status IN `+dispatchable+`
-		ORDER BY d.created_at, d.order_id LIMIT $2`, region, s.cfg.SweepBatch)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, id := range ids {
-		ok, err := s.offer(ctx, id)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		if ok {
-			s.cfg.Metrics.Reconciled.WithLabelValues("offered").Inc()
-			if available--; available == 0 {
-				break
-			}
 		}
 	}
 	return errors.Join(errs...)

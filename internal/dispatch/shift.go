@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"time"
 
-	"github.com/tiffin-dev/tiffin/internal/event"
 	"github.com/tiffin-dev/tiffin/internal/fault"
 	"github.com/tiffin-dev/tiffin/internal/geo"
 	"github.com/tiffin-dev/tiffin/internal/store"
@@ -19,21 +19,27 @@ type Shift struct {
 	Vehicle string   `json:"vehicle,omitempty" enum:"bike,scooter,car,walk" doc:"what the courier rides; kept when omitted (default bike)"`
 	Lat     *float64 `json:"lat,omitempty" minimum:"-90" maximum:"90" doc:"current position, with lng"`
 	Lng     *float64 `json:"lng,omitempty" minimum:"-180" maximum:"180" doc:"current position, with lat"`
+	// EndsAt is when the shift ends: no offer is made whose pickup would fall after it.
+	EndsAt *time.Time `json:"ends_at,omitempty" doc:"when the shift ends (RFC 3339); no offer's pickup falls after it. Omitted: kept when already on shift, else open-ended"`
 }
 
 // Courier is a courier's shift state.
 type Courier struct {
-	ID       string `json:"id"`
-	Status   string `json:"status" enum:"off,available,offered,busy"`
-	Vehicle  string `json:"vehicle"`
-	OnShift  bool   `json:"on_shift"`
-	Position *Point `json:"position,omitempty"`
-	Region   string `json:"region,omitempty"`
+	ID       string     `json:"id"`
+	Status   string     `json:"status" enum:"off,available,offered,busy"`
+	Vehicle  string     `json:"vehicle"`
+	OnShift  bool       `json:"on_shift"`
+	Position *Point     `json:"position,omitempty"`
+	Region   string     `json:"region,omitempty"`
+	EndsAt   *time.Time `json:"ends_at,omitempty"`
 }
 
 var courierIDPattern = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,64}$`)
 
-func (sh Shift) validate() (*geo.LatLng, error) {
+func (sh Shift) validate(now time.Time) (*geo.LatLng, error) {
+	if sh.EndsAt != nil && sh.OnShift && !sh.EndsAt.After(now) {
+		return nil, fault.Field("body.ends_at", nil, "must be in the future")
+	}
 	switch sh.Vehicle {
 	case "", geo.Bike, geo.Scooter, geo.Car, geo.Walk:
 	default:
@@ -66,7 +72,7 @@ func (s *Service) SetShift(ctx context.Context, courierID string, sh Shift) (Cou
 	if !courierIDPattern.MatchString(courierID) {
 		return Courier{}, ErrInvalidCourierID
 	}
-	pos, err := sh.validate()
+	pos, err := sh.validate(s.cfg.Now())
 	if err != nil {
 		return Courier{}, err
 	}
@@ -77,7 +83,7 @@ func (s *Service) SetShift(ctx context.Context, courierID string, sh Shift) (Cou
 		}
 	}
 	var out Courier
-	var returned string // order whose offer went back to pending
+	var returned string // region of the offer handed back
 	err = s.db.InTx(ctx, func(tx *store.Tx) error {
 		now := s.cfg.Now()
 		ms := store.Now(now)
@@ -100,9 +106,15 @@ func (s *Service) SetShift(ctx context.Context, courierID string, sh Shift) (Cou
 			}
 		}
 		if sh.OnShift {
-			if _, err := tx.ExecContext(ctx, `UPDATE couriers SET status = 'available', shift_started_at = $1
+			if _, err := tx.ExecContext(ctx, `UPDATE couriers SET status = 'available', shift_started_at = $1, shift_ends_at = NULL
 				WHERE id = $2 AND status = 'off'`, ms, courierID); err != nil {
 				return fmt.Errorf("dispatch: courier %s on shift: %w", courierID, err)
+			}
+			if sh.EndsAt != nil {
+				if _, err := tx.ExecContext(ctx, `UPDATE couriers SET shift_ends_at = $1 WHERE id = $2`,
+					store.Now(*sh.EndsAt), courierID); err != nil {
+					return fmt.Errorf("dispatch: courier %s shift end: %w", courierID, err)
+				}
 			}
 		} else {
 			var err error
@@ -128,38 +140,35 @@ func (s *Service) SetShift(ctx context.Context, courierID string, sh Shift) (Cou
 		s.setPosition(courierID, *pos, s.cfg.Now())
 	}
 	if returned != "" {
-		s.cfg.Metrics.Offers.WithLabelValues("declined").Inc()
-		s.offerLogged(ctx, returned)
+		s.cfg.Metrics.Offers.WithLabelValues("withdrawn").Inc()
+		s.poke(returned)
+	}
+	if sh.OnShift {
+		s.pokeAll()
 	}
 	return out, nil
 }
 
-// endShift takes courierID off shift in tx, handing back an offer it holds; it returns the
-// order whose offer went back to pending, if any.
+// endShift takes courierID off shift in tx, withdrawing an offer it holds (its orders go back
+// to pending); it returns that offer's region, if any. It is refused with ErrBusy while the
+// courier is on a route.
 func (s *Service) endShift(ctx context.Context, tx *store.Tx, courierID string) (string, error) {
-	now := s.cfg.Now()
 	if _, err := getDelivery(ctx, tx, `courier_id = $1 AND status IN ('assigned', 'picked_up')`, courierID); err == nil {
 		return "", ErrBusy
 	} else if !errors.Is(err, sql.ErrNoRows) {
 		return "", err
 	}
-	var returned string
-	d, err := getDelivery(ctx, tx, `offered_courier_id = $1 AND status = 'offered'`, courierID)
+	var returned, offerID string
+	err := tx.QueryRowContext(ctx, `SELECT id FROM offers WHERE courier_id = $1 AND status = 'open'`, courierID).Scan(&offerID)
 	switch {
 	case err == nil:
-		if _, err := tx.Write(ctx, `UPDATE deliveries SET status = 'pending', updated_at = $1
-			WHERE order_id = $2 AND status = 'offered' AND offer_id = $3`, store.Now(now), d.orderID, d.offerID); err != nil {
-			return "", fmt.Errorf("dispatch: hand back offer %s: %w", d.offerID, err)
-		}
-		if err := tx.EmitNew(ctx, event.DeliveryDeclined, d.region, now,
-			event.Delivery{OrderID: d.orderID, OfferID: d.offerID, CourierID: courierID, At: now}); err != nil {
+		if returned, err = s.releaseTx(ctx, tx, offerID, offerWithdrawn, courierID); err != nil {
 			return "", err
 		}
-		returned = d.orderID
 	case !errors.Is(err, sql.ErrNoRows):
-		return "", err
+		return "", fmt.Errorf("dispatch: read offer of %s: %w", courierID, err)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE couriers SET status = 'off', shift_started_at = NULL WHERE id = $1`, courierID); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE couriers SET status = 'off', shift_started_at = NULL, shift_ends_at = NULL WHERE id = $1`, courierID); err != nil {
 		return "", fmt.Errorf("dispatch: courier %s off shift: %w", courierID, err)
 	}
 	return returned, nil
@@ -168,12 +177,17 @@ func (s *Service) endShift(ctx context.Context, tx *store.Tx, courierID string) 
 func readCourier(ctx context.Context, q store.Querier, id string) (Courier, error) {
 	c := Courier{ID: id}
 	var lat, lng sql.NullFloat64
-	err := q.QueryRowContext(ctx, `SELECT status, vehicle, lat, lng, region FROM couriers WHERE id = $1`, id).Scan(
-		&c.Status, &c.Vehicle, &lat, &lng, &c.Region)
+	var ends sql.NullInt64
+	err := q.QueryRowContext(ctx, `SELECT status, vehicle, lat, lng, region, shift_ends_at FROM couriers WHERE id = $1`, id).Scan(
+		&c.Status, &c.Vehicle, &lat, &lng, &c.Region, &ends)
 	if err != nil {
 		return Courier{}, fmt.Errorf("dispatch: read courier %s: %w", id, err)
 	}
 	c.OnShift = c.Status != CourierOff
+	if ends.Valid {
+		t := store.Time(ends.Int64)
+		c.EndsAt = &t
+	}
 	if lat.Valid && lng.Valid {
 		c.Position = &Point{Lat: lat.Float64, Lng: lng.Float64}
 	}

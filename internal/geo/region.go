@@ -61,3 +61,21 @@ func (r Regioner) Neighbours(region string, k int) ([]string, error) {
 	}
 	return out, nil
 }
+
+// AreaResolution is the H3 resolution of the area an address is shown as before it is
+// revealed (about 5 km² a cell, 1.2 km from centre to edge).
+const AreaResolution = 7
+
+// Area returns the H3 cell at resolution res that holds p and the cell's centre: where p is,
+// without saying exactly where.
+func Area(p LatLng, res int) (cell string, centre LatLng, err error) {
+	c, err := h3.LatLngToCell(h3.NewLatLng(p.Lat, p.Lng), res)
+	if err != nil {
+		return "", LatLng{}, fmt.Errorf("geo: area of %v at resolution %d: %w", p, res, err)
+	}
+	ll, err := c.LatLng()
+	if err != nil {
+		return "", LatLng{}, fmt.Errorf("geo: centre of %s: %w", c, err)
+	}
+	return c.String(), LatLng{Lat: ll.Lat, Lng: ll.Lng}, nil
+}

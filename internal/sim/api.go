@@ -140,24 +140,27 @@ type order struct {
 	CreatedAt    stamp  `json:"created_at"`
 }
 
-// offer is GET /v1/courier/offer.
+// offer is GET /v1/courier/offer: a route on offer (the drop-offs only as areas).
 type offer struct {
 	OfferID      string `json:"offer_id"`
 	OrderID      string `json:"order_id"`
 	RestaurantID string `json:"restaurant_id"`
 	Pickup       point  `json:"pickup"`
-	Dropoff      point  `json:"dropoff"`
 	ExpiresAt    stamp  `json:"expires_at"`
+	Orders       []struct {
+		OrderID string `json:"order_id"`
+	} `json:"orders"`
 }
 
-// delivery is GET /v1/courier/delivery.
-type delivery struct {
-	OrderID      string `json:"order_id"`
-	RestaurantID string `json:"restaurant_id"`
-	Status       string `json:"status"`
-	Pickup       point  `json:"pickup"`
-	Dropoff      point  `json:"dropoff"`
-	CourierID    string `json:"courier_id"`
+// route is GET /v1/courier/route: the accepted offer's pickup and drop-offs in sequence.
+type route struct {
+	RouteID string `json:"route_id"`
+	Pickup  point  `json:"pickup"`
+	Stops   []struct {
+		OrderID string `json:"order_id"`
+		Status  string `json:"status"`
+		Dropoff point  `json:"dropoff"`
+	} `json:"stops"`
 }
 
 var errMissing = errors.New("missing field")
@@ -181,24 +184,29 @@ func decodeOffer(b []byte) (offer, error) {
 	if o.OfferID == "" || o.OrderID == "" {
 		return offer{}, fmt.Errorf("decode offer: %w: offer_id and order_id", errMissing)
 	}
-	if !o.Pickup.latLng().Valid() || !o.Dropoff.latLng().Valid() {
-		return offer{}, fmt.Errorf("decode offer %s: pickup or dropoff out of range", o.OfferID)
+	if !o.Pickup.latLng().Valid() {
+		return offer{}, fmt.Errorf("decode offer %s: pickup out of range", o.OfferID)
 	}
 	return o, nil
 }
 
-func decodeDelivery(b []byte) (delivery, error) {
-	var d delivery
-	if err := json.Unmarshal(b, &d); err != nil {
-		return delivery{}, fmt.Errorf("decode delivery: %w", err)
+func decodeRoute(b []byte) (route, error) {
+	var r route
+	if err := json.Unmarshal(b, &r); err != nil {
+		return route{}, fmt.Errorf("decode route: %w", err)
 	}
-	if d.OrderID == "" {
-		return delivery{}, fmt.Errorf("decode delivery: %w: order_id", errMissing)
+	if r.RouteID == "" || len(r.Stops) == 0 {
+		return route{}, fmt.Errorf("decode route: %w: route_id and stops", errMissing)
 	}
-	if !d.Pickup.latLng().Valid() || !d.Dropoff.latLng().Valid() {
-		return delivery{}, fmt.Errorf("decode delivery %s: pickup or dropoff out of range", d.OrderID)
+	if !r.Pickup.latLng().Valid() {
+		return route{}, fmt.Errorf("decode route %s: pickup out of range", r.RouteID)
 	}
-	return d, nil
+	for _, st := range r.Stops {
+		if st.OrderID == "" || !st.Dropoff.latLng().Valid() {
+			return route{}, fmt.Errorf("decode route %s: a stop without an order or with a drop-off out of range", r.RouteID)
+		}
+	}
+	return r, nil
 }
 
 // decodeList reads a page of a list endpoint: {"items":[...],"next_cursor":"..."}. A bare

@@ -57,14 +57,14 @@ func TestDecodeOrder(t *testing.T) {
 
 func TestDecodeOffer(t *testing.T) {
 	t.Parallel()
-	good := `{"offer_id":"off_1","order_id":"ord_1","restaurant_id":"r","pickup":{"lat":12.9,"lng":77.5},"dropoff":{"lat":13,"lng":77.6},"expires_at":"2026-03-01T12:30:00Z"}`
+	good := `{"offer_id":"off_1","order_id":"ord_1","restaurant_id":"r","pickup":{"lat":12.9,"lng":77.5},"orders":[{"order_id":"ord_1"}],"expires_at":"2026-03-01T12:30:00Z"}`
 	o, err := decodeOffer([]byte(good))
-	if err != nil || o.OfferID != "off_1" || o.OrderID != "ord_1" || o.Dropoff != (point{13, 77.6}) {
+	if err != nil || o.OfferID != "off_1" || o.OrderID != "ord_1" || o.Pickup != (point{12.9, 77.5}) || len(o.Orders) != 1 {
 		t.Errorf("decodeOffer(good) = %+v, %v", o, err)
 	}
 	for _, bad := range []string{
 		`{}`, `null`, `{"offer_id":"x"}`,
-		`{"offer_id":"x","order_id":"y","pickup":{"lat":91,"lng":0},"dropoff":{"lat":0,"lng":0}}`,
+		`{"offer_id":"x","order_id":"y","pickup":{"lat":91,"lng":0}}`,
 		`{"offer_id":"x","order_id":"y","pickup":{"lat":"north"}}`,
 	} {
 		if o, err := decodeOffer([]byte(bad)); err == nil {
@@ -111,8 +111,8 @@ func FuzzDecode(f *testing.F) {
 	for _, s := range []string{
 		`{"id":"o","status":"paid","created_at":"2026-03-01T12:30:00Z","delivery":{"lat":1,"lng":2}}`,
 		`{"id":"o","status":"paid","created_at":1772368200000}`,
-		`{"offer_id":"a","order_id":"b","pickup":{"lat":1,"lng":2},"dropoff":{"lat":3,"lng":4},"expires_at":"2026-03-01T12:30:00Z"}`,
-		`{"order_id":"b","status":"assigned","pickup":{"lat":1,"lng":2},"dropoff":{"lat":3,"lng":4},"courier_id":"c"}`,
+		`{"offer_id":"a","order_id":"b","pickup":{"lat":1,"lng":2},"orders":[{"order_id":"b"}],"expires_at":"2026-03-01T12:30:00Z"}`,
+		`{"route_id":"r","pickup":{"lat":1,"lng":2},"stops":[{"order_id":"b","status":"assigned","dropoff":{"lat":3,"lng":4}}]}`,
 		`{"items":[{"id":"i","name":"n","price":9000,"available":true,"stock":null}],"next_cursor":"x"}`,
 		`[{"id":"i","price":1}]`, `null`, `"`, `{"created_at":-1e15}`, `{"id":"o","status":"s","created_at":"9999-99-99"}`,
 	} {
@@ -122,11 +122,15 @@ func FuzzDecode(f *testing.F) {
 		if o, err := decodeOrder(b); err == nil && (o.ID == "" || o.Status == "") {
 			t.Errorf("decodeOrder accepted %q without id or status", b)
 		}
-		if o, err := decodeOffer(b); err == nil && (o.OfferID == "" || !o.Pickup.latLng().Valid() || !o.Dropoff.latLng().Valid()) {
+		if o, err := decodeOffer(b); err == nil && (o.OfferID == "" || !o.Pickup.latLng().Valid()) {
 			t.Errorf("decodeOffer accepted %q: %+v", b, o)
 		}
-		if d, err := decodeDelivery(b); err == nil && (d.OrderID == "" || !d.Dropoff.latLng().Valid()) {
-			t.Errorf("decodeDelivery accepted %q: %+v", b, d)
+		if r, err := decodeRoute(b); err == nil {
+			for _, st := range r.Stops {
+				if st.OrderID == "" || !st.Dropoff.latLng().Valid() {
+					t.Errorf("decodeRoute accepted %q: %+v", b, r)
+				}
+			}
 		}
 		if items, err := decodeMenu(b); err == nil {
 			for _, it := range items {

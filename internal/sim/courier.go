@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/tiffin-dev/tiffin/internal/auth"
@@ -29,17 +30,26 @@ type rider struct {
 	log   *slog.Logger
 }
 
-// job is the delivery a courier is carrying out.
+// job is one order of the route a courier is carrying out.
 type job struct {
-	orderID         string
-	pickup, dropoff geo.LatLng
-	pickedUp        bool
-	createdAt       time.Time // the order's, once known
+	orderID   string
+	dropoff   geo.LatLng
+	pickedUp  bool
+	gone      bool      // cancelled, or no longer the courier's: skipped
+	createdAt time.Time // the order's, once known
+}
+
+// trip is the route a courier is carrying out: one restaurant, then drop-offs in sequence.
+type trip struct {
+	routeID string
+	pickup  geo.LatLng
+	jobs    []job
 }
 
 // runCourier plays one courier: on shift, it polls for offers, accepts most, rides to the
-// restaurant, waits for the food, rides to the customer and delivers, reporting its position
-// every second while it moves. It first resumes a delivery a previous run left assigned to it.
+// restaurant, waits for the food of each order of the route, rides to each customer in turn
+// and delivers, reporting its position every second while it moves. It first resumes a route
+// a previous run left it on.
 func (s *Sim) runCourier(ctx context.Context, c simCourier, rng *rand.Rand) {
 	k := &rider{
 		c: c, me: auth.Principal{Subject: c.ID, Role: auth.Courier}, rng: rng, pos: c.Start,
@@ -55,9 +65,9 @@ func (s *Sim) runCourier(ctx context.Context, c simCourier, rng *rand.Rand) {
 		}
 	}
 	s.report(ctx, k, k.here(0, 0))
-	if j, ok := s.currentDelivery(ctx, k); ok {
-		k.log.Debug("resuming delivery", "order", j.orderID, "picked_up", j.pickedUp)
-		if !s.deliver(ctx, k, j) && ctx.Err() != nil {
+	if t, ok := s.currentRoute(ctx, k); ok {
+		k.log.Debug("resuming route", "route", t.routeID, "orders", len(t.jobs))
+		if !s.carry(ctx, k, t) {
 			return // still carrying it: stay on shift for the next run
 		}
 	}
@@ -82,8 +92,11 @@ func (s *Sim) runCourier(ctx context.Context, c simCourier, rng *rand.Rand) {
 		if !s.answerOffer(ctx, k, o, "accept") {
 			continue
 		}
-		j := job{orderID: o.OrderID, pickup: o.Pickup.latLng(), dropoff: o.Dropoff.latLng()}
-		if !s.deliver(ctx, k, j) && ctx.Err() != nil {
+		t, ok := s.currentRoute(ctx, k)
+		if !ok {
+			continue
+		}
+		if !s.carry(ctx, k, t) {
 			return
 		}
 		lastFix = time.Now()
@@ -168,44 +181,79 @@ func (s *Sim) answerOffer(ctx context.Context, k *rider, o offer, answer string)
 	return false
 }
 
-// currentDelivery returns the delivery the server has assigned to the courier, if any.
-func (s *Sim) currentDelivery(ctx context.Context, k *rider) (job, bool) {
-	r, err := s.as(ctx, k.me, http.MethodGet, "/v1/courier/delivery", nil, nil)
+// currentRoute returns the route the server has the courier on, if any, without the stops
+// already ended.
+func (s *Sim) currentRoute(ctx context.Context, k *rider) (trip, bool) {
+	r, err := s.as(ctx, k.me, http.MethodGet, "/v1/courier/route", nil, nil)
 	if err == nil && (r.Status == http.StatusNotFound || r.Status == http.StatusNoContent) {
-		return job{}, false
+		return trip{}, false
 	}
 	if err != nil || !r.ok() {
-		s.trouble(ctx, "get delivery", r, err, "courier", k.c.ID)
-		return job{}, false
+		s.trouble(ctx, "get route", r, err, "courier", k.c.ID)
+		return trip{}, false
 	}
-	d, derr := decodeDelivery(r.Body)
+	rt, derr := decodeRoute(r.Body)
 	if derr != nil {
-		s.trouble(ctx, "get delivery", r, derr, "courier", k.c.ID)
-		return job{}, false
+		s.trouble(ctx, "get route", r, derr, "courier", k.c.ID)
+		return trip{}, false
 	}
-	switch d.Status {
-	case "pending", "offered", "declined", "expired", statusDelivered, statusCancelled:
-		return job{}, false
-	}
-	j := job{orderID: d.OrderID, pickup: d.Pickup.latLng(), dropoff: d.Dropoff.latLng()}
-	if d.Status == statusPickedUp || d.Status == "at_customer" {
-		j.pickedUp = true
-		k.pos = j.pickup // it was last seen leaving the restaurant
-	}
-	return j, true
-}
-
-// deliver carries out j and reports whether the order was delivered. It gives up when the
-// order is cancelled or no longer the courier's, or ctx ends.
-func (s *Sim) deliver(ctx context.Context, k *rider, j job) bool {
-	if !j.pickedUp {
-		if !s.travel(ctx, k, j.pickup, j.orderID) || !s.pickUp(ctx, k, &j) {
-			return false
+	t := trip{routeID: rt.RouteID, pickup: rt.Pickup.latLng()}
+	for _, st := range rt.Stops {
+		switch st.Status {
+		case "assigned", statusPickedUp, "at_customer":
+			t.jobs = append(t.jobs, job{orderID: st.OrderID, dropoff: st.Dropoff.latLng(), pickedUp: st.Status != "assigned"})
 		}
 	}
-	if !s.travel(ctx, k, j.dropoff, j.orderID) {
-		return false
+	return t, len(t.jobs) > 0
+}
+
+// carry carries out t: to the restaurant for the orders not yet picked up, then to each
+// drop-off in sequence. An order cancelled or taken away on the way is skipped. It returns
+// false only when ctx ended first.
+func (s *Sim) carry(ctx context.Context, k *rider, t trip) bool {
+	var waiting []string
+	for _, j := range t.jobs {
+		if !j.pickedUp {
+			waiting = append(waiting, j.orderID)
+		}
 	}
+	if len(waiting) > 0 {
+		left := s.travel(ctx, k, t.pickup, waiting...)
+		if ctx.Err() != nil {
+			return false
+		}
+		for i := range t.jobs {
+			j := &t.jobs[i]
+			if j.pickedUp {
+				continue
+			}
+			if !slices.Contains(left, j.orderID) || !s.pickUp(ctx, k, j) {
+				j.gone = true
+			}
+			if ctx.Err() != nil {
+				return false
+			}
+		}
+	}
+	for i := range t.jobs {
+		j := &t.jobs[i]
+		if j.gone {
+			continue
+		}
+		if len(s.travel(ctx, k, j.dropoff, j.orderID)) == 0 {
+			if ctx.Err() != nil {
+				return false
+			}
+			continue
+		}
+		s.handOver(ctx, k, j)
+	}
+	return ctx.Err() == nil
+}
+
+// handOver delivers j at its drop-off and records its click-to-door time. It reports whether
+// the order was delivered.
+func (s *Sim) handOver(ctx context.Context, k *rider, j *job) bool {
 	if j.createdAt.IsZero() {
 		if o, v := s.lookup(ctx, k, j.orderID); v == verdictMine {
 			j.createdAt = o.CreatedAt.Time
@@ -232,8 +280,11 @@ func step(from, to geo.LatLng, metres float64) (next geo.LatLng, arrived bool) {
 }
 
 // travel moves the courier to `to` at its vehicle's street speed times Speed, one fix every
-// fixEvery, posted in batches; every few seconds it checks the order is still its to carry.
-func (s *Sim) travel(ctx context.Context, k *rider, to geo.LatLng, orderID string) bool {
+// fixEvery, posted in batches; every few seconds it checks the orders it rides for are still
+// its to carry. It returns those still its own (none when ctx ended, or when every one of
+// them went away, which stops the ride).
+func (s *Sim) travel(ctx context.Context, k *rider, to geo.LatLng, orderIDs ...string) []string {
+	live := slices.Clone(orderIDs)
 	speed := geo.StreetSpeed(k.c.Vehicle) * s.cfg.Speed // metres per real second
 	t := time.NewTicker(s.fixEvery)
 	defer t.Stop()
@@ -242,7 +293,7 @@ func (s *Sim) travel(ctx context.Context, k *rider, to geo.LatLng, orderID strin
 	for !arrived {
 		select {
 		case <-ctx.Done():
-			return false
+			return nil
 		case <-t.C:
 		}
 		heading := geo.Bearing(k.pos, to)
@@ -253,13 +304,14 @@ func (s *Sim) travel(ctx context.Context, k *rider, to geo.LatLng, orderID strin
 		}
 		if !arrived && time.Since(lastCheck) >= checkEnRoute {
 			lastCheck = time.Now()
-			if _, v := s.lookup(ctx, k, orderID); v == verdictGone {
+			live = slices.DeleteFunc(live, func(id string) bool { _, v := s.lookup(ctx, k, id); return v == verdictGone })
+			if len(live) == 0 {
 				k.fixes = k.fixes[:0]
-				return false
+				return nil
 			}
 		}
 	}
-	return true
+	return live
 }
 
 // pickUp waits at the restaurant until the order is ready and picks it up.

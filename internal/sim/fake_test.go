@@ -79,7 +79,7 @@ func newFakeAPI(t testing.TB) (*fakeAPI, *httptest.Server) {
 	mux.HandleFunc("POST /v1/courier/locations", f.locations)
 	mux.HandleFunc("GET /v1/courier/offer", f.getOffer)
 	mux.HandleFunc("POST /v1/courier/offers/{id}/{answer}", f.answerOffer)
-	mux.HandleFunc("GET /v1/courier/delivery", f.getDelivery)
+	mux.HandleFunc("GET /v1/courier/route", f.getRoute)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return f, srv
@@ -406,7 +406,7 @@ func (f *fakeAPI) offerJSON(of *fakeOffer) map[string]any {
 	rest := f.restaurants[o.RestaurantID]
 	return map[string]any{
 		"offer_id": of.ID, "order_id": o.ID, "restaurant_id": o.RestaurantID,
-		"pickup": point{rest.Lat, rest.Lng}, "dropoff": o.Delivery,
+		"pickup": point{rest.Lat, rest.Lng}, "orders": []map[string]any{{"order_id": o.ID}},
 		"expires_at": time.Now().Add(time.Minute).UTC().Format(time.RFC3339),
 	}
 }
@@ -477,7 +477,9 @@ func (f *fakeAPI) answerOffer(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (f *fakeAPI) getDelivery(w http.ResponseWriter, r *http.Request) {
+// getRoute answers the courier's route: its orders not yet ended, one stop each (the fake
+// offers one order at a time).
+func (f *fakeAPI) getRoute(w http.ResponseWriter, r *http.Request) {
 	p, ok := f.principal(w, r, auth.Courier)
 	if !ok {
 		return
@@ -494,12 +496,12 @@ func (f *fakeAPI) getDelivery(w http.ResponseWriter, r *http.Request) {
 			status = statusPickedUp
 		}
 		writeJSON(w, http.StatusOK, map[string]any{
-			"order_id": o.ID, "restaurant_id": o.RestaurantID, "status": status,
-			"pickup": point{rest.Lat, rest.Lng}, "dropoff": o.Delivery, "courier_id": p.Subject,
+			"route_id": "rt-" + o.ID, "pickup": point{rest.Lat, rest.Lng},
+			"stops": []map[string]any{{"order_id": o.ID, "status": status, "dropoff": o.Delivery}},
 		})
 		return
 	}
-	http.Error(w, "no delivery", http.StatusNotFound)
+	http.Error(w, "no route", http.StatusNotFound)
 }
 
 // snapshot returns copies of the orders and the PUTs so far.

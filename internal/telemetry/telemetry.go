@@ -43,6 +43,15 @@ type Metrics struct {
 	ClickToDoor prometheus.Histogram
 	// Offers counts dispatch offers by outcome (offered, accepted, declined, expired).
 	Offers *prometheus.CounterVec
+	// DispatchRound observes how long a dispatch planning round takes (reads, plan, offers),
+	// by algorithm.
+	DispatchRound *prometheus.HistogramVec
+	// OrdersWaiting is, per region, how many orders the last planning round found waiting for
+	// a courier (not yet offered or on offer).
+	OrdersWaiting *prometheus.GaugeVec
+	// PickupLateness observes actual minus planned pickup time of each delivery, in seconds
+	// (negative: early).
+	PickupLateness prometheus.Histogram
 	// Consumed counts bus events handled, by consumer and result.
 	Consumed *prometheus.CounterVec
 	// Reconciled counts rows a reconciler moved on, by what it did.
@@ -95,6 +104,17 @@ func NewMetrics() *Metrics {
 		Offers: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tiffin_dispatch_offers_total", Help: "Dispatch offers by outcome.",
 		}, []string{"outcome"}),
+		DispatchRound: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "tiffin_dispatch_round_seconds", Help: "Dispatch planning round time (reads, plan, offers) by algorithm.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}, []string{"algorithm"}),
+		OrdersWaiting: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "tiffin_dispatch_orders_waiting", Help: "Orders waiting for a courier in each region, as the last planning round found them.",
+		}, []string{"region"}),
+		PickupLateness: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "tiffin_dispatch_pickup_lateness_seconds", Help: "Actual minus planned pickup time per delivery (negative: early).",
+			Buckets: []float64{-600, -300, -120, -60, -30, 0, 30, 60, 120, 300, 600, 1200},
+		}),
 		Consumed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tiffin_events_consumed_total", Help: "Bus events handled by consumer and result.",
 		}, []string{"consumer", "result"}),
@@ -129,7 +149,7 @@ func NewMetrics() *Metrics {
 			Name: "tiffin_shipment_oldest_pending_seconds", Help: "How long the longest-waiting shipment not in an end state has been in its state.",
 		}),
 	}
-	reg.MustRegister(m.HTTPRequests, m.HTTPDuration, m.Orders, m.ClickToDoor, m.Offers, m.Consumed,
+	reg.MustRegister(m.HTTPRequests, m.HTTPDuration, m.Orders, m.ClickToDoor, m.Offers, m.DispatchRound, m.OrdersWaiting, m.PickupLateness, m.Consumed,
 		m.Reconciled, m.LocationFixes, m.PaymentCalls, m.StaleReads, m.CarrierCalls, m.CarrierBreaker,
 		m.Shipments, m.ShipmentOldestPending, m.Notifications, m.WebhookEndpointsDisabled)
 	return m

@@ -48,7 +48,7 @@ func (pl *Planner) DenseCost(in Input) (Optima, error) {
 	for o := range in.Orders {
 		// One row at a time: its routes are garbage once their costs are in the matrix.
 		rw := r.row(bundle{orders: []int{o}, ready: in.Orders[o].Ready})
-		skip[o] = pl.p.Weights.Hold * float64(len(rw.b.orders))
+		skip[o] = pl.holdCost(in.Now, in.Orders, rw.b)
 		for _, a := range rw.routes {
 			cost[o*m+a.Courier] = a.Cost
 		}

@@ -80,7 +80,7 @@ func (r *round) solve(rows []*row) Plan {
 	r.edges = r.edges[:0]
 	r.skip = r.skip[:0]
 	for i, rw := range rows {
-		r.skip = append(r.skip, r.pl.p.Weights.Hold*float64(len(rw.b.orders)))
+		r.skip = append(r.skip, r.pl.holdCost(r.now, r.orders, rw.b))
 		for _, a := range rw.routes {
 			r.edges = append(r.edges, assign.Edge{Row: int32(i), Col: int32(a.Courier), Cost: a.Cost})
 		}

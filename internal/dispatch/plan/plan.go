@@ -278,6 +278,22 @@ func (pl *Planner) route(now time.Duration, orders []Order, b bundle, c *Courier
 
 func minutes(d time.Duration) float64 { return d.Minutes() }
 
+// holdCost is the cost of leaving b's orders unassigned this round: Weights.Hold per order,
+// plus what their routes' costs already owe at now whatever happens (the minutes since
+// placement, past the target, and the food's wait since it was ready). Every route of b costs
+// at least that much, so adding it to both sides leaves the assignment unchanged, and an
+// order waiting longer than Hold minutes is still cheaper to assign than to hold.
+func (pl *Planner) holdCost(now time.Duration, orders []Order, b bundle) float64 {
+	w := pl.p.Weights
+	cost := 0.0
+	for _, o := range b.orders {
+		waited := minutes(now - orders[o].Placed)
+		cost += w.Hold + w.ClickToDoor*waited + w.Overage*max(0, waited-minutes(pl.p.Target))
+		cost += w.FoodWait * max(0, minutes(now-orders[o].Ready))
+	}
+	return cost
+}
+
 // excluded reports whether courier id may not carry any order of b.
 func excluded(orders []Order, b bundle, id string) bool {
 	for _, o := range b.orders {
@@ -314,7 +330,7 @@ func (pl *Planner) greedy(now time.Duration, orders []Order, couriers []Courier)
 		}
 		if best < 0 {
 			plan.Held = append(plan.Held, o)
-			plan.Cost += pl.p.Weights.Hold
+			plan.Cost += pl.holdCost(now, orders, b)
 			continue
 		}
 		taken[best] = true
