@@ -57,7 +57,7 @@ func TestOfferAndAccept(t *testing.T) {
 		dist := math.Round((geo.Distance(hsrLayout, koramangala) + geo.Distance(koramangala, indiranagar)) * geo.Circuity)
 		want := Offer{
 			OfferID: offer.OfferID, OrderID: "o1", RestaurantID: "rest1", Pickup: point(koramangala),
-			Orders:    []OfferStop{{OrderID: "o1", DropoffArea: Area{Cell: cell, Centre: point(centre)}}},
+			Orders: []OfferStop{{OrderID: "o1", DropoffArea: Area{Cell: cell, Centre: point(centre)}}},
 			// Planned: on arrival plus half the pickup service, the food being ready (15 min prep)
 			// before the courier can get there.
 			PickupAt:  f.clock.Now().Add(max(15*time.Minute, geo.TravelTime(hsrLayout, koramangala, geo.Bike)+90*time.Second)),
