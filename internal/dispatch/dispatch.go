@@ -217,6 +217,7 @@ func (s *Service) Run(ctx context.Context) error {
 	go func() {
 		subjects := []string{
 			event.SubjectAll(event.OrderAccepted),
+			event.SubjectAll(event.OrderReady),
 			event.SubjectAll(event.OrderCancelled),
 			event.SubjectAll(event.OrderPickedUp),
 			event.SubjectAll(event.OrderDelivered),

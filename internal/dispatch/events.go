@@ -47,8 +47,8 @@ func (s *Service) handle(ctx context.Context, e event.Envelope) error {
 	}
 	s.cfg.Metrics.Consumed.WithLabelValues(Consumer, "ok").Inc()
 	switch e.Type {
-	case event.OrderAccepted:
-		s.poke(e.Region) // a new order to plan
+	case event.OrderAccepted, event.OrderReady:
+		s.poke(e.Region) // a new order to plan, or its food ready sooner than estimated
 	case event.OrderCancelled, event.OrderDelivered:
 		s.pokeAll() // a courier may be free, or a bundle's other orders back to plan
 	}

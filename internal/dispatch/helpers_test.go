@@ -265,3 +265,28 @@ func (f *fixture) counter(name, label, value string) float64 {
 	}
 	return 0
 }
+
+// histogramCount returns the sample count of the histogram name whose label has value.
+func (f *fixture) histogramCount(name, label, value string) uint64 {
+	f.t.Helper()
+	mfs, err := f.metrics.Registry.Gather()
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if label == "" || (l.GetName() == label && l.GetValue() == value) {
+					return m.GetHistogram().GetSampleCount()
+				}
+			}
+			if label == "" {
+				return m.GetHistogram().GetSampleCount()
+			}
+		}
+	}
+	return 0
+}
