@@ -98,10 +98,10 @@ type Round struct {
 	// PlanTimed, phase by phase.
 	Optimal Outcome
 	Phases  plan.Phases
-	// BothSides and Refilled are PlanTimed's with plan.BothSides and plan.Refilled
-	// candidates, the proposals.
-	BothSides, Refilled             Outcome
-	BothSidesPhases, RefilledPhases plan.Phases
+	// OrderSide is PlanTimed's with plan.OrderSide candidates (each order's own couriers only,
+	// the planner's until 2026-11-30), for comparison.
+	OrderSide       Outcome
+	OrderSidePhases plan.Phases
 	// Greedy is the greedy planner's.
 	Greedy Outcome
 	// Dense is the dense optimum, when HasDense; its Time is DenseCost's: pricing every pair,
@@ -122,8 +122,8 @@ type Result struct {
 }
 
 // Run measures cfg.Sizes in turn and returns a Result per size. Each round is planned by the
-// optimal planner (timed as Plan runs), again phase by phase (PlanTimed), with both-sided
-// candidates and with them refilled (PlanTimed), by the greedy planner and, for sizes within DenseMax, densely (DenseCost); the
+// optimal planner (timed as Plan runs), again phase by phase (PlanTimed), with order-side
+// candidates only (PlanTimed), by the greedy planner and, for sizes within DenseMax, densely (DenseCost); the
 // heap is collected before each timed plan, so that one planner's garbage does not bill the
 // next. It returns ctx's error when ctx ends, with the sizes measured so far, and an error
 // when the planner's optima disagree between its entry points (a bug).
@@ -167,20 +167,15 @@ func run(ctx context.Context, cfg Config, size Size) (Result, error) {
 		var r Round
 		r.Optimal = timed(func() plan.Plan { return optimal.Plan(in) })
 		runtime.GC()
-		tp, ph := optimal.PlanTimed(in, plan.OrderSide, time.Now)
+		tp, ph := optimal.PlanTimed(in, plan.BothSides, time.Now)
 		r.Phases = ph
 		if !same(tp.Cost, r.Optimal.Cost) {
 			return res, fmt.Errorf("dispatch bench %v round %d: PlanTimed's cost %v, Plan's %v", size, i, tp.Cost, r.Optimal.Cost)
 		}
-		r.BothSides = timed(func() plan.Plan {
-			bp, bph := optimal.PlanTimed(in, plan.BothSides, time.Now)
-			r.BothSidesPhases = bph
-			return bp
-		})
-		r.Refilled = timed(func() plan.Plan {
-			rp, rph := optimal.PlanTimed(in, plan.Refilled, time.Now)
-			r.RefilledPhases = rph
-			return rp
+		r.OrderSide = timed(func() plan.Plan {
+			op, oph := optimal.PlanTimed(in, plan.OrderSide, time.Now)
+			r.OrderSidePhases = oph
+			return op
 		})
 		r.Greedy = timed(func() plan.Plan { return greedy.Plan(in) })
 		if dense && i <= cfg.DenseRounds {
@@ -217,11 +212,11 @@ func logRound(w io.Writer, size Size, i, n int, r Round) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%v round %d/%d: optimal %v (search %v, pricing %v, solve %v), held %d",
 		size, i, n, ms(r.Optimal.Time), ms(r.Phases.Candidates), ms(r.Phases.Pricing), ms(r.Phases.Solve), r.Optimal.Held)
-	fmt.Fprintf(&b, "; both sides %v, held %d; refilled %v, held %d; greedy %v, held %d", ms(r.BothSides.Time), r.BothSides.Held,
-		ms(r.Refilled.Time), r.Refilled.Held, ms(r.Greedy.Time), r.Greedy.Held)
+	fmt.Fprintf(&b, "; order side %v, held %d; greedy %v, held %d", ms(r.OrderSide.Time), r.OrderSide.Held,
+		ms(r.Greedy.Time), r.Greedy.Held)
 	if r.HasDense {
-		fmt.Fprintf(&b, "; dense %v, held %d; gap optimal %s, both sides %s, refilled %s, greedy %s", ms(r.Dense.Time), r.Dense.Held,
-			pct(gap(r.Optimal.Cost, r.Dense.Cost)), pct(gap(r.BothSides.Cost, r.Dense.Cost)), pct(gap(r.Refilled.Cost, r.Dense.Cost)),
+		fmt.Fprintf(&b, "; dense %v, held %d; gap optimal %s, order side %s, greedy %s", ms(r.Dense.Time), r.Dense.Held,
+			pct(gap(r.Optimal.Cost, r.Dense.Cost)), pct(gap(r.OrderSide.Cost, r.Dense.Cost)),
 			pct(gap(r.Greedy.Cost, r.Dense.Cost)))
 	}
 	fmt.Fprintln(w, b.String())

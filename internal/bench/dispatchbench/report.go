@@ -34,8 +34,7 @@ func Report(w io.Writer, results []Result) {
 			phases func(Round) plan.Phases // nil: not split
 		}{
 			{fmt.Sprintf("optimal, k=%d", res.Candidates), func(r Round) Outcome { return r.Optimal }, func(r Round) plan.Phases { return r.Phases }},
-			{"both sides", func(r Round) Outcome { return r.BothSides }, func(r Round) plan.Phases { return r.BothSidesPhases }},
-			{"refilled", func(r Round) Outcome { return r.Refilled }, func(r Round) plan.Phases { return r.RefilledPhases }},
+			{"order side", func(r Round) Outcome { return r.OrderSide }, func(r Round) plan.Phases { return r.OrderSidePhases }},
 			{"greedy", func(r Round) Outcome { return r.Greedy }, nil},
 			{"dense", func(r Round) Outcome { return r.Dense }, nil},
 		}

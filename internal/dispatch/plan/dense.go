@@ -10,7 +10,7 @@ import (
 
 // Optima are two optima of one round's assignment, priced alike.
 type Optima struct {
-	// Sparse is the planner's: over each order's Params.Candidates couriers.
+	// Sparse is the planner's: over its candidate pairs (BothSides).
 	Sparse float64
 	// Dense is over every courier for every order.
 	Dense float64
@@ -19,15 +19,15 @@ type Optima struct {
 }
 
 // DenseCost returns two optima of one round of single orders (no bundles, whatever
-// Params.MaxBundle): the planner's, over each order's Params.Candidates couriers (the cost of
-// Plan's plan with MaxBundle 1), and the dense one, over every courier for every order, priced
+// Params.MaxBundle): the planner's, over its candidate pairs (BothSides: the cost of Plan's
+// plan with MaxBundle 1), and the dense one, over every courier for every order, priced
 // alike: the same routes and position term, the same pairs ruled out (excluded couriers, shifts
 // ending before the pickup), the same hold cost per order. The dense cost is never above the
-// planner's; they are equal when every courier of a dense optimum is on its order's list. It
+// planner's; they are equal when every pair of a dense optimum is a candidate pair. It
 // holds the dense matrix, 8 bytes per (order, courier) pair, and prices every pair. The error
 // is the dense solver's on input it cannot take, which valid Orders and Couriers never are.
 func (pl *Planner) DenseCost(in Input) (Optima, error) {
-	sp, _ := pl.PlanTimed(in, OrderSide, func() time.Time { return time.Time{} })
+	sp, _ := pl.PlanTimed(in, BothSides, func() time.Time { return time.Time{} })
 	n, m := len(in.Orders), len(in.Couriers)
 	if m > 0 && n > math.MaxInt/m {
 		return Optima{}, fmt.Errorf("plan: dense cost: %d orders x %d couriers do not fit", n, m)

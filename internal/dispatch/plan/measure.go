@@ -16,11 +16,12 @@ type Edges int
 
 const (
 	// OrderSide pairs each order with the Params.Candidates couriers first to reach its
-	// restaurant: the planner's candidates.
+	// restaurant only (the planner's candidates until 2026-11-30, kept for comparison).
 	OrderSide Edges = iota
 	// BothSides adds, for each courier, the orders of the restaurants it reaches first, nearest
 	// first, until they number Params.Candidates: pairs no order listed, which the optimum needs
-	// when an order's own couriers are all taken while couriers further away stay idle.
+	// when an order's own couriers are all taken while couriers further away stay idle. These
+	// are the planner's candidates.
 	BothSides
 	// Refilled is BothSides, then, while the optimum holds orders and that lowers its cost,
 	// each restaurant with a held order also gets the Params.Candidates couriers first to reach
@@ -42,7 +43,7 @@ type Phases struct {
 
 // PlanTimed plans one round as Plan does for single orders, over the pairs e names, timing
 // each phase with clock (time.Now for wall time; the planner reads no clock of its own). It
-// ignores Params.Algorithm and MaxBundle: with OrderSide its plan is the optimal planner's with
+// ignores Params.Algorithm and MaxBundle: with BothSides its plan is the optimal planner's with
 // MaxBundle 1. It is for benchmarks; Plan is the planner.
 func (pl *Planner) PlanTimed(in Input, e Edges, clock func() time.Time) (Plan, Phases) {
 	var ph Phases

@@ -39,6 +39,7 @@ func (pl *Planner) value(demand []Hotspot, p Point) float64 {
 func (pl *Planner) optimal(in Input) Plan {
 	r := pl.begin(in)
 	r.findCandidates()
+	r.addCourierSide(pl.p.Candidates)
 	rows := r.singles()
 	best := r.solve(rows)
 	if pl.p.MaxBundle > 1 && r.worthBundling(best) {
