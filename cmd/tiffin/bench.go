@@ -100,11 +100,14 @@ type benchMDRPCmd struct {
 	Out       string   `required:"" help:"Output directory: OUT/<instance>/solution_info_{assignments,orders,couriers}.txt for --algo, plus table.txt and click-to-door.svg."`
 	Algo      string   `default:"optimal" enum:"optimal,greedy" help:"Planner whose solutions are written: optimal or greedy."`
 	Yardstick []string `default:"greedy" help:"Planners also replayed and measured in the same run for comparison (none: no yardstick)."`
-	MaxBundle int      `default:"2" help:"Most orders of one restaurant a courier carries at once."`
+	MaxBundle int      `default:"2" help:"Most orders of one restaurant a courier carries at once, 1 to 4."`
 	Markdown  bool     `help:"Print the tables as markdown."`
 }
 
 func (b *benchMDRPCmd) Run(ctx context.Context) error {
+	if b.MaxBundle < 1 || b.MaxBundle > plan.MaxBundleLimit {
+		return fmt.Errorf("bench mdrp: --max-bundle %d: want 1 to %d", b.MaxBundle, plan.MaxBundleLimit)
+	}
 	algos := []plan.Algorithm{plan.Algorithm(b.Algo)}
 	for _, y := range splitList(b.Yardstick) {
 		if y != "none" && y != b.Algo {

@@ -106,3 +106,29 @@ func TestCaptureAtFlag(t *testing.T) {
 		t.Errorf("TIFFIN_CAPTURE_AT=shipping: got %v, want an error naming --capture-at", err)
 	}
 }
+
+// TestDispatchFlags: the dispatch flags parse, and values outside what works are refused
+// before anything starts.
+func TestDispatchFlags(t *testing.T) {
+	c, _ := parse(t, "dev", "--dispatch", "greedy", "--dispatch-round", "2s", "--max-bundle", "3")
+	if c.Dev.Dispatch != "greedy" || c.Dev.DispatchRound != 2*time.Second || c.Dev.MaxBundle != 3 {
+		t.Fatalf("dispatch flags: got %q %v %d", c.Dev.Dispatch, c.Dev.DispatchRound, c.Dev.MaxBundle)
+	}
+	if err := c.Dev.checkDispatch("dev"); err != nil {
+		t.Errorf("good dispatch flags refused: %v", err)
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--max-bundle", "1000"}, "--max-bundle 1000: want 1 to 4"},
+		{[]string{"--max-bundle", "0"}, "--max-bundle 0: want 1 to 4"},
+		{[]string{"--dispatch-round", "1ns"}, "--dispatch-round 1ns: want 100ms to 1h"},
+		{[]string{"--offer-ttl", "0s"}, "--offer-ttl 0s: want 1s to 1h"},
+	} {
+		c, _ := parse(t, append([]string{"serve", "--db", "x", "--nats", "y"}, tt.args...)...)
+		if err := c.Serve.checkDispatch("serve"); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v: %v, want an error saying %q", tt.args, err, tt.want)
+		}
+	}
+}

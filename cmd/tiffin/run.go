@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tiffin-dev/tiffin/internal/app"
+	"github.com/tiffin-dev/tiffin/internal/dispatch/plan"
 	"github.com/tiffin-dev/tiffin/internal/auth"
 	"github.com/tiffin-dev/tiffin/internal/sim"
 	"github.com/tiffin-dev/tiffin/internal/store"
@@ -43,7 +44,7 @@ type common struct {
 	OfferTTL            time.Duration `default:"30s" help:"How long a courier has to answer an offer."`
 	Dispatch            string        `default:"optimal" enum:"optimal,greedy" help:"Dispatch planner: optimal (batched matching with bundles, prep-time aware) or greedy (each order at once to the nearest free courier, the baseline)."`
 	DispatchRound       time.Duration `default:"5s" help:"How often each region's dispatch planner runs (it also runs when orders or couriers change)."`
-	MaxBundle           int           `default:"2" help:"Most orders of one restaurant one courier carries at once (1: no bundles)."`
+	MaxBundle           int           `default:"2" help:"Most orders of one restaurant one courier carries at once, 1 to 4 (1: no bundles)."`
 	StripeKey           string        `help:"Stripe secret key, for --pay-provider stripe (better given as TIFFIN_STRIPE_KEY than on the command line)."`
 	StripeURL           string        `default:"https://api.stripe.com" help:"Stripe API base URL."`
 	StripePaymentMethod string        `default:"pm_card_visa" help:"Payment method Stripe authorizations are confirmed with (a test card: checkout collects no card yet)."`
@@ -61,6 +62,21 @@ func (c common) config(log logFlags) app.Config {
 		ShutdownGrace: c.ShutdownGrace, Logger: log.logger(), Redis: c.Redis, RedisPrefix: c.RedisPrefix,
 		StripeKey: c.StripeKey, StripeURL: c.StripeURL, StripePaymentMethod: c.StripePaymentMethod,
 	}
+}
+
+// checkDispatch refuses dispatch settings outside what works: a round or an offer's time to
+// live too short to be meant (or zero, which would silently mean the default), and bundles
+// larger than the planner sequences (it tries every drop-off order).
+func (c common) checkDispatch(cmd string) error {
+	switch {
+	case c.DispatchRound < 100*time.Millisecond || c.DispatchRound > time.Hour:
+		return fmt.Errorf("%s: --dispatch-round %v: want 100ms to 1h", cmd, c.DispatchRound)
+	case c.OfferTTL < time.Second || c.OfferTTL > time.Hour:
+		return fmt.Errorf("%s: --offer-ttl %v: want 1s to 1h", cmd, c.OfferTTL)
+	case c.MaxBundle < 1 || c.MaxBundle > plan.MaxBundleLimit:
+		return fmt.Errorf("%s: --max-bundle %d: want 1 to %d", cmd, c.MaxBundle, plan.MaxBundleLimit)
+	}
+	return nil
 }
 
 // checkPayments refuses a payment provider that cannot work as configured.
@@ -120,6 +136,9 @@ func (d *devCmd) Run(ctx context.Context, log *logFlags) error {
 	if err := d.checkPayments("dev", d.PayProvider); err != nil {
 		return err
 	}
+	if err := d.checkDispatch("dev"); err != nil {
+		return err
+	}
 	cfg := d.config(*log)
 	cfg.DB, cfg.NATS = d.DB, d.NATS
 	cfg.Sim, cfg.SimSpeed, cfg.SimOrdersPerMinute = d.Sim, d.Speed, d.OrdersPerMin
@@ -150,6 +169,9 @@ func (s *serveCmd) Run(ctx context.Context, log *logFlags) error {
 		return errors.New("serve: no payment provider: pass --pay-provider stripe (with --stripe-key), or --pay-provider fake, which moves no money and is for testing only")
 	}
 	if err := s.checkPayments("serve", s.PayProvider); err != nil {
+		return err
+	}
+	if err := s.checkDispatch("serve"); err != nil {
 		return err
 	}
 	cfg := s.config(*log)

@@ -71,6 +71,10 @@ type Config struct {
 	RoundOrders int
 	// OfferTTL is how long a courier has to answer an offer. Default 30s.
 	OfferTTL time.Duration
+	// DeclineCooldown is how long a courier who declined an order, or let its offer expire, is
+	// left out of its planning; after that it may be offered the order again, so that an order
+	// every courier nearby turned down once does not wait forever. Default 5 min.
+	DeclineCooldown time.Duration
 	// SweepInterval is how often the reconciler sweeps each region, and how often it looks for
 	// regions with work. Default 1s.
 	SweepInterval time.Duration
@@ -124,6 +128,9 @@ func (c Config) withDefaults() Config {
 	}
 	if !(c.GuaranteedPerHour > 0) {
 		c.GuaranteedPerHour = 1.5
+	}
+	if c.DeclineCooldown <= 0 {
+		c.DeclineCooldown = 5 * time.Minute
 	}
 	if c.RoundOrders <= 0 {
 		c.RoundOrders = 2000

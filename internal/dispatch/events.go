@@ -153,8 +153,11 @@ func (s *Service) follow(ctx context.Context, tx *store.Tx, orderID, orderStatus
 func nextStatus(delivery, orderStatus string) string {
 	switch orderStatus {
 	case orderPickedUp:
-		if delivery == Assigned {
+		switch delivery {
+		case Assigned:
 			return PickedUp
+		case Pending, Offered:
+			return Cancelled // picked up without a courier of ours (ops)
 		}
 	case orderDelivered:
 		switch delivery {

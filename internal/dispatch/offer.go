@@ -239,7 +239,7 @@ func (s *Service) releaseTx(ctx context.Context, tx *store.Tx, offerID, status, 
 			break
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO delivery_declines (order_id, courier_id, at) VALUES ($1, $2, $3)
-			ON CONFLICT (order_id, courier_id) DO NOTHING`, o, holder, store.Now(now)); err != nil {
+			ON CONFLICT (order_id, courier_id) DO UPDATE SET at = excluded.at`, o, holder, store.Now(now)); err != nil {
 			return "", fmt.Errorf("dispatch: %s offer %s: %w", status, offerID, err)
 		}
 		if err := tx.EmitNew(ctx, typ, region, now, event.Delivery{OrderID: o, OfferID: offerID, CourierID: holder, At: now}); err != nil {

@@ -300,7 +300,7 @@ func (s *Service) syncWithOrders(ctx context.Context, region string) error {
 	rows, err := s.db.QueryContext(ctx, `SELECT d.order_id, o.status FROM deliveries d JOIN orders o ON o.id = d.order_id
 		WHERE d.region = $1
 		  AND ((d.status IN ('pending', 'offered', 'assigned', 'picked_up') AND o.status IN ('cancelled', 'rejected', 'failed', 'delivered'))
-		    OR (d.status = 'assigned' AND o.status = 'picked_up'))
+		    OR (d.status IN ('pending', 'offered', 'assigned') AND o.status = 'picked_up'))
 		ORDER BY d.order_id LIMIT $2`, region, s.cfg.SweepBatch)
 	if err != nil {
 		return fmt.Errorf("dispatch: find lagging deliveries: %w", err)

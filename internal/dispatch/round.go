@@ -163,7 +163,7 @@ func (s *Service) planRound(ctx context.Context, region string) (int, error) {
 
 // readWaiting reads region's pending deliveries whose orders still need a courier, oldest
 // first, with each order's estimated ready time, and the couriers each must not be offered
-// to (they declined it or let its offer expire).
+// to (they declined it or let its offer expire within DeclineCooldown).
 func (s *Service) readWaiting(ctx context.Context, region string, now time.Time) ([]waiting, map[string][]string, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT d.order_id, d.restaurant_id, d.pickup_lat, d.pickup_lng, d.dropoff_lat,
 			d.dropoff_lng, o.created_at, d.created_at, o.status, o.updated_at, r.prep_minutes, o.currency
@@ -211,7 +211,8 @@ func (s *Service) readWaiting(ctx context.Context, region string, now time.Time)
 	}
 	excluded := map[string][]string{}
 	rows, err = s.db.QueryContext(ctx, `SELECT x.order_id, x.courier_id FROM delivery_declines x
-		JOIN deliveries d ON d.order_id = x.order_id WHERE d.region = $1 AND d.status = 'pending'`, region)
+		JOIN deliveries d ON d.order_id = x.order_id WHERE d.region = $1 AND d.status = 'pending' AND x.at > $2`,
+		region, store.Now(now.Add(-s.cfg.DeclineCooldown)))
 	if err != nil {
 		return nil, nil, fmt.Errorf("dispatch: read declines: %w", err)
 	}

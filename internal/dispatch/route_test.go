@@ -208,3 +208,98 @@ func TestFairness(t *testing.T) {
 		}
 	})
 }
+
+// TestDeclineCooldown: a courier who declined an order is left out of its planning for
+// DeclineCooldown, then may be offered it again (else an order every courier nearby turned
+// down once would wait forever).
+func TestDeclineCooldown(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, d store.Dialect) {
+		f := newFixture(t, d, Config{DeclineCooldown: 5 * time.Minute})
+		ctx := context.Background()
+		f.restaurant("rest1", koramangala)
+		f.order("o1", "rest1", "ready", indiranagar)
+		f.courierOn("c1", hsrLayout)
+		f.sweep()
+		first := f.delivery("o1")
+		if err := f.svc.Decline(ctx, "c1", first.offerID); err != nil {
+			t.Fatal(err)
+		}
+		f.clock.Advance(4 * time.Minute)
+		f.sweep()
+		if got := f.delivery("o1"); got.status != Pending {
+			t.Fatalf("4 min after the decline: %s to %q, want pending", got.status, got.offeredCourierID)
+		}
+		f.clock.Advance(2 * time.Minute)
+		f.sweep()
+		if got := f.delivery("o1"); got.status != Offered || got.offeredCourierID != "c1" || got.offerID == first.offerID {
+			t.Errorf("6 min after the decline: %s to %q (offer %s), want a new offer to c1", got.status, got.offeredCourierID, got.offerID)
+		}
+	})
+}
+
+// TestShiftShortened: a courier holding an offer moves its shift's end before the offer's
+// planned pickup: the offer is withdrawn (410). A courier whose shift end has passed starts a
+// new, open-ended shift by going on shift again.
+func TestShiftShortened(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, d store.Dialect) {
+		f := newFixture(t, d, Config{})
+		ctx := context.Background()
+		f.restaurant("rest1", koramangala)
+		f.order("o1", "rest1", "accepted", indiranagar) // ready in 15 min
+		f.courierOn("c1", hsrLayout)
+		f.sweep()
+		offer := f.delivery("o1")
+		if offer.status != Offered {
+			t.Fatalf("o1 %s, want offered", offer.status)
+		}
+		soon := f.clock.Now().Add(time.Minute)
+		if _, err := f.svc.SetShift(ctx, "c1", Shift{OnShift: true, EndsAt: &soon}); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.call("POST", "/v1/courier/offers/"+offer.offerID+"/accept", "c1", nil, nil); got != http.StatusGone {
+			t.Errorf("accept an offer whose pickup falls after the shortened shift: status %d, want 410", got)
+		}
+		if got := f.delivery("o1").status; got != Pending {
+			t.Errorf("o1 %s, want pending", got)
+		}
+		f.clock.Advance(2 * time.Minute)
+		c, err := f.svc.SetShift(ctx, "c1", Shift{OnShift: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.EndsAt != nil || c.Status != CourierAvailable {
+			t.Errorf("on shift again after the end passed: %+v, want available and open-ended", c)
+		}
+		f.sweep()
+		if got := f.delivery("o1"); got.status != Offered || got.offeredCourierID != "c1" {
+			t.Errorf("o1 %s to %q, want offered to c1 on its new shift", got.status, got.offeredCourierID)
+		}
+	})
+}
+
+// TestPickedUpByOps: ops marks an order on offer picked up (by someone outside dispatch): the
+// offer is withdrawn and the delivery ends; nobody can accept it.
+func TestPickedUpByOps(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, d store.Dialect) {
+		f := newFixture(t, d, Config{})
+		f.restaurant("rest1", koramangala)
+		f.order("o1", "rest1", "ready", indiranagar)
+		f.courierOn("c1", hsrLayout)
+		f.sweep()
+		offer := f.delivery("o1")
+		f.exec(`UPDATE orders SET status = 'picked_up' WHERE id = 'o1'`)
+		f.sweep()
+		if got := f.call("POST", "/v1/courier/offers/"+offer.offerID+"/accept", "c1", nil, nil); got != http.StatusGone {
+			t.Errorf("accept an offer of an order picked up by ops: status %d, want 410", got)
+		}
+		if got := f.delivery("o1").status; got != Cancelled {
+			t.Errorf("o1 delivery %s, want cancelled", got)
+		}
+		if got := f.courierStatus("c1"); got != CourierAvailable {
+			t.Errorf("c1 %s, want available", got)
+		}
+	})
+}

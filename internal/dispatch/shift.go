@@ -110,10 +110,27 @@ func (s *Service) SetShift(ctx context.Context, courierID string, sh Shift) (Cou
 				WHERE id = $2 AND status = 'off'`, ms, courierID); err != nil {
 				return fmt.Errorf("dispatch: courier %s on shift: %w", courierID, err)
 			}
+			// A shift whose end has passed is over: going on shift starts a new one.
+			if _, err := tx.ExecContext(ctx, `UPDATE couriers SET shift_started_at = $1, shift_ends_at = NULL
+				WHERE id = $2 AND shift_ends_at IS NOT NULL AND shift_ends_at <= $3`, ms, courierID, ms); err != nil {
+				return fmt.Errorf("dispatch: courier %s new shift: %w", courierID, err)
+			}
 			if sh.EndsAt != nil {
 				if _, err := tx.ExecContext(ctx, `UPDATE couriers SET shift_ends_at = $1 WHERE id = $2`,
 					store.Now(*sh.EndsAt), courierID); err != nil {
 					return fmt.Errorf("dispatch: courier %s shift end: %w", courierID, err)
+				}
+				// An offer whose pickup falls after the new end is withdrawn.
+				var offerID string
+				err := tx.QueryRowContext(ctx, `SELECT id FROM offers WHERE courier_id = $1 AND status = 'open' AND planned_pickup_at > $2`,
+					courierID, store.Now(*sh.EndsAt)).Scan(&offerID)
+				switch {
+				case err == nil:
+					if returned, err = s.releaseTx(ctx, tx, offerID, offerWithdrawn, courierID); err != nil {
+						return err
+					}
+				case !errors.Is(err, sql.ErrNoRows):
+					return fmt.Errorf("dispatch: read offer of %s: %w", courierID, err)
 				}
 			}
 		} else {

@@ -115,7 +115,8 @@ type Params struct {
 	Target time.Duration
 	// Candidates is how many couriers are considered per bundle (k). Default 64.
 	Candidates int
-	// MaxBundle is the most orders one courier carries at once. Default 1 (no bundles).
+	// MaxBundle is the most orders one courier carries at once, at most MaxBundleLimit (more
+	// is taken as MaxBundleLimit). Default 1 (no bundles).
 	MaxBundle int
 	// BundleWindow is how far apart the ready times of bundled orders may be. Default 10 min.
 	BundleWindow time.Duration
@@ -128,6 +129,10 @@ type Params struct {
 	// Weights of the cost. The zero value uses DefaultWeights.
 	Weights Weights
 }
+
+// MaxBundleLimit is the largest bundle the planner makes: it sequences a bundle's drop-offs by
+// trying every order of them (4! = 24 for four).
+const MaxBundleLimit = 4
 
 // DefaultWeights are the weights the planner uses unless told otherwise.
 var DefaultWeights = Weights{
@@ -150,6 +155,7 @@ func (p Params) withDefaults() Params {
 	if p.MaxBundle <= 0 {
 		p.MaxBundle = 1
 	}
+	p.MaxBundle = min(p.MaxBundle, MaxBundleLimit)
 	if p.Reach <= 0 {
 		p.Reach = 10 * time.Minute
 	}
