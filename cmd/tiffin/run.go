@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/tiffin-dev/tiffin/internal/app"
-	"github.com/tiffin-dev/tiffin/internal/dispatch/plan"
 	"github.com/tiffin-dev/tiffin/internal/auth"
+	"github.com/tiffin-dev/tiffin/internal/dispatch/plan"
 	"github.com/tiffin-dev/tiffin/internal/sim"
 	"github.com/tiffin-dev/tiffin/internal/store"
 	"github.com/tiffin-dev/tiffin/internal/telemetry"
