@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -109,7 +110,7 @@ func TestBundleJourney(t *testing.T) {
 				}
 				if i == 0 {
 					// One stop left: the courier is still on the route.
-					eventually(t, "the route showing the first stop delivered", func() bool {
+					tiffintest.Eventually(t, 20*time.Second, func() (bool, string) {
 						var now struct {
 							Stops []struct {
 								Status string `json:"status"`
@@ -117,14 +118,18 @@ func TestBundleJourney(t *testing.T) {
 						}
 						r := a.Do("GET", "/v1/courier/route", courier, nil)
 						if r.Status != http.StatusOK {
-							return false
+							return false, fmt.Sprintf("route: %d %s", r.Status, r.Body)
 						}
 						r.JSON(t, &now)
-						return len(now.Stops) == 2 && now.Stops[0].Status == "delivered" && now.Stops[1].Status != "delivered"
+						return len(now.Stops) == 2 && now.Stops[0].Status == "delivered" && now.Stops[1].Status != "delivered",
+							fmt.Sprintf("route after the first drop-off: %d %s", r.Status, r.Body)
 					})
 				}
 			}
-			eventually(t, "the route to end", func() bool { return a.Do("GET", "/v1/courier/route", courier, nil).Status == http.StatusNotFound })
+			tiffintest.Eventually(t, 20*time.Second, func() (bool, string) {
+				r := a.Do("GET", "/v1/courier/route", courier, nil)
+				return r.Status == http.StatusNotFound, fmt.Sprintf("route after the last drop-off: %d %s", r.Status, r.Body)
+			})
 			if r := a.Do("POST", "/v1/courier/offers/"+offer.OfferID+"/accept", courier, nil); r.Status != http.StatusConflict {
 				t.Errorf("accept the delivered route's offer again: got %d %s, want 409", r.Status, r.Body)
 			}
@@ -132,16 +137,5 @@ func TestBundleJourney(t *testing.T) {
 				t.Errorf("accept an offer never issued: got %d %s, want 404", r.Status, r.Body)
 			}
 		})
-	}
-}
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/tiffin-dev/tiffin/internal/auth"
 	"github.com/tiffin-dev/tiffin/internal/bus"
 	"github.com/tiffin-dev/tiffin/internal/geo"
@@ -247,27 +249,25 @@ func backendName(d store.Dialect) string { return fmt.Sprint(d) }
 // counter returns the value of the counter name whose label has value.
 func (f *fixture) counter(name, label, value string) float64 {
 	f.t.Helper()
-	mfs, err := f.metrics.Registry.Gather()
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == label && l.GetValue() == value {
-					return m.GetCounter().GetValue()
-				}
-			}
-		}
+	if m := f.metric(name, label, value); m != nil {
+		return m.GetCounter().GetValue()
 	}
 	return 0
 }
 
-// histogramCount returns the sample count of the histogram name whose label has value.
+// histogramCount returns the sample count of the histogram name whose label has value (the
+// first series of name when label is "").
 func (f *fixture) histogramCount(name, label, value string) uint64 {
+	f.t.Helper()
+	if m := f.metric(name, label, value); m != nil {
+		return m.GetHistogram().GetSampleCount()
+	}
+	return 0
+}
+
+// metric returns the series of name whose label has value (the first when label is ""), or
+// nil.
+func (f *fixture) metric(name, label, value string) *dto.Metric {
 	f.t.Helper()
 	mfs, err := f.metrics.Registry.Gather()
 	if err != nil {
@@ -278,15 +278,15 @@ func (f *fixture) histogramCount(name, label, value string) uint64 {
 			continue
 		}
 		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if label == "" || (l.GetName() == label && l.GetValue() == value) {
-					return m.GetHistogram().GetSampleCount()
-				}
-			}
 			if label == "" {
-				return m.GetHistogram().GetSampleCount()
+				return m
+			}
+			for _, l := range m.GetLabel() {
+				if l.GetName() == label && l.GetValue() == value {
+					return m
+				}
 			}
 		}
 	}
-	return 0
+	return nil
 }
