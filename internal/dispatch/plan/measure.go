@@ -1,7 +1,9 @@
 package plan
 
 import (
+	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/tidwall/rtree"
@@ -157,22 +159,63 @@ func (pl *Planner) begin(in Input) *round {
 	return r
 }
 
-// findCandidates finds each restaurant's candidate couriers.
+// findCandidates finds each restaurant's candidate couriers, restaurants in parallel when
+// there are many (the R-tree is only read).
 func (r *round) findCandidates() {
+	var names []string
+	var at []Point
 	for o := range r.orders {
 		if _, ok := r.cands[r.orders[o].Restaurant]; !ok {
-			r.cands[r.orders[o].Restaurant] = r.candidates(r.orders[o].Pickup)
+			r.cands[r.orders[o].Restaurant] = nil
+			names = append(names, r.orders[o].Restaurant)
+			at = append(at, r.orders[o].Pickup)
 		}
+	}
+	lists := make([][]int, len(names))
+	r.pl.parallel(len(names), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			lists[i] = r.candidates(at[i])
+		}
+	})
+	for i, name := range names {
+		r.cands[name] = lists[i]
 	}
 }
 
-// singles prices every order, a row of its own, with its restaurant's candidates.
+// singles prices every order, a row of its own, with its restaurant's candidates, orders in
+// parallel when there are many.
 func (r *round) singles() []*row {
-	rows := make([]*row, 0, len(r.orders))
-	for o := range r.orders {
-		rows = append(rows, r.row(bundle{orders: []int{o}, ready: r.orders[o].Ready}))
-	}
+	rows := make([]*row, len(r.orders))
+	r.pl.parallel(len(r.orders), func(lo, hi int) {
+		for o := lo; o < hi; o++ {
+			rows[o] = r.row(bundle{orders: []int{o}, ready: r.orders[o].Ready})
+		}
+	})
 	return rows
+}
+
+// parallelMin is the least work items worth spreading over goroutines.
+const parallelMin = 256
+
+// parallel runs fn over [0, n) split into one contiguous part per worker (Planner.workers, else
+// GOMAXPROCS), at once, or in the caller alone when n < parallelMin. fn must only read shared
+// state, or write to its own part.
+func (pl *Planner) parallel(n int, fn func(lo, hi int)) {
+	workers := pl.workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	workers = min(workers, n/parallelMin)
+	if workers <= 1 {
+		fn(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := w*n/workers, (w+1)*n/workers
+		wg.Go(func() { fn(lo, hi) })
+	}
+	wg.Wait()
 }
 
 // addCourierSide adds the courier side of BothSides to the candidates: each courier on shift
@@ -199,21 +242,31 @@ func (r *round) addCourierSide(k int) {
 		}
 		places[pi].orders++
 	}
-	extra := make([][]int, len(places))
-	for ci := range r.couriers {
-		c := &r.couriers[ci]
-		if c.OffAt < r.now {
-			continue
+	// Each courier's restaurants (couriers in parallel: the tree is only read), then each
+	// restaurant's couriers in courier order.
+	reach := make([][]int, len(r.couriers))
+	r.pl.parallel(len(r.couriers), func(lo, hi int) {
+		for ci := lo; ci < hi; ci++ {
+			c := &r.couriers[ci]
+			if c.OffAt < r.now {
+				continue
+			}
+			n := 0
+			tree.Nearby(
+				func(min, max [2]float64, _ int, _ bool) float64 { return boxDistance(c.At, min, max) },
+				func(_, _ [2]float64, pi int, _ float64) bool {
+					reach[ci] = append(reach[ci], pi)
+					n += places[pi].orders
+					return n < k
+				},
+			)
 		}
-		n := 0
-		tree.Nearby(
-			func(min, max [2]float64, _ int, _ bool) float64 { return boxDistance(c.At, min, max) },
-			func(_, _ [2]float64, pi int, _ float64) bool {
-				extra[pi] = append(extra[pi], ci)
-				n += places[pi].orders
-				return n < k
-			},
-		)
+	})
+	extra := make([][]int, len(places))
+	for ci, pis := range reach {
+		for _, pi := range pis {
+			extra[pi] = append(extra[pi], ci)
+		}
 	}
 	// Merge, skipping couriers already on a restaurant's list: stamp[ci] is pi+1 when
 	// courier ci is on place pi's.

@@ -133,3 +133,23 @@ func TestDenseCost(t *testing.T) {
 		})
 	}
 }
+
+// TestParallelRound: a round large enough to be searched and priced in parallel plans exactly
+// as one searched and priced in the caller alone (run under -race in CI).
+func TestParallelRound(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(7, 8))
+	for trial := range 2 {
+		in := randomRound(t, rng, 6*parallelMin+5, 2*parallelMin+17) // 513 restaurants: each phase in parallel
+		p := params(1)
+		seq, par := New(p), New(p)
+		seq.workers, par.workers = 1, 4
+		want, got := seq.Plan(in), par.Plan(in)
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("trial %d: the parallel plan differs (-sequential +parallel):\n%s", trial, diff)
+		}
+		if len(got.Assignments) == 0 {
+			t.Errorf("trial %d: no assignments: the test plans nothing", trial)
+		}
+	}
+}

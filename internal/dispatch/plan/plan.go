@@ -198,6 +198,9 @@ type Planner struct {
 	p      Params
 	tree   rtree.RTreeG[int]
 	solver assign.Solver
+	// workers is how many goroutines a round's candidate search and pricing use (0:
+	// GOMAXPROCS); tests set 1 for the sequential reference.
+	workers int
 }
 
 // New returns a planner with p.
