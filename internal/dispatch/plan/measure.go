@@ -159,26 +159,39 @@ func (pl *Planner) begin(in Input) *round {
 	return r
 }
 
-// findCandidates finds each restaurant's candidate couriers, restaurants in parallel when
-// there are many (the R-tree is only read).
+// findCandidates finds each restaurant's candidate couriers, restaurants in the order their
+// first orders come, sharing the couriers out: a courier already on the candidate lists of
+// n*k/C orders (its fair share: n orders, k candidates each, C couriers) is passed over. Without
+// that, every restaurant of a crowded hub gets the same k couriers nearest the hub and the
+// hub's orders beyond them none; with it, later restaurants there reach further out.
+// (bench dispatch, 1,000 x 1,000: +0.68% -> +0.16% over the dense optimum; 10,000 x 10,000:
+// held orders 2,000 -> 560 a round.)
 func (r *round) findCandidates() {
+	count := make(map[string]int)
 	var names []string
 	var at []Point
 	for o := range r.orders {
-		if _, ok := r.cands[r.orders[o].Restaurant]; !ok {
-			r.cands[r.orders[o].Restaurant] = nil
-			names = append(names, r.orders[o].Restaurant)
+		name := r.orders[o].Restaurant
+		if count[name] == 0 {
+			names = append(names, name)
 			at = append(at, r.orders[o].Pickup)
 		}
+		count[name]++
 	}
-	lists := make([][]int, len(names))
-	r.pl.parallel(len(names), func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			lists[i] = r.candidates(at[i])
-		}
-	})
+	share := (len(r.orders)*r.pl.p.Candidates + len(r.couriers) - 1) / max(1, len(r.couriers))
+	load := make([]int, len(r.couriers))
+	full := func(ci int) bool { return load[ci] >= share }
 	for i, name := range names {
-		r.cands[name] = lists[i]
+		list := r.candidatesSkip(at[i], full)
+		for _, ci := range list {
+			if load[ci] += count[name]; full(ci) {
+				// Out of the tree, so that later searches do not walk past it. (The tree
+				// is not searched again this round but by refill, which rebuilds it.)
+				pt := [2]float64{r.couriers[ci].At.X, r.couriers[ci].At.Y}
+				r.pl.tree.Delete(pt, pt, ci)
+			}
+		}
+		r.cands[name] = list
 	}
 }
 

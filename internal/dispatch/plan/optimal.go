@@ -274,7 +274,10 @@ func permute(s []int, f func([]int)) {
 // candidates returns the k couriers that can reach p first, nearest in time first. It walks
 // the R-tree outwards by distance and stops once a courier further away could not arrive
 // before the k-th best, since travel time does not decrease with distance.
-func (r *round) candidates(p Point) []int {
+func (r *round) candidates(p Point) []int { return r.candidatesSkip(p, nil) }
+
+// candidatesSkip is candidates without the couriers full reports (nil: none).
+func (r *round) candidatesSkip(p Point, full func(ci int) bool) []int {
 	k := r.pl.p.Candidates
 	h := &arrivalHeap{}
 	r.pl.tree.Nearby(
@@ -282,6 +285,9 @@ func (r *round) candidates(p Point) []int {
 		func(min, _ [2]float64, ci int, _ float64) bool {
 			c := &r.couriers[ci]
 			travel := r.pl.p.Travel(c.At, p)
+			if full != nil && full(ci) {
+				return true
+			}
 			if h.Len() == k && r.now+travel >= (*h)[0].at {
 				return false
 			}
