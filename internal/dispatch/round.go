@@ -39,6 +39,11 @@ type onShift struct {
 	freeAt time.Time
 }
 
+// cityTime is d of city time on the wall clock: d divided by Pace.
+func (s *Service) cityTime(d time.Duration) time.Duration {
+	return time.Duration(float64(d) / s.cfg.Pace)
+}
+
 // planner returns region's planner, made on first use.
 func (s *Service) planner(region string) *regionPlanner {
 	s.mu.Lock()
@@ -55,19 +60,18 @@ func (s *Service) planner(region string) *regionPlanner {
 // Pace. Lead is the offer's time to live plus a round, so a courier can answer before it must
 // leave and no assignment falls due between two rounds unseen.
 func (s *Service) params() plan.Params {
-	pace := func(d time.Duration) time.Duration { return time.Duration(float64(d) / s.cfg.Pace) }
 	speed := geo.StreetSpeed(geo.Bike) * s.cfg.Pace / geo.Circuity // straight-line metres per second
 	return plan.Params{
 		Algorithm: s.cfg.Algorithm,
 		Travel: func(a, b plan.Point) time.Duration {
 			return time.Duration(plan.Distance(a, b) / speed * float64(time.Second))
 		},
-		PickupService:  pace(s.cfg.PickupService),
-		DropoffService: pace(s.cfg.DropoffService),
-		Target:         pace(s.cfg.Target),
+		PickupService:  s.cityTime(s.cfg.PickupService),
+		DropoffService: s.cityTime(s.cfg.DropoffService),
+		Target:         s.cityTime(s.cfg.Target),
 		MaxBundle:      s.cfg.MaxBundle,
-		BundleWindow:   pace(10 * time.Minute),
-		Reach:          pace(10 * time.Minute),
+		BundleWindow:   s.cityTime(10 * time.Minute),
+		Reach:          s.cityTime(10 * time.Minute),
 		Lead:           s.cfg.OfferTTL + s.cfg.Round,
 	}
 }
@@ -136,17 +140,14 @@ func (s *Service) planRound(ctx context.Context, region string) (int, error) {
 			pickup: orders[a.Orders[0]].pickup, pickupAt: time.Unix(0, int64(a.Pickup)),
 			pay: Money{Currency: orders[a.Orders[0]].currency},
 		}
-		at := c.pos
-		for _, a := range []geo.LatLng{r.pickup} {
-			r.distanceM += geo.Distance(at, a) * geo.Circuity
-			at = a
-		}
+		// Estimated street distance: to the restaurant, then each drop-off in turn.
+		from, metres := r.pickup, geo.Distance(c.pos, r.pickup)
 		for _, oi := range a.Orders {
 			r.orders = append(r.orders, orders[oi].orderID)
-			r.distanceM += geo.Distance(at, orders[oi].dropoff) * geo.Circuity
-			at = orders[oi].dropoff
+			metres += geo.Distance(from, orders[oi].dropoff)
+			from = orders[oi].dropoff
 		}
-		r.distanceM = math.Round(r.distanceM)
+		r.distanceM = math.Round(metres * geo.Circuity)
 		r.pay.Amount = s.cfg.PayPerOrder*int64(len(a.Orders)) + int64(math.Round(float64(s.cfg.PayPerKm)*r.distanceM/1000))
 		_, ok, err := s.makeOffer(ctx, r)
 		if err != nil {
@@ -194,7 +195,7 @@ func (s *Service) readWaiting(ctx context.Context, region string, now time.Time)
 			// Estimated from the delivery's creation (the restaurant's acceptance, as dispatch
 			// heard of it) and the restaurant's prep time; food that is late is taken as
 			// about to be ready.
-			cook := time.Duration(float64(time.Duration(prep)*time.Minute) / s.cfg.Pace)
+			cook := s.cityTime(time.Duration(prep) * time.Minute)
 			w.ready = store.Time(accepted).Add(cook)
 			if w.ready.Before(now) {
 				w.ready = now
@@ -307,9 +308,8 @@ func (s *Service) estimateRouteEnds(ctx context.Context, out []onShift, busy map
 		return fmt.Errorf("dispatch: read routes: %w", err)
 	}
 	defer rows.Close()
-	pace := func(d time.Duration) time.Duration { return time.Duration(float64(d) / s.cfg.Pace) }
 	travel := func(c *onShift, to geo.LatLng) time.Duration {
-		return pace(geo.TravelTime(c.free, to, c.vehicle))
+		return s.cityTime(geo.TravelTime(c.free, to, c.vehicle))
 	}
 	for i := range out {
 		out[i].free, out[i].freeAt = out[i].pos, now
@@ -327,11 +327,11 @@ func (s *Service) estimateRouteEnds(ctx context.Context, out []onShift, busy map
 		}
 		c := &out[i]
 		if status == Assigned && !pickedUp[id] {
-			c.freeAt = c.freeAt.Add(travel(c, pickup) + pace(s.cfg.PickupService))
+			c.freeAt = c.freeAt.Add(travel(c, pickup) + s.cityTime(s.cfg.PickupService))
 			c.free = pickup
 			pickedUp[id] = true // the route's other orders come with this pickup
 		}
-		c.freeAt = c.freeAt.Add(travel(c, dropoff) + pace(s.cfg.DropoffService))
+		c.freeAt = c.freeAt.Add(travel(c, dropoff) + s.cityTime(s.cfg.DropoffService))
 		c.free = dropoff
 	}
 	return rows.Err()
@@ -345,7 +345,7 @@ type projection struct {
 }
 
 func newProjection(origin geo.LatLng) projection {
-	const metresPerDegree = 2 * math.Pi * 6371008.8 / 360
+	const metresPerDegree = 2 * math.Pi * geo.EarthRadius / 360
 	return projection{origin: origin, kx: metresPerDegree * math.Cos(origin.Lat*math.Pi/180), ky: metresPerDegree}
 }
 

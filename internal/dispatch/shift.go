@@ -121,16 +121,9 @@ func (s *Service) SetShift(ctx context.Context, courierID string, sh Shift) (Cou
 					return fmt.Errorf("dispatch: courier %s shift end: %w", courierID, err)
 				}
 				// An offer whose pickup falls after the new end is withdrawn.
-				var offerID string
-				err := tx.QueryRowContext(ctx, `SELECT id FROM offers WHERE courier_id = $1 AND status = 'open' AND planned_pickup_at > $2`,
-					courierID, store.Now(*sh.EndsAt)).Scan(&offerID)
-				switch {
-				case err == nil:
-					if returned, err = s.releaseTx(ctx, tx, offerID, offerWithdrawn, courierID); err != nil {
-						return err
-					}
-				case !errors.Is(err, sql.ErrNoRows):
-					return fmt.Errorf("dispatch: read offer of %s: %w", courierID, err)
+				var err error
+				if returned, err = s.withdrawOpenOffer(ctx, tx, courierID, *sh.EndsAt); err != nil {
+					return err
 				}
 			}
 		} else {
@@ -175,20 +168,29 @@ func (s *Service) endShift(ctx context.Context, tx *store.Tx, courierID string) 
 	} else if !errors.Is(err, sql.ErrNoRows) {
 		return "", err
 	}
-	var returned, offerID string
-	err := tx.QueryRowContext(ctx, `SELECT id FROM offers WHERE courier_id = $1 AND status = 'open'`, courierID).Scan(&offerID)
-	switch {
-	case err == nil:
-		if returned, err = s.releaseTx(ctx, tx, offerID, offerWithdrawn, courierID); err != nil {
-			return "", err
-		}
-	case !errors.Is(err, sql.ErrNoRows):
-		return "", fmt.Errorf("dispatch: read offer of %s: %w", courierID, err)
+	returned, err := s.withdrawOpenOffer(ctx, tx, courierID, time.Time{})
+	if err != nil {
+		return "", err
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE couriers SET status = 'off', shift_started_at = NULL, shift_ends_at = NULL WHERE id = $1`, courierID); err != nil {
 		return "", fmt.Errorf("dispatch: courier %s off shift: %w", courierID, err)
 	}
 	return returned, nil
+}
+
+// withdrawOpenOffer withdraws in tx the open offer courierID holds, if any (with pickupAfter
+// set, only one whose planned pickup falls after it), and returns its region ("" when none).
+func (s *Service) withdrawOpenOffer(ctx context.Context, tx *store.Tx, courierID string, pickupAfter time.Time) (string, error) {
+	var offerID string
+	err := tx.QueryRowContext(ctx, `SELECT id FROM offers WHERE courier_id = $1 AND status = 'open' AND planned_pickup_at > $2`,
+		courierID, store.Now(pickupAfter)).Scan(&offerID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("dispatch: read offer of %s: %w", courierID, err)
+	}
+	return s.releaseTx(ctx, tx, offerID, offerWithdrawn, courierID)
 }
 
 func readCourier(ctx context.Context, q store.Querier, id string) (Courier, error) {
