@@ -46,11 +46,11 @@ func (pl *Planner) DenseCost(in Input) (Optima, error) {
 	}
 	skip := make([]float64, n)
 	for o := range in.Orders {
-		// One row at a time: its routes are garbage once their costs are in the matrix.
+		// One row at a time: its pairs are garbage once their costs are in the matrix.
 		rw := r.row(bundle{orders: []int{o}, ready: in.Orders[o].Ready})
 		skip[o] = pl.holdCost(in.Now, in.Orders, rw.b)
-		for _, a := range rw.routes {
-			cost[o*m+a.Courier] = a.Cost
+		for _, pr := range rw.pairs {
+			cost[o*m+int(pr.courier)] = pr.cost
 		}
 	}
 	// A solver of its own, so that the planner's keeps no scratch the size of the matrix.

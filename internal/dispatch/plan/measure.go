@@ -65,7 +65,7 @@ func (pl *Planner) PlanTimed(in Input, e Edges, clock func() time.Time) (Plan, P
 		p = r.refill(rows, p, &ph, clock)
 	}
 	for _, rw := range rows {
-		ph.Edges += len(rw.routes)
+		ph.Edges += len(rw.pairs)
 	}
 	return p, ph
 }

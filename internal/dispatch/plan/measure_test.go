@@ -153,3 +153,30 @@ func TestParallelRound(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanCostIsItsRoutes checks that the routes a plan returns are those it priced: pricing
+// a round's pairs builds no routes (only costs), and the chosen ones are built afterwards, so
+// the plan's cost must equal its assignments' costs plus its held orders' hold costs, with
+// bundles and the position term in play.
+func TestPlanCostIsItsRoutes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	for n := range 40 {
+		in := randomRound(t, rng, 2+n%12, 1+n%7)
+		p := params(3)
+		pl := New(p)
+		got := pl.Plan(in)
+		sum := 0.0
+		for _, a := range got.Assignments {
+			if len(a.Dropoffs) != len(a.Orders) {
+				t.Fatalf("round %d: assignment %+v has %d drop-off times for %d orders", n, a, len(a.Dropoffs), len(a.Orders))
+			}
+			sum += a.Cost
+		}
+		for _, o := range got.Held {
+			sum += pl.holdCost(in.Now, in.Orders, bundle{orders: []int{o}, ready: in.Orders[o].Ready})
+		}
+		if math.Abs(sum-got.Cost) > 1e-6*max(1, math.Abs(got.Cost)) {
+			t.Fatalf("round %d: plan cost %v, its routes and holds %v", n, got.Cost, sum)
+		}
+	}
+}

@@ -48,32 +48,51 @@ func (pl *Planner) optimal(in Input) Plan {
 	return best
 }
 
-// row is a bundle and its route with each candidate courier.
+// row is a bundle and its cost with each candidate courier.
 type row struct {
-	b      bundle
-	routes []Assignment
+	b     bundle
+	pairs []pair
+}
+
+// pair is a candidate courier of a row and the cost of the row's route with it.
+type pair struct {
+	courier int32
+	cost    float64
 }
 
 // row prices bundle b with each of its restaurant's candidate couriers.
 func (r *round) row(b bundle) *row {
-	out := &row{b: b}
-	for _, ci := range r.cands[r.orders[b.orders[0]].Restaurant] {
+	list := r.cands[r.orders[b.orders[0]].Restaurant]
+	out := &row{b: b, pairs: make([]pair, 0, len(list))}
+	for _, ci := range list {
 		c := &r.couriers[ci]
 		if excluded(r.orders, b, c.ID) {
 			continue
 		}
-		a, ok := r.pl.route(r.now, r.orders, b, c, true)
+		a, ok := r.pl.route(r.now, r.orders, b, c, true, false)
 		if !ok {
 			continue
 		}
-		a.Courier = ci
-		if r.courierValue != nil {
-			last := b.orders[len(b.orders)-1]
-			a.Cost += r.pl.p.Weights.Position * (r.courierValue[ci] - r.dropValue[last])
-		}
-		out.routes = append(out.routes, a)
+		out.pairs = append(out.pairs, pair{int32(ci), a.Cost + r.position(b, ci)})
 	}
 	return out
+}
+
+// position is the position term of a route of b by courier ci (0 without Input.Demand).
+func (r *round) position(b bundle, ci int) float64 {
+	if r.courierValue == nil {
+		return 0
+	}
+	last := b.orders[len(b.orders)-1]
+	return r.pl.p.Weights.Position * (r.courierValue[ci] - r.dropValue[last])
+}
+
+// assignment is row rw's route with courier ci, as priced.
+func (r *round) assignment(rw *row, ci int) Assignment {
+	a, _ := r.pl.route(r.now, r.orders, rw.b, &r.couriers[ci], true, true)
+	a.Courier = ci
+	a.Cost += r.position(rw.b, ci)
+	return a
 }
 
 // solve matches rows to couriers at minimum cost.
@@ -82,8 +101,8 @@ func (r *round) solve(rows []*row) Plan {
 	r.skip = r.skip[:0]
 	for i, rw := range rows {
 		r.skip = append(r.skip, r.pl.holdCost(r.now, r.orders, rw.b))
-		for _, a := range rw.routes {
-			r.edges = append(r.edges, assign.Edge{Row: int32(i), Col: int32(a.Courier), Cost: a.Cost})
+		for _, pr := range rw.pairs {
+			r.edges = append(r.edges, assign.Edge{Row: int32(i), Col: pr.courier, Cost: pr.cost})
 		}
 	}
 	res, err := r.pl.solver.Sparse(len(rows), len(r.couriers), r.edges, r.skip)
@@ -97,12 +116,7 @@ func (r *round) solve(rows []*row) Plan {
 			p.Held = append(p.Held, rows[i].b.orders...)
 			continue
 		}
-		for _, a := range rows[i].routes {
-			if a.Courier == ci {
-				p.Assignments = append(p.Assignments, a)
-				break
-			}
-		}
+		p.Assignments = append(p.Assignments, r.assignment(rows[i], ci))
 	}
 	slices.Sort(p.Held)
 	return p

@@ -244,8 +244,9 @@ type bundle struct {
 
 // route times a bundle for courier c, leaving no earlier than now: just in time for the food
 // when jit is set, else as soon as the courier can. ok is false when the courier cannot pick up
-// before its shift ends.
-func (pl *Planner) route(now time.Duration, orders []Order, b bundle, c *Courier, jit bool) (a Assignment, ok bool) {
+// before its shift ends. Without dropoffs it only prices the route (a.Dropoffs stays nil, and
+// nothing is allocated): pricing every candidate pair of a round is most of its routes.
+func (pl *Planner) route(now time.Duration, orders []Order, b bundle, c *Courier, jit, dropoffs bool) (a Assignment, ok bool) {
 	halfP, halfD := pl.p.PickupService/2, pl.p.DropoffService/2
 	r := orders[b.orders[0]].Pickup
 	leave := max(now, c.FreeAt)
@@ -262,20 +263,22 @@ func (pl *Planner) route(now time.Duration, orders []Order, b bundle, c *Courier
 		return Assignment{}, false
 	}
 	a = Assignment{Depart: depart, Arrive: arrive, Pickup: pickup, Orders: b.orders}
-	a.Dropoffs = make([]time.Duration, len(b.orders))
-	at, t := r, pickup+halfP
-	for i, o := range b.orders {
-		t += pl.p.Travel(at, orders[o].Dropoff) + halfD
-		a.Dropoffs[i] = t
-		at = orders[o].Dropoff
-		t += halfD
+	if dropoffs {
+		a.Dropoffs = make([]time.Duration, len(b.orders))
 	}
 	w := pl.p.Weights
 	cost := 0.0
+	at, t := r, pickup+halfP
 	for i, o := range b.orders {
-		c2d := minutes(a.Dropoffs[i] - orders[o].Placed)
+		t += pl.p.Travel(at, orders[o].Dropoff) + halfD
+		if dropoffs {
+			a.Dropoffs[i] = t
+		}
+		c2d := minutes(t - orders[o].Placed)
 		cost += w.ClickToDoor*c2d + w.Overage*max(0, c2d-minutes(pl.p.Target))
 		cost += w.FoodWait * minutes(pickup-orders[o].Ready)
+		at = orders[o].Dropoff
+		t += halfD
 	}
 	cost += w.CourierTime * minutes(t-depart)
 	n := float64(c.Orders)
@@ -332,7 +335,7 @@ func (pl *Planner) greedy(now time.Duration, orders []Order, couriers []Courier)
 			if taken[ci] || c.FreeAt > now || excluded(orders, b, c.ID) {
 				continue
 			}
-			a, ok := pl.route(now, orders, b, c, false)
+			a, ok := pl.route(now, orders, b, c, false, true)
 			if ok && (best < 0 || a.Arrive < bestArrive) {
 				best, bestArrive, bestA = ci, a.Arrive, a
 			}

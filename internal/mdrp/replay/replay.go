@@ -6,6 +6,7 @@
 package replay
 
 import (
+	"maps"
 	"slices"
 	"time"
 
@@ -129,8 +130,11 @@ func Run(inst *mdrp.Instance, cfg Config) Result {
 		start := time.Now()
 		// Demand: each restaurant's orders seen so far, as a rate over the last hour.
 		demand = demand[:0]
-		for ri, n := range recent(inst, byPlacement[:next], t) {
-			demand = append(demand, plan.Hotspot{At: plan.Point(inst.Restaurants[ri].At), Rate: n})
+		// In restaurant order: the position term sums over the hotspots, and a sum in map
+		// order would make replays differ in the last bits, and so in tie-breaking.
+		rates := recent(inst, byPlacement[:next], t)
+		for _, ri := range slices.Sorted(maps.Keys(rates)) {
+			demand = append(demand, plan.Hotspot{At: plan.Point(inst.Restaurants[ri].At), Rate: rates[ri]})
 		}
 		in := plan.Input{Now: minutes(t), Orders: orders, Couriers: cs, Demand: demand}
 		if cfg.observe != nil {
