@@ -127,8 +127,8 @@ type Target struct {
 // instances.
 var Targets = []Target{
 	{"orders delivered %", func(r BenchRun) float64 { return 100 * r.Metrics.DeliveredFraction }, 99.7, false, "%.2f"},
-	{"mean click-to-door (min)", func(r BenchRun) float64 { return r.Metrics.ClickToDoor.Mean }, 31.6, true, "%.2f"},
-	{"mean overage over target (min)", func(r BenchRun) float64 { return r.Metrics.Overage.Mean }, 1.97, true, "%.2f"},
+	{"mean click-to-door (min)", func(r BenchRun) float64 { return r.Metrics.ClickToDoor.Mean }, 31.6, true, "%.3f"},
+	{"mean overage over target (min)", func(r BenchRun) float64 { return r.Metrics.Overage.Mean }, 1.97, true, "%.3f"},
 	{"mean ready-to-pickup (min)", func(r BenchRun) float64 { return r.Metrics.ReadyToPickup.Mean }, 1.8, true, "%.2f"},
 	{"courier pay per order", func(r BenchRun) float64 { return r.Metrics.PayPerOrder }, 11.30, true, "%.2f"},
 	{"compute per instance (s)", func(r BenchRun) float64 { return r.Compute.Seconds() }, 1, true, "%.3f"},
