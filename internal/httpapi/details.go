@@ -68,11 +68,11 @@ func bounded(status int, msg string, errs []error) (string, []error) {
 // value is left out when it is the whole body or not a single scalar (an object or an array
 // would repeat what the client sent, the location names it).
 func detail(e error) *huma.ErrorDetail {
-	d := &huma.ErrorDetail{Message: e.Error()}
-	if de, ok := e.(huma.ErrorDetailer); ok {
-		if got := de.ErrorDetail(); got != nil {
-			*d = *got
-		}
+	d := &huma.ErrorDetail{}
+	if de, ok := e.(huma.ErrorDetailer); ok && de.ErrorDetail() != nil {
+		*d = *de.ErrorDetail()
+	} else {
+		d.Message = e.Error() // not a detail's Error(), which formats its whole value
 	}
 	d.Location = clip(d.Location, maxLocation)
 	d.Message = clip(d.Message, maxMessage)
