@@ -212,7 +212,7 @@ func (s *Service) webhook(w http.ResponseWriter, r *http.Request) {
 	}
 	if _, err := standardwebhook.Verify(r.Header, body, s.cfg.WebhookSecret, s.cfg.Now(), s.cfg.WebhookTolerance); err != nil {
 		s.cfg.Metrics.Consumed.WithLabelValues("carrier-webhook", "refused").Inc()
-		httpapi.WriteProblem(w, http.StatusUnauthorized, "webhook signature: "+err.Error())
+		httpapi.WriteProblem(w, http.StatusUnauthorized, webhookRefusal(err))
 		return
 	}
 	var msg struct {
@@ -266,6 +266,18 @@ func (s *Service) CarrierUpdate(ctx context.Context, b Booking) error {
 		s.cfg.Metrics.Consumed.WithLabelValues("carrier-webhook", "ok").Inc()
 	}
 	return err
+}
+
+// webhookRefusal is what a webhook sender is told of a failed verification, in its words
+// rather than the error's chain.
+func webhookRefusal(err error) string {
+	switch {
+	case errors.Is(err, standardwebhook.ErrMissingHeader):
+		return "missing webhook-id, webhook-timestamp or webhook-signature"
+	case errors.Is(err, standardwebhook.ErrTimestamp):
+		return "webhook-timestamp is not a Unix time within the tolerance"
+	}
+	return "no webhook signature matches"
 }
 
 func notFound(err error) error {
