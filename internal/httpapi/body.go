@@ -4,7 +4,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -17,17 +17,17 @@ import (
 type readBody struct {
 	rc       *http.ResponseController
 	deadline time.Time
-
-	mu     sync.Mutex
-	inner  io.ReadCloser
-	ended  bool // read to io.EOF, or there was none
-	closed bool
+	inner    io.ReadCloser
+	// ended is set once the body was read to io.EOF, or when there was none; closed by Close.
+	// Neither waits for a Read in flight: Close must cut a blocked Read off, not queue behind it.
+	ended, closed atomic.Bool
 }
 
 func newReadBody(w http.ResponseWriter, r *http.Request, max int64, deadline time.Time) *readBody {
 	b := &readBody{rc: http.NewResponseController(w), deadline: deadline}
 	if r.Body == nil || r.Body == http.NoBody {
-		b.inner, b.ended = http.NoBody, true
+		b.inner = http.NoBody
+		b.ended.Store(true)
 		return b
 	}
 	b.inner = http.MaxBytesReader(w, r.Body, max)
@@ -36,48 +36,38 @@ func newReadBody(w http.ResponseWriter, r *http.Request, max int64, deadline tim
 
 // Read reads the body, noting its end.
 func (b *readBody) Read(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closed {
+	if b.closed.Load() {
 		return 0, http.ErrBodyReadAfterClose
 	}
 	n, err := b.inner.Read(p)
 	if errors.Is(err, io.EOF) {
-		b.ended = true
+		b.ended.Store(true)
 	}
 	return n, err
 }
 
 // Close closes the body. One not read to its end is cut off at once: the connection's read
-// deadline is moved to now first, so net/http gives up on it instead of reading (draining) the
-// rest, which a client sending a byte at a time would make last for ever.
+// deadline is moved to now first, so a Read in flight returns and net/http gives up on the
+// body instead of reading (draining) the rest, which a client sending a byte at a time would
+// make last for ever.
 func (b *readBody) Close() error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closed {
+	if !b.closed.CompareAndSwap(false, true) {
 		return nil
 	}
-	b.closed = true
-	if !b.ended {
+	if !b.ended.Load() {
 		b.rc.SetReadDeadline(time.Now())
 	}
 	return b.inner.Close()
 }
 
 // unread reports whether the body was neither read to its end nor absent.
-func (b *readBody) unread() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return !b.ended
-}
+func (b *readBody) unread() bool { return !b.ended.Load() }
 
-// readDeadline is the read deadline to set for a handler that asks for t: t while the body
-// has been read to its end (the connection is then idle until the next request, and net/http
+// readDeadline is the read deadline to set for a handler that asks for t: t once the body has
+// been read to its end (the connection is then idle until the next request, and net/http
 // clears its deadline itself), otherwise no later than the request's deadline.
 func (b *readBody) readDeadline(t time.Time) time.Time {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.ended || (!t.IsZero() && t.Before(b.deadline)) {
+	if b.ended.Load() || (!t.IsZero() && t.Before(b.deadline)) {
 		return t
 	}
 	return b.deadline
