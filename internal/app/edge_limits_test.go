@@ -34,9 +34,9 @@ type slowConn struct {
 // are cut off: the anonymous ones at once (their answer, 401, does not wait for the body, which
 // is closed, not drained), the others at the read deadline; while they are all open, a
 // legitimate client is served within 1 s, and nothing answers 5xx. 300 connections (1,000 with
-// TIFFIN_SLOW=1, as CI runs it).
+// TIFFIN_SLOW=1, as CI runs it). Not parallel: the 1 s is measured with the machine's two
+// cores shared with this test's flood, not with every other app the package boots.
 func TestSlowFlood(t *testing.T) {
-	t.Parallel()
 	n := 300
 	if os.Getenv("TIFFIN_SLOW") == "1" {
 		n = 1000
@@ -92,13 +92,13 @@ func TestSlowFlood(t *testing.T) {
 	}
 	stop := make(chan struct{})
 	trickled := make(chan struct{})
-	go func() { // a byte every 100ms on every connection until it is closed
+	go func() { // a byte every 250ms on every connection until it is closed
 		defer close(trickled)
 		for {
 			select {
 			case <-stop:
 				return
-			case <-time.After(100 * time.Millisecond):
+			case <-time.After(250 * time.Millisecond):
 			}
 			for _, cs := range conns {
 				for _, sc := range cs {
