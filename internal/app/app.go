@@ -24,6 +24,7 @@ import (
 	"github.com/tiffin-dev/tiffin/internal/bus"
 	"github.com/tiffin-dev/tiffin/internal/cache"
 	"github.com/tiffin-dev/tiffin/internal/catalog"
+	"github.com/tiffin-dev/tiffin/internal/connlimit"
 	"github.com/tiffin-dev/tiffin/internal/customer"
 	"github.com/tiffin-dev/tiffin/internal/dispatch"
 	"github.com/tiffin-dev/tiffin/internal/dispatch/plan"
@@ -53,6 +54,17 @@ var AllServices = []string{"api", "catalog", "orders", "dispatch", "tracking", "
 type Config struct {
 	// Addr is where the HTTP edge listens. Default "127.0.0.1:8080"; ":0" picks a free port.
 	Addr string
+	// MetricsAddr, when set, is where /metrics is served, to anyone who reaches it (a network
+	// only operators and the scraper reach), and the edge no longer serves it. Without it the
+	// edge serves /metrics to ops tokens only.
+	MetricsAddr string
+	// ReadTimeout bounds the reading of each request, headers and body: a client that has not
+	// sent it all by then is cut off. Headers alone get at most 10s of it. Default 30s.
+	ReadTimeout time.Duration
+	// MaxConns caps the edge's open connections; past it, new ones wait to be accepted until
+	// one closes. Keep it under the process's file descriptor limit, less what the store, the
+	// bus and the data directory need. Default DefaultMaxConns.
+	MaxConns int
 	// DataDir holds the SQLite database, the embedded NATS store and the dev signing key.
 	// Default "data".
 	DataDir string
@@ -191,6 +203,12 @@ func (c *Config) defaults() {
 	if c.H3Resolution == 0 {
 		c.H3Resolution = 5
 	}
+	if c.ReadTimeout <= 0 {
+		c.ReadTimeout = httpapi.DefaultReadTimeout
+	}
+	if c.MaxConns <= 0 {
+		c.MaxConns = DefaultMaxConns
+	}
 	if c.ShutdownGrace <= 0 {
 		c.ShutdownGrace = 10 * time.Second
 	}
@@ -217,7 +235,9 @@ type App struct {
 	srv      *httpapi.Server
 	payments payment.Provider // nil unless the orders service runs
 	ln       net.Listener
-	runners  []runner
+	// metricsLn serves /metrics alone when Config.MetricsAddr is set.
+	metricsLn net.Listener
+	runners   []runner
 	// fakeCarrier is the fake carrier this process runs (dev), or nil; mail its mail catcher.
 	fakeCarrier *carrierfake.Server
 	mail        *mailcatch.Catcher
@@ -301,7 +321,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 
 	a.srv = httpapi.New(httpapi.Config{
 		Version: cfg.Version, Keys: a.keys, Metrics: a.metrics, Logger: cfg.Logger, Ready: a.ready,
-		Classify: a.db.Classify,
+		Classify: a.db.Classify, ReadTimeout: cfg.ReadTimeout, MetricsApart: cfg.MetricsAddr != "",
 	})
 	deadLetters := dlq.New(a.bus, cfg.Logger)
 	a.deadLetters = deadLetters
@@ -350,8 +370,19 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		a.runners = append(a.runners, runner{"tracking", t.Run})
 	}
 	if run("api") {
-		if a.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+		ln, err := net.Listen("tcp", cfg.Addr)
+		if err != nil {
 			return nil, fmt.Errorf("app: listen on %s: %w", cfg.Addr, err)
+		}
+		capped := connlimit.Listen(ln, cfg.MaxConns)
+		a.ln = capped
+		a.metrics.GaugeFunc("tiffin_http_connections", "Connections open on the HTTP edge (at most --max-conns).", func() float64 {
+			return float64(capped.Open())
+		})
+	}
+	if cfg.MetricsAddr != "" {
+		if a.metricsLn, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			return nil, fmt.Errorf("app: listen for metrics on %s: %w", cfg.MetricsAddr, err)
 		}
 	}
 	if run("fulfil") || run("notify") {
@@ -460,6 +491,18 @@ func (a *App) startInstance(ctx context.Context) {
 	}})
 }
 
+// DefaultMaxConns is Config.MaxConns's default: well under the 20,000 file descriptors a
+// process of ours may usually open, and far above what one process serves well.
+const DefaultMaxConns = 4096
+
+// MetricsURL is the base URL /metrics is served on when Config.MetricsAddr is set, else "".
+func (a *App) MetricsURL() string {
+	if a.metricsLn == nil {
+		return ""
+	}
+	return "http://" + a.metricsLn.Addr().String()
+}
+
 // URL is the base URL the HTTP edge serves on.
 func (a *App) URL() string {
 	if a.ln == nil {
@@ -555,9 +598,11 @@ func (a *App) Run(ctx context.Context) error {
 		}
 	}
 	if a.ln != nil {
+		// No WriteTimeout: event streams write for as long as they run; every other request
+		// is bounded by the edge's RequestTimeout.
 		hs = &http.Server{
-			Handler: a.srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
-			BaseContext: func(net.Listener) context.Context { return base },
+			Handler: a.srv.Handler(), ReadTimeout: a.cfg.ReadTimeout, ReadHeaderTimeout: min(a.cfg.ReadTimeout, 10*time.Second),
+			IdleTimeout: 2 * time.Minute, BaseContext: func(net.Listener) context.Context { return base },
 		}
 		wg.Go(func() {
 			if err := hs.Serve(a.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -565,6 +610,18 @@ func (a *App) Run(ctx context.Context) error {
 			}
 		})
 		a.logger.Info("tiffin is serving", "url", a.URL(), "services", strings.Join(a.cfg.Services, ","), "db", string(a.db.Dialect()))
+	}
+	var ms *http.Server
+	if a.metricsLn != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", a.srv.MetricsHandler())
+		ms = &http.Server{Handler: mux, ReadTimeout: 10 * time.Second, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 2 * time.Minute}
+		wg.Go(func() {
+			if err := ms.Serve(a.metricsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				fail(fmt.Errorf("metrics http: %w", err))
+			}
+		})
+		a.logger.Info("metrics are served apart", "url", a.MetricsURL()+"/metrics")
 	}
 	if a.cfg.Sim && a.ln != nil {
 		s := sim.New(sim.Config{
@@ -580,6 +637,9 @@ func (a *App) Run(ctx context.Context) error {
 	<-stop.Done()
 	if hs != nil {
 		a.drain(hs, cutOff)
+	}
+	if ms != nil {
+		ms.Close() // scrapes are short and nothing waits on them
 	}
 	stopServices()
 	wg.Wait()
@@ -607,6 +667,9 @@ func (a *App) drain(hs *http.Server, cutOff context.CancelFunc) {
 func (a *App) Close() {
 	if a.ln != nil {
 		a.ln.Close()
+	}
+	if a.metricsLn != nil {
+		a.metricsLn.Close()
 	}
 	if a.mail != nil {
 		a.mail.Close()

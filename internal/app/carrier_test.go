@@ -180,10 +180,10 @@ func TestCarrierOrderShipsThroughAnOutage(t *testing.T) {
 			if !slices.Equal(states, []string{"requested", "booked", "shipped", "delivered"}) {
 				t.Errorf("shipment history %v, want requested booked shipped delivered", states)
 			}
-			metrics := a.Do("GET", "/metrics", "", nil)
+			metrics := a.Metrics()
 			for _, want := range []string{`tiffin_shipments{state="delivered"}`, `tiffin_carrier_calls_total{carrier="carrier",op="book",result="ok"} 1`, "tiffin_carrier_breaker_state",
 				`tiffin_events_consumed_total{consumer="carrier-webhook",result="ok"}`} {
-				if !strings.Contains(string(metrics.Body), want) {
+				if !strings.Contains(metrics, want) {
 					t.Errorf("/metrics lacks %s", want)
 				}
 			}

@@ -151,8 +151,7 @@ func TestDeadLettersOverHTTP(t *testing.T) {
 // metric returns the value of the sample named exactly series on /metrics.
 func metric(t *testing.T, a *apptest.App, series string) string {
 	t.Helper()
-	r := a.Do("GET", "/metrics", "", nil)
-	for line := range strings.Lines(string(r.Body)) {
+	for line := range strings.Lines(a.Metrics()) {
 		if v, ok := strings.CutPrefix(strings.TrimSpace(line), series+" "); ok {
 			return v
 		}

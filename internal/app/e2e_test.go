@@ -207,7 +207,7 @@ func TestOrderJourney(t *testing.T) {
 				t.Error("SSE stream did not end after delivery")
 			}
 
-			metrics := string(a.Do("GET", "/metrics", "", nil).Body)
+			metrics := a.Metrics()
 			if !strings.Contains(metrics, `tiffin_orders_total{status="delivered"} 1`) {
 				t.Errorf("metrics lack tiffin_orders_total{status=\"delivered\"} 1:\n%s", grep(metrics, "tiffin_orders_total"))
 			}

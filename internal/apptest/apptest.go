@@ -115,6 +115,29 @@ func (a *App) Token(role auth.Role, subject string) string {
 	return tok
 }
 
+// Metrics scrapes /metrics as an operator would: on the metrics listener when the app has
+// one (Config.MetricsAddr), else on the edge with an ops token.
+func (a *App) Metrics() string {
+	a.tb.Helper()
+	if u := a.MetricsURL(); u != "" {
+		resp, err := a.Client.Get(u + "/metrics")
+		if err != nil {
+			a.tb.Fatalf("scrape %s/metrics: %v", u, err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			a.tb.Fatalf("scrape %s/metrics: %d (%v)", u, resp.StatusCode, err)
+		}
+		return string(b)
+	}
+	r := a.Do("GET", "/metrics", a.Token(auth.Ops, "metrics-scraper"), nil)
+	if r.Status != http.StatusOK {
+		a.tb.Fatalf("scrape /metrics: %d %s", r.Status, r.Body)
+	}
+	return string(r.Body)
+}
+
 // Response is a decoded HTTP answer.
 type Response struct {
 	Status int

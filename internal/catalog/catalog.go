@@ -9,7 +9,6 @@ package catalog
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -23,14 +22,14 @@ import (
 	"github.com/tiffin-dev/tiffin/internal/telemetry"
 )
 
-// Errors callers branch on. Their messages are safe to show to clients.
+// Errors callers branch on. Their messages are what clients are told.
 var (
-	ErrRestaurantNotFound = fmt.Errorf("restaurant %w", fault.NotFound)
-	ErrItemNotFound       = fmt.Errorf("menu item %w", fault.NotFound)
+	ErrRestaurantNotFound = fault.New(fault.NotFound, "restaurant not found")
+	ErrItemNotFound       = fault.New(fault.NotFound, "menu item not found")
 	// ErrNotOwner is a restaurant principal writing a restaurant it does not own.
-	ErrNotOwner = fmt.Errorf("%w: the restaurant belongs to another owner", fault.Forbidden)
+	ErrNotOwner = fault.New(fault.Forbidden, "the restaurant belongs to another owner")
 	// ErrConcurrentWrite is a write that lost a race with another writer; retrying is safe.
-	ErrConcurrentWrite = fmt.Errorf("%w: the restaurant changed concurrently, retry", fault.Conflict)
+	ErrConcurrentWrite = fault.New(fault.Conflict, "the restaurant changed concurrently, retry")
 )
 
 // Config configures the catalog. The zero value works.
@@ -122,7 +121,7 @@ func mayWrite(p auth.Principal) error {
 	if p.Is(auth.Restaurant, auth.Ops) {
 		return nil
 	}
-	return fmt.Errorf("%w: role %q may not edit restaurants", fault.Forbidden, p.Role)
+	return fault.Errorf(fault.Forbidden, "role %q may not edit restaurants", p.Role)
 }
 
 // canWrite reports whether p may write a restaurant owned by owner: ops may write any, a

@@ -130,7 +130,7 @@ func (s *Service) PutRestaurant(ctx context.Context, p auth.Principal, r Restaur
 	switch p.Role {
 	case auth.Restaurant:
 		if r.OwnerID != "" && r.OwnerID != p.Subject {
-			return Restaurant{}, fmt.Errorf("%w: only ops may set owner_id", fault.Forbidden)
+			return Restaurant{}, fault.New(fault.Forbidden, "only ops may set owner_id")
 		}
 		r.OwnerID = p.Subject
 	case auth.Ops:

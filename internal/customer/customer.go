@@ -19,11 +19,11 @@ import (
 	"github.com/tiffin-dev/tiffin/internal/store"
 )
 
-// Errors callers branch on. Their messages are safe to show to clients.
+// Errors callers branch on. Their messages are what clients are told.
 var (
-	ErrNotFound = fmt.Errorf("customer %w", fault.NotFound)
+	ErrNotFound = fault.New(fault.NotFound, "customer not found")
 	// ErrOpsOnly is a principal other than ops writing or listing customers.
-	ErrOpsOnly = fmt.Errorf("%w: only ops may do this", fault.Forbidden)
+	ErrOpsOnly = fault.New(fault.Forbidden, "only ops may do this")
 )
 
 // Profile is what ops write about a customer: PUT /v1/customers/{id}'s body.

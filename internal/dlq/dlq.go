@@ -34,8 +34,8 @@ const (
 
 // Errors callers branch on.
 var (
-	ErrNotFound    = fmt.Errorf("dead letter %w", fault.NotFound)
-	ErrUnavailable = fmt.Errorf("dead letters are %w: the bus did not answer", fault.Unavailable)
+	ErrNotFound    = fault.New(fault.NotFound, "dead letter not found")
+	ErrUnavailable = fault.New(fault.Unavailable, "dead letters are unavailable: the bus did not answer")
 )
 
 // Entry is a dead letter as listed.

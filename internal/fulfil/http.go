@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"time"
@@ -124,7 +123,7 @@ func (s *Service) Register(srv *httpapi.Server) {
 			return nil, notFound(err)
 		}
 		if !ok {
-			return nil, fmt.Errorf("%w: shipment is %s", fault.Conflict, sh.State)
+			return nil, fault.Errorf(fault.Conflict, "shipment is %s", sh.State)
 		}
 		return &viewOutput{Body: view(sh)}, nil
 	})
@@ -140,7 +139,7 @@ func (s *Service) Register(srv *httpapi.Server) {
 			return nil, notFound(err)
 		}
 		if sh.State != Cancelling && sh.State != Cancelled {
-			return nil, fmt.Errorf("%w: shipment is %s", fault.Conflict, sh.State)
+			return nil, fault.Errorf(fault.Conflict, "shipment is %s", sh.State)
 		}
 		return &viewOutput{Body: view(sh)}, nil
 	})
@@ -202,13 +201,18 @@ func (s *Service) webhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxWebhookBytes))
-	if err != nil {
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
 		httpapi.WriteProblem(w, http.StatusRequestEntityTooLarge, "a webhook body is at most 64 KiB")
+		return
+	case err != nil:
+		httpapi.WriteProblem(w, http.StatusRequestTimeout, "the body did not arrive in time")
 		return
 	}
 	if _, err := standardwebhook.Verify(r.Header, body, s.cfg.WebhookSecret, s.cfg.Now(), s.cfg.WebhookTolerance); err != nil {
 		s.cfg.Metrics.Consumed.WithLabelValues("carrier-webhook", "refused").Inc()
-		httpapi.WriteProblem(w, http.StatusUnauthorized, "webhook signature: "+err.Error())
+		httpapi.WriteProblem(w, http.StatusUnauthorized, webhookRefusal(err))
 		return
 	}
 	var msg struct {
@@ -264,9 +268,21 @@ func (s *Service) CarrierUpdate(ctx context.Context, b Booking) error {
 	return err
 }
 
+// webhookRefusal is what a webhook sender is told of a failed verification, in its words
+// rather than the error's chain.
+func webhookRefusal(err error) string {
+	switch {
+	case errors.Is(err, standardwebhook.ErrMissingHeader):
+		return "missing webhook-id, webhook-timestamp or webhook-signature"
+	case errors.Is(err, standardwebhook.ErrTimestamp):
+		return "webhook-timestamp is not a Unix time within the tolerance"
+	}
+	return "no webhook signature matches"
+}
+
 func notFound(err error) error {
 	if errors.Is(err, ErrNoShipment) {
-		return fmt.Errorf("%w: %w", fault.NotFound, err)
+		return fault.Wrap(fault.NotFound, "shipment not found", err)
 	}
 	return err
 }

@@ -3,7 +3,6 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -114,7 +113,7 @@ func TestProblems(t *testing.T) {
 func TestHealth(t *testing.T) {
 	t.Parallel()
 	ts, _ := newServer(t)
-	for _, path := range []string{"/healthz", "/readyz", "/metrics", "/v1/openapi.json"} {
+	for _, path := range []string{"/healthz", "/readyz", "/v1/openapi.json"} {
 		resp, err := http.Get(ts.URL + path)
 		if err != nil {
 			t.Fatal(err)
@@ -136,8 +135,8 @@ func TestBusyConflictRetryAfter(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := httpapi.New(httpapi.Config{Keys: keys})
-	inProgress := fmt.Errorf("a request with this Idempotency-Key is still in progress: %w", fault.Busy)
-	cancelled := fmt.Errorf("order is cancelled: %w", fault.Conflict)
+	inProgress := fault.New(fault.Busy, "a request with this Idempotency-Key is still in progress")
+	cancelled := fault.New(fault.Conflict, "order is cancelled")
 	for name, err := range map[string]error{"busy": inProgress, "state": cancelled} {
 		httpapi.Handle(srv, huma.Operation{OperationID: name, Method: "POST", Path: "/v1/" + name, Summary: "conflict"},
 			httpapi.Public, func(context.Context, auth.Principal, *struct{}) (*pointOutput, error) { return nil, err })

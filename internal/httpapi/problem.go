@@ -44,28 +44,31 @@ func Stale(stale bool) StaleHeaders {
 }
 
 // Status maps an error to its HTTP status and client-safe message: the one place where
-// failure kinds (package fault) become status codes. Unknown errors are 500 "internal error".
-// Every 503, and every 409 of a fault.Busy, is answered with Retry-After (retryLater).
+// failure kinds (package fault) become status codes. The message is fault.Public's (the
+// message of the outermost fault.Error or fault.FieldError, or the kind's own), never the
+// error's chain: wrapping context and causes are for the logs. Unknown errors are 500
+// "internal error". Every 503, and every 409 of a fault.Busy, is answered with Retry-After
+// (retryLater).
 func Status(err error) (int, string) {
 	var se huma.StatusError
 	var down *fault.Down
 	switch {
 	case errors.As(err, &se):
-		return se.GetStatus(), err.Error()
+		return se.GetStatus(), se.Error()
 	case errors.As(err, &down):
 		return http.StatusServiceUnavailable, down.Dependency + " unreachable, retry later"
 	case errors.Is(err, fault.NotFound):
-		return http.StatusNotFound, err.Error()
+		return http.StatusNotFound, fault.Public(err)
 	case errors.Is(err, fault.Conflict):
-		return http.StatusConflict, err.Error()
+		return http.StatusConflict, fault.Public(err)
 	case errors.Is(err, fault.Invalid):
-		return http.StatusUnprocessableEntity, err.Error()
+		return http.StatusUnprocessableEntity, fault.Public(err)
 	case errors.Is(err, fault.Forbidden):
-		return http.StatusForbidden, err.Error()
+		return http.StatusForbidden, fault.Public(err)
 	case errors.Is(err, fault.Gone):
-		return http.StatusGone, err.Error()
+		return http.StatusGone, fault.Public(err)
 	case errors.Is(err, fault.Unavailable):
-		return http.StatusServiceUnavailable, err.Error()
+		return http.StatusServiceUnavailable, fault.Public(err)
 	case errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable, "request timed out"
 	}
@@ -95,6 +98,8 @@ func (s *Server) toHuma(ctx context.Context, err error) error {
 		return huma.ErrorWithHeaders(huma.NewError(status, msg), http.Header{"Retry-After": {s.retryAfter()}})
 	case status >= 500:
 		s.logger.ErrorContext(ctx, "request failed", "err", err)
+	default:
+		s.logRefused(ctx, status, msg, err)
 	}
 	var fe *fault.FieldError
 	if errors.As(err, &fe) {
@@ -119,6 +124,8 @@ func (s *Server) WriteError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Retry-After", s.retryAfter())
 	case status >= 500:
 		s.logger.ErrorContext(r.Context(), "request failed", "err", err)
+	default:
+		s.logRefused(r.Context(), status, msg, err)
 	}
 	WriteProblem(w, status, msg)
 }
@@ -196,4 +203,13 @@ func (s *Server) logUnavailable(ctx context.Context, err error) {
 		return
 	}
 	s.logger.WarnContext(ctx, "request refused: unavailable", "err", err)
+}
+
+// logRefused logs, at debug level, the cause of a refusal whose error says more than the
+// client was told (msg): the client's message and the logged cause are kept apart, and the
+// cause is not lost.
+func (s *Server) logRefused(ctx context.Context, status int, msg string, err error) {
+	if err.Error() != msg {
+		s.logger.DebugContext(ctx, "request refused", "status", status, "told", msg, "err", err)
+	}
 }

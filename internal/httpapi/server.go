@@ -38,6 +38,15 @@ type Config struct {
 	RequestTimeout time.Duration
 	// MaxBodyBytes bounds request bodies. Default 1 MiB.
 	MaxBodyBytes int64
+	// ReadTimeout bounds how long a request's body may take to arrive, counted from when the
+	// request reaches the edge, whoever reads it; a body still arriving then is cut off (408
+	// when a handler was reading it). The app's http.Server has the same ReadTimeout for the
+	// whole request, headers included. Default 30s.
+	ReadTimeout time.Duration
+	// MetricsApart leaves /metrics off this server's mux: the app serves MetricsHandler on a
+	// listener of its own (--metrics-addr). Default false: /metrics is served here, to ops
+	// tokens only.
+	MetricsApart bool
 	// Ready reports whether the app can serve all of its traffic; /readyz answers 503 with
 	// Retry-After and a reason while it errors. A fault.Down (or several, joined) is named as
 	// the reason without its cause: "degraded: database unreachable".
@@ -79,13 +88,16 @@ func New(cfg Config) *Server {
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = 1 << 20
 	}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = DefaultReadTimeout
+	}
 	if cfg.Classify == nil {
 		cfg.Classify = func(err error) error { return err }
 	}
 	if cfg.RetryAfter <= 0 {
 		cfg.RetryAfter = time.Second
 	}
-	installFiniteErrors()
+	installBoundedErrors()
 	mux := http.NewServeMux()
 	hc := huma.DefaultConfig("tiffin", cfg.Version)
 	hc.Info.Description = "tiffin: an open-source food-delivery platform. Errors are RFC 9457 problem+json."
@@ -96,6 +108,7 @@ func New(cfg Config) *Server {
 		"bearer": {Type: "http", Scheme: "bearer", BearerFormat: "JWT"},
 	}
 	hc.CreateHooks = nil // no $schema links in bodies: clients see plain resources
+	hc.Formats = map[string]huma.Format{"application/json": jsonFormat, "json": jsonFormat}
 	hc.Components.Schemas = huma.NewMapRegistry("#/components/schemas/", schemaName)
 	api := humago.New(mux, hc)
 	s := &Server{cfg: cfg, mux: mux, api: api, logger: cfg.Logger.With("svc", "api")}
@@ -106,8 +119,33 @@ func New(cfg Config) *Server {
 		w.Write([]byte(`{"status":"ok"}`))
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Metrics.Registry, promhttp.HandlerOpts{}))
+	if !cfg.MetricsApart {
+		mux.Handle("GET /metrics", opsOnly(s.MetricsHandler()))
+	}
 	return s
+}
+
+// DefaultReadTimeout is Config.ReadTimeout's default.
+const DefaultReadTimeout = 30 * time.Second
+
+// MetricsHandler serves the metrics registry in Prometheus' text format, to anyone: for a
+// listener of its own (Config.MetricsApart), which only the operators' network reaches.
+func (s *Server) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.cfg.Metrics.Registry, promhttp.HandlerOpts{})
+}
+
+// opsOnly lets only ops tokens through to next: 401 without a token, 403 with another role.
+func opsOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, status, msg := Require(r.Context(), auth.Ops); status != 0 {
+			if status == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="tiffin"`)
+			}
+			WriteProblem(w, status, msg)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // schemaName prefixes huma's default schema name with the Go package of named types, so two
@@ -143,8 +181,51 @@ func (s *Server) EndStreams() { s.endStreams() }
 
 // Handler returns the mux wrapped in the edge middleware.
 func (s *Server) Handler() http.Handler {
-	return s.recoverer(s.instrument(s.limit(s.authenticate(s.mux))))
+	return s.recoverer(s.instrument(s.limit(s.authenticate(http.HandlerFunc(s.routed)))))
 }
+
+// routed serves r on the mux. It notes the pattern the mux matched for instrument (the mux
+// sets it on the request it is given, not on the ones the middleware before it saw), and has
+// the mux's own answers for paths no route takes (404) or methods a path does not take (405)
+// written as problem+json like every other error.
+func (s *Server) routed(w http.ResponseWriter, r *http.Request) {
+	s.mux.ServeHTTP(&muxWriter{ResponseWriter: w, r: r}, r)
+	if note, ok := r.Context().Value(routeNoteKey{}).(*routeNote); ok {
+		note.pattern = r.Pattern
+	}
+}
+
+// muxWriter turns the mux's plain-text 404 and 405 into problem+json. It acts only on
+// requests no pattern matched: a route's own 404 is already a problem.
+type muxWriter struct {
+	http.ResponseWriter
+	r       *http.Request
+	swallow bool // the mux's text is not sent: the problem was written instead
+}
+
+func (w *muxWriter) WriteHeader(code int) {
+	if w.r.Pattern == "" && (code == http.StatusNotFound || code == http.StatusMethodNotAllowed) {
+		detail := "no route for this path"
+		if code == http.StatusMethodNotAllowed {
+			detail = "this path does not take this method; the Allow header lists those it takes"
+		}
+		w.Header().Del("Content-Length")
+		WriteProblem(w.ResponseWriter, code, detail)
+		w.swallow = true
+		return
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *muxWriter) Write(p []byte) (int, error) {
+	if w.swallow {
+		return len(p), nil
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (w *muxWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.Ready != nil {

@@ -403,14 +403,14 @@ func (s *Service) endpointOf(ctx context.Context, p auth.Principal, id string) (
 		return Endpoint{}, err
 	}
 	if len(list) == 0 {
-		return Endpoint{}, fmt.Errorf("%w: no webhook endpoint %s", fault.NotFound, id)
+		return Endpoint{}, fault.Errorf(fault.NotFound, "no webhook endpoint %s", id)
 	}
 	var owner string
 	if err := s.db.QueryRowContext(ctx, `SELECT owner FROM webhook_endpoints WHERE id = $1`, id).Scan(&owner); err != nil {
 		return Endpoint{}, err
 	}
 	if p.Role != auth.Ops && owner != principal(p) {
-		return Endpoint{}, fmt.Errorf("%w: no webhook endpoint %s", fault.NotFound, id)
+		return Endpoint{}, fault.Errorf(fault.NotFound, "no webhook endpoint %s", id)
 	}
 	return list[0], nil
 }

@@ -1,6 +1,6 @@
 package order
 
-import "fmt"
+import "github.com/tiffin-dev/tiffin/internal/fault"
 
 // Status is where an order stands in its lifecycle.
 type Status string
@@ -58,10 +58,10 @@ func CanMove(from, to Status) bool {
 	return false
 }
 
-// checkMove returns ErrInvalidTransition, wrapped with both statuses, when from -> to is illegal.
+// checkMove returns an ErrInvalidTransition naming both statuses when from -> to is illegal.
 func checkMove(from, to Status) error {
 	if !CanMove(from, to) {
-		return fmt.Errorf("%w: order is %s, cannot become %s", ErrInvalidTransition, from, to)
+		return fault.Errorf(ErrInvalidTransition, "order is %s, cannot become %s", from, to)
 	}
 	return nil
 }

@@ -4,20 +4,20 @@
 package order
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/tiffin-dev/tiffin/internal/fault"
 	"github.com/tiffin-dev/tiffin/internal/geo"
 )
 
-// Errors callers branch on.
+// Errors callers branch on. Their messages are what clients are told; a specific case is a
+// fault.Error whose Kind is one of these (checkMove's), so it matches it with errors.Is.
 var (
-	ErrNotFound            = fmt.Errorf("order not found: %w", fault.NotFound)
-	ErrInvalidTransition   = fmt.Errorf("invalid transition: %w", fault.Conflict)
-	ErrForbidden           = fmt.Errorf("not allowed for this order: %w", fault.Forbidden)
-	ErrIdempotencyMismatch = fmt.Errorf("Idempotency-Key was already used with a different request body: %w", fault.Invalid)
-	ErrInProgress          = fmt.Errorf("a request with this Idempotency-Key is still in progress: %w", fault.Busy)
+	ErrNotFound            = fault.New(fault.NotFound, "order not found")
+	ErrInvalidTransition   = fault.New(fault.Conflict, "invalid transition")
+	ErrForbidden           = fault.New(fault.Forbidden, "not allowed for this order")
+	ErrIdempotencyMismatch = fault.New(fault.Invalid, "Idempotency-Key was already used with a different request body")
+	ErrInProgress          = fault.New(fault.Busy, "a request with this Idempotency-Key is still in progress")
 )
 
 // Order is one customer's order from one restaurant.

@@ -224,7 +224,7 @@ type orderCopy struct {
 func orderKey(id string) string { return "order:" + id }
 
 // errChangedConcurrently is save finding the order's version moved since it was read.
-var errChangedConcurrently = fmt.Errorf("changed concurrently: %w", fault.Conflict)
+var errChangedConcurrently = fault.New(fault.Conflict, "the order changed concurrently, retry")
 
 // save writes o's new status (and reason and deadline) after a legal transition, checks the
 // version it was read at, gives back the stock the order took if it ended before pickup,

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tiffin-dev/tiffin/internal/audit"
 	"github.com/tiffin-dev/tiffin/internal/auth"
+	"github.com/tiffin-dev/tiffin/internal/fault"
 	"github.com/tiffin-dev/tiffin/internal/store"
 )
 
@@ -98,7 +99,7 @@ var restaurantTarget = map[RestaurantAction]Status{
 func (s *Service) Restaurant(ctx context.Context, p auth.Principal, id string, action RestaurantAction, reason string) (Order, error) {
 	to, ok := restaurantTarget[action]
 	if !ok {
-		return Order{}, fmt.Errorf("unknown restaurant action %q: %w", action, ErrInvalidTransition)
+		return Order{}, fault.Errorf(ErrInvalidTransition, "unknown restaurant action %q", action)
 	}
 	return s.Update(ctx, id, actorOf(p), func(tx *store.Tx, o *Order) error {
 		if err := s.authorizeRestaurant(ctx, tx, p, *o); err != nil {
@@ -157,7 +158,7 @@ func (s *Service) Courier(ctx context.Context, p auth.Principal, id string, acti
 				return fmt.Errorf("read delivery of %s: %w", o.ID, err)
 			}
 			if status == "cancelled" {
-				return fmt.Errorf("%w: the delivery was cancelled", ErrInvalidTransition)
+				return fault.New(ErrInvalidTransition, "the delivery was cancelled")
 			}
 		}
 		return moveTo(o, to)

@@ -129,7 +129,7 @@ func (s *Service) Ingest(ctx context.Context, courierID string, fixes []Fix) (in
 }
 
 // errStreamDown is returned when a fix can't be published; the courier should send it again.
-var errStreamDown = fmt.Errorf("location stream unavailable, try again: %w", fault.Unavailable)
+var errStreamDown = fault.New(fault.Unavailable, "location stream unavailable, try again")
 
 func (f Fix) validate(loc string) error {
 	switch {
