@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -42,7 +44,8 @@ func runServe(ctx context.Context, t *testing.T, args ...string) error {
 // refuses before touching the database or the broker (both unreachable here).
 func TestServeRefusesAMissingPaymentProvider(t *testing.T) {
 	t.Setenv("TIFFIN_STRIPE_KEY", "")
-	base := []string{"--db", "postgres://nobody@127.0.0.1:1/x", "--nats", "nats://127.0.0.1:1", "--log-level", "error"}
+	base := []string{"--db", "postgres://nobody@127.0.0.1:1/x", "--nats", "nats://127.0.0.1:1", "--log-level", "error",
+		"--jwt-public-key", newIDPKey(t, "k").pemFile(t), "--jwt-issuer", testIssuer, "--jwt-audience", testAudience}
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -92,11 +95,21 @@ func TestServeWithStripe(t *testing.T) {
 	t.Cleanup(func() { fake.Close(); hs.Close() })
 	addr, data := freeAddr(t), t.TempDir()
 	base := "http://" + addr
+	// The tokens' issuer: serve verifies them with its public half.
+	keys, err := auth.LoadOrCreate(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := filepath.Join(t.TempDir(), "issuer.pem")
+	if err := os.WriteFile(pub, keys.PublicPEM(), 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
 		done <- runServe(ctx, t, "serve", "--addr", addr, "--data", data, "--db", dsn, "--nats", natsURL,
+			"--jwt-public-key", pub, "--jwt-issuer", auth.DevIssuer, "--jwt-audience", auth.DevAudience,
 			"--pay-provider", "stripe", "--stripe-key", fake.Key(), "--stripe-url", hs.URL, "--log-level", "error")
 	}()
 	t.Cleanup(func() {
@@ -112,10 +125,6 @@ func TestServeWithStripe(t *testing.T) {
 	})
 	waitReady(t, base)
 
-	keys, err := auth.LoadOrCreate(data)
-	if err != nil {
-		t.Fatal(err)
-	}
 	token := func(role auth.Role, subject string) string {
 		tok, err := keys.Issue(auth.Principal{Subject: subject, Role: role}, time.Hour)
 		if err != nil {
