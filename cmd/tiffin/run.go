@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"slices"
@@ -252,7 +253,7 @@ type tokenCmd struct {
 	CreateKey bool          `help:"Create a signing key in --data when there is none (a dev server started later on that directory uses it)."`
 }
 
-func (t *tokenCmd) Run() error {
+func (t *tokenCmd) Run(out io.Writer) error {
 	load := devKey
 	if t.CreateKey {
 		load = auth.LoadOrCreate
@@ -265,17 +266,18 @@ func (t *tokenCmd) Run() error {
 	if err != nil {
 		return err
 	}
-	fmt.Println(tok)
+	fmt.Fprintln(out, tok)
 	return nil
 }
 
 type simCmd struct {
-	URL          string  `default:"http://127.0.0.1:8080" help:"Base URL of the tiffin server to drive."`
-	Data         string  `default:"data" help:"Data directory holding the server's dev signing key (to mint actors' tokens)."`
-	Speed        float64 `default:"20" help:"Clock multiplier for simulated actors."`
-	OrdersPerMin float64 `default:"30" help:"Orders per (real) minute."`
-	Restaurants  int     `default:"20" help:"Simulated restaurants."`
-	Couriers     int     `default:"50" help:"Simulated couriers."`
+	URL          string        `default:"http://127.0.0.1:8080" help:"Base URL of the tiffin server to drive."`
+	Data         string        `default:"data" help:"Data directory holding the server's dev signing key (to mint actors' tokens)."`
+	Speed        float64       `default:"20" help:"Clock multiplier for simulated actors."`
+	OrdersPerMin float64       `default:"30" help:"Orders per (real) minute."`
+	Restaurants  int           `default:"20" help:"Simulated restaurants."`
+	Couriers     int           `default:"50" help:"Simulated couriers."`
+	ReadyWithin  time.Duration `default:"5s" help:"How long to wait for the server at --url to be ready before giving up."`
 }
 
 func (s *simCmd) Run(ctx context.Context, log *logFlags) error {
@@ -285,7 +287,7 @@ func (s *simCmd) Run(ctx context.Context, log *logFlags) error {
 	}
 	return sim.New(sim.Config{
 		BaseURL: s.URL, Keys: keys, Speed: s.Speed, OrdersPerMinute: s.OrdersPerMin,
-		Restaurants: s.Restaurants, Couriers: s.Couriers, Logger: log.logger(),
+		Restaurants: s.Restaurants, Couriers: s.Couriers, Logger: log.logger(), ReadyWithin: s.ReadyWithin,
 	}).Run(ctx)
 }
 
