@@ -38,6 +38,7 @@ const (
 type jwks struct {
 	url     string
 	client  *http.Client
+	timeout time.Duration // bounds each fetch
 	refresh time.Duration
 	logger  *slog.Logger
 
@@ -52,11 +53,11 @@ func newJWKS(rawURL string, cfg Config) (*jwks, error) {
 		return nil, fmt.Errorf("auth: --jwks-url %q: want an http(s) URL", rawURL)
 	}
 	j := &jwks{
-		url: rawURL, client: cfg.HTTPClient, refresh: cfg.JWKSRefresh, logger: cfg.Logger,
+		url: rawURL, client: cfg.HTTPClient, timeout: cfg.JWKSTimeout, refresh: cfg.JWKSRefresh, logger: cfg.Logger,
 		unknownKID: rate.NewLimiter(rate.Every(cfg.JWKSUnknownKID), 1),
 	}
 	if j.client == nil {
-		j.client = &http.Client{Timeout: cfg.JWKSTimeout}
+		j.client = &http.Client{}
 	}
 	j.keys.Store(&[]PublicKey{})
 	return j, nil
@@ -92,10 +93,13 @@ func pick(keys []PublicKey, kid string) []PublicKey {
 	return out
 }
 
-// fetch reads the set from its URL and replaces the keys held. On failure the keys held stay.
+// fetch reads the set from its URL, within the timeout, and replaces the keys held. On failure
+// the keys held stay.
 func (j *jwks) fetch(ctx context.Context) error {
 	j.fetchMu.Lock()
 	defer j.fetchMu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, j.timeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, j.url, nil)
 	if err != nil {
 		return fmt.Errorf("jwks: %w", err)

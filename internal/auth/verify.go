@@ -34,7 +34,7 @@ type Config struct {
 	// JWKSURL is an identity provider's JSON Web Key Set, fetched at New, every JWKSRefresh
 	// (default DefaultJWKSRefresh) and when a token names a key ID the set lacks (at most once
 	// per JWKSUnknownKID, default DefaultJWKSUnknownKID), each fetch within JWKSTimeout (default
-	// DefaultJWKSTimeout) through HTTPClient (default: a client with that timeout).
+	// DefaultJWKSTimeout) through HTTPClient (default: a new http.Client).
 	JWKSURL                                  string
 	JWKSRefresh, JWKSTimeout, JWKSUnknownKID time.Duration
 	HTTPClient                               *http.Client
@@ -117,9 +117,7 @@ func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 		if v.jwks, err = newJWKS(cfg.JWKSURL, cfg); err != nil {
 			return nil, err
 		}
-		fctx, cancel := context.WithTimeout(ctx, cfg.JWKSTimeout)
-		defer cancel()
-		if err := v.jwks.fetch(fctx); err != nil {
+		if err := v.jwks.fetch(ctx); err != nil {
 			cfg.Logger.Warn("jwks: first fetch failed: tokens are refused until a fetch succeeds", "url", cfg.JWKSURL, "err", err)
 		}
 	}
