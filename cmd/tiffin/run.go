@@ -259,6 +259,9 @@ func (t *tokenCmd) Run(out io.Writer) error {
 		load = auth.LoadOrCreate
 	}
 	keys, err := load(t.Data)
+	if errors.Is(err, auth.ErrNoKey) {
+		return fmt.Errorf("token: %w (or --create-key to make one)", err)
+	}
 	if err != nil {
 		return fmt.Errorf("token: %w", err)
 	}
@@ -297,7 +300,7 @@ func (s *simCmd) Run(ctx context.Context, log *logFlags) error {
 func devKey(dir string) (*auth.Keys, error) {
 	keys, err := auth.Load(dir)
 	if errors.Is(err, auth.ErrNoKey) {
-		return nil, fmt.Errorf("no dev signing key at %s: pass --data with the data directory of the tiffin dev server (its startup line names the key), or start tiffin dev there first", auth.KeyPath(dir))
+		return nil, fmt.Errorf("%w at %s: pass --data with the data directory of the tiffin dev server (its startup line names the key), or start tiffin dev there first", auth.ErrNoKey, auth.KeyPath(dir))
 	}
 	return keys, err
 }
