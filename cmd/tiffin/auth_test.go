@@ -80,27 +80,33 @@ func (k idpKey) token(t *testing.T, change func(h map[string]any, c jwt.MapClaim
 // only, until the test ends, and returns its base URL and data directory.
 func startServe(t *testing.T, args ...string) (base, data string) {
 	t.Helper()
-	addr, data := freeAddr(t), t.TempDir()
+	data = t.TempDir()
+	return startCommand(t, append([]string{"serve", "--data", data, "--db", filepath.Join(t.TempDir(), "t.db"),
+		"--nats", startNATS(t), "--services", "api", "--log-level", "error"}, args...)...), data
+}
+
+// startCommand runs the command line args (dev or serve) on a free address until the test
+// ends, and returns its base URL once it is ready.
+func startCommand(t *testing.T, args ...string) (base string) {
+	t.Helper()
+	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() {
-		done <- runServe(ctx, t, append([]string{"serve", "--addr", addr, "--data", data, "--db", filepath.Join(t.TempDir(), "t.db"),
-			"--nats", startNATS(t), "--services", "api", "--log-level", "error"}, args...)...)
-	}()
+	go func() { done <- runServe(ctx, t, append(args, "--addr", addr)...) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
 		case err := <-done:
 			if err != nil {
-				t.Errorf("serve stopped with: %v", err)
+				t.Errorf("%s stopped with: %v", args[0], err)
 			}
 		case <-time.After(30 * time.Second):
-			t.Error("serve did not stop within 30s")
+			t.Errorf("%s did not stop within 30s", args[0])
 		}
 	})
 	base = "http://" + addr
 	waitReady(t, base)
-	return base, data
+	return base
 }
 
 // statusWith is the status of an ops-only route asked with token.

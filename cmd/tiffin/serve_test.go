@@ -93,8 +93,6 @@ func TestServeWithStripe(t *testing.T) {
 	fake := stripefake.New(stripefake.Config{})
 	hs := httptest.NewServer(fake)
 	t.Cleanup(func() { fake.Close(); hs.Close() })
-	addr, data := freeAddr(t), t.TempDir()
-	base := "http://" + addr
 	// The tokens' issuer: serve verifies them with its public half.
 	keys, err := auth.LoadOrCreate(t.TempDir())
 	if err != nil {
@@ -104,26 +102,9 @@ func TestServeWithStripe(t *testing.T) {
 	if err := os.WriteFile(pub, keys.PublicPEM(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- runServe(ctx, t, "serve", "--addr", addr, "--data", data, "--db", dsn, "--nats", natsURL,
-			"--jwt-public-key", pub, "--jwt-issuer", auth.DevIssuer, "--jwt-audience", auth.DevAudience,
-			"--pay-provider", "stripe", "--stripe-key", fake.Key(), "--stripe-url", hs.URL, "--log-level", "error")
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("serve stopped with: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("serve did not stop within 30s")
-		}
-	})
-	waitReady(t, base)
+	base := startCommand(t, "serve", "--data", t.TempDir(), "--db", dsn, "--nats", natsURL,
+		"--jwt-public-key", pub, "--jwt-issuer", auth.DevIssuer, "--jwt-audience", auth.DevAudience,
+		"--pay-provider", "stripe", "--stripe-key", fake.Key(), "--stripe-url", hs.URL, "--log-level", "error")
 
 	token := func(role auth.Role, subject string) string {
 		tok, err := keys.Issue(auth.Principal{Subject: subject, Role: role}, time.Hour)
