@@ -50,9 +50,9 @@ func (t dlqTarget) open(ctx context.Context) (_ deadLetters, closeFn func(), err
 	if t.URL != "" {
 		token := t.Token
 		if token == "" {
-			keys, err := auth.LoadOrCreate(t.Data)
+			keys, err := devKey(t.Data)
 			if err != nil {
-				return nil, nil, err
+				return nil, nil, fmt.Errorf("%w (or give an ops token with --token)", err)
 			}
 			if token, err = keys.Issue(auth.Principal{Subject: "tiffin-dlq", Role: auth.Ops}, 10*time.Minute); err != nil {
 				return nil, nil, err

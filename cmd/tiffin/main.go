@@ -5,10 +5,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/alecthomas/kong"
@@ -38,13 +40,21 @@ func options() []kong.Option {
 		kong.Name("tiffin"),
 		kong.Description("tiffin: an open-source food-delivery platform backend."),
 		kong.DefaultEnvars("TIFFIN"),
-		kong.UsageOnError(),
 	}
 }
 
 func main() {
 	var c cli
-	kctx := kong.Parse(&c, options()...)
+	parser, err := kong.New(&c, options()...)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "tiffin:", err)
+		os.Exit(1)
+	}
+	kctx, err := parser.Parse(os.Args[1:])
+	if err != nil {
+		usageError(os.Stderr, err)
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	kctx.BindTo(ctx, (*context.Context)(nil))
@@ -61,4 +71,19 @@ type versionCmd struct{}
 func (versionCmd) Run() error {
 	fmt.Println("tiffin", version)
 	return nil
+}
+
+// usageError prints what is wrong with a command line in one line, and where the usage is.
+func usageError(w io.Writer, err error) {
+	fmt.Fprintln(w, "tiffin:", err)
+	cmd := []string{"tiffin"}
+	var pe *kong.ParseError
+	if errors.As(err, &pe) && pe.Context != nil {
+		for _, f := range strings.Fields(pe.Context.Command()) {
+			if !strings.HasPrefix(f, "<") {
+				cmd = append(cmd, f)
+			}
+		}
+	}
+	fmt.Fprintf(w, "Run '%s --help' for usage.\n", strings.Join(cmd, " "))
 }

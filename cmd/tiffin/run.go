@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"slices"
@@ -153,6 +154,7 @@ func (d *devCmd) Run(ctx context.Context, log *logFlags) error {
 	d.mailFlags.apply(&cfg)
 	cfg.CatchMail = d.CatchMail && d.SMTPHost == ""
 	cfg.WebhooksAllowLoopback = true // dev: receivers on this machine
+	cfg.HomePage = true
 	return serve(ctx, cfg)
 }
 
@@ -164,9 +166,41 @@ type serveCmd struct {
 	PayProvider string `enum:"stripe,fake," default:"" help:"Payment provider, required when the orders service runs: stripe (needs --stripe-key), or fake (a sandbox account kept in tiffin's database, moves no money) asked for by name."`
 	carrierFlags
 	mailFlags
+	authFlags
+}
+
+// authFlags say how serve verifies bearer tokens; it holds no signing key.
+type authFlags struct {
+	JWTPublicKey   []string      `name:"jwt-public-key" sep:"none" placeholder:"FILE" help:"PEM file of a public key bearer tokens are signed with; several keys: several PEM blocks in one file, or the flag repeated. A block's kid header is the key ID tokens name (default: its RFC 7638 thumbprint)."`
+	JWKSURL        string        `name:"jwks-url" placeholder:"URL" help:"An identity provider's JSON Web Key Set: fetched at start, every --jwks-refresh and when a token names an unknown key ID (at most every 30s)."`
+	JWKSRefresh    time.Duration `name:"jwks-refresh" default:"15m" help:"How often the JWKS is fetched again."`
+	JWTIssuer      string        `name:"jwt-issuer" help:"The iss every token must carry (required)."`
+	JWTAudience    string        `name:"jwt-audience" help:"An aud every token must carry (required)."`
+	JWTMaxLifetime time.Duration `name:"jwt-max-lifetime" default:"24h" help:"Tokens meant to live longer (exp - iat) are refused."`
+}
+
+// authConfig checks the flags and says how tokens are verified.
+func (f authFlags) authConfig(cmd string) (auth.Config, error) {
+	if len(f.JWTPublicKey) == 0 && f.JWKSURL == "" {
+		return auth.Config{}, fmt.Errorf("%s: no keys to verify tokens with: pass --jwt-public-key FILE (PEM) or --jwks-url URL, with --jwt-issuer and --jwt-audience (only tiffin dev has a signing key)", cmd)
+	}
+	if f.JWTIssuer == "" || f.JWTAudience == "" {
+		return auth.Config{}, fmt.Errorf("%s: pass --jwt-issuer ISS and --jwt-audience AUD: every token must carry both", cmd)
+	}
+	if f.JWTMaxLifetime <= 0 || f.JWKSRefresh < time.Second {
+		return auth.Config{}, fmt.Errorf("%s: --jwt-max-lifetime %v and --jwks-refresh %v: want more than 0 and at least 1s", cmd, f.JWTMaxLifetime, f.JWKSRefresh)
+	}
+	return auth.Config{
+		PublicKeyFiles: f.JWTPublicKey, JWKSURL: f.JWKSURL, JWKSRefresh: f.JWKSRefresh,
+		Issuer: f.JWTIssuer, Audience: f.JWTAudience, MaxLifetime: f.JWTMaxLifetime,
+	}, nil
 }
 
 func (s *serveCmd) Run(ctx context.Context, log *logFlags) error {
+	authCfg, err := s.authConfig("serve")
+	if err != nil {
+		return err
+	}
 	services := strings.Split(s.Services, ",")
 	if s.PayProvider == "" && slices.Contains(services, "orders") {
 		return errors.New("serve: no payment provider: pass --pay-provider stripe (with --stripe-key), or --pay-provider fake, which moves no money and is for testing only")
@@ -181,6 +215,7 @@ func (s *serveCmd) Run(ctx context.Context, log *logFlags) error {
 	cfg.PayProvider = s.PayProvider
 	cfg.DB, cfg.NATS = s.DB, s.NATS
 	cfg.Services = strings.Split(s.Services, ",")
+	cfg.Auth = authCfg
 	s.carrierFlags.apply(&cfg)
 	s.mailFlags.apply(&cfg)
 	return serve(ctx, cfg)
@@ -214,41 +249,61 @@ func (m *migrateCmd) Run(ctx context.Context) error {
 }
 
 type tokenCmd struct {
-	Data    string        `default:"data" help:"Data directory holding the dev signing key."`
-	Role    string        `required:"" enum:"customer,restaurant,courier,ops" help:"Role: customer, restaurant, courier or ops."`
-	Subject string        `required:"" help:"Subject: the customer, restaurant owner, courier or operator ID."`
-	TTL     time.Duration `default:"24h" help:"Lifetime of the token."`
+	Data      string        `default:"data" help:"Data directory of the tiffin dev server, holding its signing key (the same default as dev's)."`
+	Role      string        `required:"" enum:"customer,restaurant,courier,ops" help:"Role: customer, restaurant, courier or ops."`
+	Subject   string        `required:"" help:"Subject: the customer, restaurant owner, courier or operator ID."`
+	TTL       time.Duration `default:"24h" help:"Lifetime of the token."`
+	CreateKey bool          `help:"Create a signing key in --data when there is none (a dev server started later on that directory uses it)."`
 }
 
-func (t *tokenCmd) Run() error {
-	keys, err := auth.LoadOrCreate(t.Data)
+func (t *tokenCmd) Run(out io.Writer) error {
+	load := devKey
+	if t.CreateKey {
+		load = auth.LoadOrCreate
+	}
+	keys, err := load(t.Data)
+	if errors.Is(err, auth.ErrNoKey) {
+		return fmt.Errorf("token: %w (or --create-key to make one)", err)
+	}
 	if err != nil {
-		return err
+		return fmt.Errorf("token: %w", err)
 	}
 	tok, err := keys.Issue(auth.Principal{Subject: t.Subject, Role: auth.Role(t.Role)}, t.TTL)
 	if err != nil {
 		return err
 	}
-	fmt.Println(tok)
+	fmt.Fprintln(out, tok)
 	return nil
 }
 
 type simCmd struct {
-	URL          string  `default:"http://127.0.0.1:8080" help:"Base URL of the tiffin server to drive."`
-	Data         string  `default:"data" help:"Data directory holding the server's dev signing key (to mint actors' tokens)."`
-	Speed        float64 `default:"20" help:"Clock multiplier for simulated actors."`
-	OrdersPerMin float64 `default:"30" help:"Orders per (real) minute."`
-	Restaurants  int     `default:"20" help:"Simulated restaurants."`
-	Couriers     int     `default:"50" help:"Simulated couriers."`
+	URL          string        `default:"http://127.0.0.1:8080" help:"Base URL of the tiffin server to drive."`
+	Data         string        `default:"data" help:"Data directory holding the server's dev signing key (to mint actors' tokens)."`
+	Speed        float64       `default:"20" help:"Clock multiplier for simulated actors."`
+	OrdersPerMin float64       `default:"30" help:"Orders per (real) minute."`
+	Restaurants  int           `default:"20" help:"Simulated restaurants."`
+	Couriers     int           `default:"50" help:"Simulated couriers."`
+	ReadyWithin  time.Duration `default:"5s" help:"How long to wait for the server at --url to be ready before giving up."`
 }
 
 func (s *simCmd) Run(ctx context.Context, log *logFlags) error {
-	keys, err := auth.LoadOrCreate(s.Data)
+	keys, err := devKey(s.Data)
 	if err != nil {
-		return err
+		return fmt.Errorf("sim: %w", err)
 	}
 	return sim.New(sim.Config{
 		BaseURL: s.URL, Keys: keys, Speed: s.Speed, OrdersPerMinute: s.OrdersPerMin,
-		Restaurants: s.Restaurants, Couriers: s.Couriers, Logger: log.logger(),
+		Restaurants: s.Restaurants, Couriers: s.Couriers, Logger: log.logger(), ReadyWithin: s.ReadyWithin,
 	}).Run(ctx)
+}
+
+// devKey loads the dev signing key from the data directory dir, which a tiffin dev server
+// creates. A directory without one is an error saying where it looked and what to do: a key
+// made anew would sign tokens no server accepts.
+func devKey(dir string) (*auth.Keys, error) {
+	keys, err := auth.Load(dir)
+	if errors.Is(err, auth.ErrNoKey) {
+		return nil, fmt.Errorf("%w at %s: pass --data with the data directory of the tiffin dev server (its startup line names the key), or start tiffin dev there first", auth.ErrNoKey, auth.KeyPath(dir))
+	}
+	return keys, err
 }

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -42,7 +44,8 @@ func runServe(ctx context.Context, t *testing.T, args ...string) error {
 // refuses before touching the database or the broker (both unreachable here).
 func TestServeRefusesAMissingPaymentProvider(t *testing.T) {
 	t.Setenv("TIFFIN_STRIPE_KEY", "")
-	base := []string{"--db", "postgres://nobody@127.0.0.1:1/x", "--nats", "nats://127.0.0.1:1", "--log-level", "error"}
+	base := []string{"--db", "postgres://nobody@127.0.0.1:1/x", "--nats", "nats://127.0.0.1:1", "--log-level", "error",
+		"--jwt-public-key", newIDPKey(t, "k").pemFile(t), "--jwt-issuer", testIssuer, "--jwt-audience", testAudience}
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -90,32 +93,19 @@ func TestServeWithStripe(t *testing.T) {
 	fake := stripefake.New(stripefake.Config{})
 	hs := httptest.NewServer(fake)
 	t.Cleanup(func() { fake.Close(); hs.Close() })
-	addr, data := freeAddr(t), t.TempDir()
-	base := "http://" + addr
-
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- runServe(ctx, t, "serve", "--addr", addr, "--data", data, "--db", dsn, "--nats", natsURL,
-			"--pay-provider", "stripe", "--stripe-key", fake.Key(), "--stripe-url", hs.URL, "--log-level", "error")
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("serve stopped with: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("serve did not stop within 30s")
-		}
-	})
-	waitReady(t, base)
-
-	keys, err := auth.LoadOrCreate(data)
+	// The tokens' issuer: serve verifies them with its public half.
+	keys, err := auth.LoadOrCreate(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
+	pub := filepath.Join(t.TempDir(), "issuer.pem")
+	if err := os.WriteFile(pub, keys.PublicPEM(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := startCommand(t, "serve", "--data", t.TempDir(), "--db", dsn, "--nats", natsURL,
+		"--jwt-public-key", pub, "--jwt-issuer", auth.DevIssuer, "--jwt-audience", auth.DevAudience,
+		"--pay-provider", "stripe", "--stripe-key", fake.Key(), "--stripe-url", hs.URL, "--log-level", "error")
+
 	token := func(role auth.Role, subject string) string {
 		tok, err := keys.Issue(auth.Principal{Subject: subject, Role: role}, time.Hour)
 		if err != nil {

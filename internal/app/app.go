@@ -44,6 +44,7 @@ import (
 	"github.com/tiffin-dev/tiffin/internal/store"
 	"github.com/tiffin-dev/tiffin/internal/telemetry"
 	"github.com/tiffin-dev/tiffin/internal/tracking"
+	"github.com/tiffin-dev/tiffin/internal/web"
 )
 
 // Services every process can run; api is the HTTP edge itself.
@@ -87,6 +88,13 @@ type Config struct {
 	Version string
 	// H3Resolution of regions. Default 5.
 	H3Resolution int
+	// Auth, when it names keys (PEM files, a JWKS URL), is how bearer tokens are verified: the
+	// issuer and audience they must carry, their longest lifetime; the process then holds no
+	// signing key (tiffin serve). Without keys, the dev key pair in DataDir (auth.KeyFile,
+	// created on first use) signs and verifies, and `tiffin token --data DIR` mints with it.
+	Auth auth.Config
+	// HomePage serves a small page at / linking the API docs (tiffin dev).
+	HomePage bool
 
 	// PayProvider names the payment provider: "fake" (the default: a sandbox account kept in
 	// tiffin's own database, shared by every replica on it; moves no money) or "stripe"
@@ -225,7 +233,9 @@ type App struct {
 	copies  cache.Backend
 	redis   *cache.Redis
 	bus     *bus.Bus
-	keys    *auth.Keys
+	keys    httpapi.Verifier // verifies bearer tokens
+	devKeys *auth.Keys       // the dev key pair; nil when Config.Auth names keys
+	unlock  func()           // releases the data directory
 	metrics *telemetry.Metrics
 	leases  *lease.Elector
 	// instance is this boot's ID (order.Config.Instance); alive closes once its liveness
@@ -281,7 +291,10 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 			a.Close()
 		}
 	}()
-	if a.keys, err = auth.LoadOrCreate(cfg.DataDir); err != nil {
+	if err := a.lockData(); err != nil {
+		return nil, err
+	}
+	if err := a.openAuth(ctx); err != nil {
 		return nil, err
 	}
 	if a.db, err = store.OpenConfig(ctx, cfg.DB, store.Config{Logger: cfg.Logger}); err != nil {
@@ -327,6 +340,9 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	a.deadLetters = deadLetters
 	deadLetters.Register(a.srv)
 	customer.New(a.db, customer.Config{}).Register(a.srv)
+	if cfg.HomePage {
+		web.Home(a.srv.Mux())
+	}
 	a.metrics.GaugeFunc("tiffin_dead_letters", "Dead letters waiting for an operator, by source (-1: unknown).", func() float64 {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
@@ -511,8 +527,9 @@ func (a *App) URL() string {
 	return "http://" + a.ln.Addr().String()
 }
 
-// Keys signs tokens the app accepts.
-func (a *App) Keys() *auth.Keys { return a.keys }
+// Keys is the dev key pair, which signs tokens the app accepts; nil when Config.Auth names the
+// keys tokens are verified with.
+func (a *App) Keys() *auth.Keys { return a.devKeys }
 
 // DB is the app's store.
 func (a *App) DB() *store.DB { return a.db }
@@ -609,7 +626,7 @@ func (a *App) Run(ctx context.Context) error {
 				fail(fmt.Errorf("http: %w", err))
 			}
 		})
-		a.logger.Info("tiffin is serving", "url", a.URL(), "services", strings.Join(a.cfg.Services, ","), "db", string(a.db.Dialect()))
+		a.logger.Info("tiffin is serving", a.servingAttrs()...)
 	}
 	var ms *http.Server
 	if a.metricsLn != nil {
@@ -625,7 +642,7 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	if a.cfg.Sim && a.ln != nil {
 		s := sim.New(sim.Config{
-			BaseURL: a.URL(), Keys: a.keys, Speed: a.cfg.SimSpeed, OrdersPerMinute: a.cfg.SimOrdersPerMinute,
+			BaseURL: a.URL(), Keys: a.devKeys, Speed: a.cfg.SimSpeed, OrdersPerMinute: a.cfg.SimOrdersPerMinute,
 			Restaurants: a.cfg.SimRestaurants, Couriers: a.cfg.SimCouriers, Logger: a.logger,
 		})
 		wg.Go(func() {
@@ -686,6 +703,10 @@ func (a *App) Close() {
 	if a.redis != nil {
 		a.redis.Close()
 		a.redis = nil
+	}
+	if a.unlock != nil {
+		a.unlock()
+		a.unlock = nil
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -214,7 +215,20 @@ func TestMetricsOnTheEdge(t *testing.T) {
 // edge, even to ops.
 func TestMetricsApart(t *testing.T) {
 	t.Parallel()
-	a := apptest.Start(t, store.SQLite, func(c *app.Config) { c.MetricsAddr = "127.0.0.1:0" })
+	var logs syncBuffer
+	a := apptest.Start(t, store.SQLite, func(c *app.Config) {
+		c.MetricsAddr = "127.0.0.1:0"
+		c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	line := ""
+	for l := range strings.SplitSeq(logs.String(), "\n") {
+		if strings.Contains(l, "tiffin is serving") {
+			line = l
+		}
+	}
+	if !strings.Contains(line, "metrics="+a.MetricsURL()+"/metrics") {
+		t.Errorf("startup line %q does not give the metrics listener's URL %s/metrics", line, a.MetricsURL())
+	}
 	if r := a.Do("GET", "/metrics", a.Token(auth.Ops, "ops-1"), nil); r.Status != http.StatusNotFound {
 		t.Errorf("GET /metrics on the edge with ops: got %d, want 404", r.Status)
 	}

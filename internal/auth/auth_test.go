@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
@@ -25,7 +26,7 @@ func TestIssueVerify(t *testing.T) {
 		if err != nil {
 			t.Fatalf("issue %s: %v", r, err)
 		}
-		p, err := k2.Verify(tok)
+		p, err := k2.Verify(context.Background(), tok)
 		if err != nil {
 			t.Fatalf("verify with reloaded key: %v", err)
 		}
@@ -55,7 +56,7 @@ func TestVerifyRejects(t *testing.T) {
 		"truncated": good[:20],
 	}
 	for name, tok := range tests {
-		if _, err := k.Verify(tok); !errors.Is(err, ErrInvalidToken) {
+		if _, err := k.Verify(context.Background(), tok); !errors.Is(err, ErrInvalidToken) {
 			t.Errorf("%s: got %v, want ErrInvalidToken", name, err)
 		}
 	}
@@ -71,7 +72,7 @@ func FuzzVerify(f *testing.F) {
 	f.Add("")
 	f.Add("eyJhbGciOiJFZERTQSJ9.e30.")
 	f.Fuzz(func(t *testing.T, tok string) {
-		p, err := k.Verify(tok)
+		p, err := k.Verify(context.Background(), tok)
 		if err == nil && (p.Subject == "" || p.Role == "") {
 			t.Fatalf("accepted token without subject or role: %+v", p)
 		}
@@ -90,12 +91,12 @@ func TestVerifyRemembersUntilExpiry(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 2 {
-		if p, err := k.Verify(tok); err != nil || p.Subject != "c" {
+		if p, err := k.Verify(context.Background(), tok); err != nil || p.Subject != "c" {
 			t.Fatalf("verify: %+v, %v", p, err)
 		}
 	}
 	now = now.Add(2 * time.Minute) // past expiry and the 30s leeway
-	if _, err := k.Verify(tok); !errors.Is(err, ErrInvalidToken) {
+	if _, err := k.Verify(context.Background(), tok); !errors.Is(err, ErrInvalidToken) {
 		t.Errorf("expired remembered token: got %v, want ErrInvalidToken", err)
 	}
 }

@@ -340,9 +340,15 @@ func newWorld(ctx context.Context, cfg ChaosConfig, backend string, payFailure f
 			}
 			replicas = 1
 		}
+		// serve holds no signing key: it verifies the run's tokens with the key's public half.
+		pub := filepath.Join(dir, "jwt-public.pem")
+		if err := os.WriteFile(pub, w.keys.PublicPEM(), 0o644); err != nil {
+			return w, err
+		}
+		verify := []string{"--jwt-public-key", pub, "--jwt-issuer", auth.DevIssuer, "--jwt-audience", auth.DevAudience}
 		for i := range replicas {
 			r, err := newReplica(fmt.Sprintf("replica-%d", i+1), cfg.Binary, dir,
-				slices.Concat([]string{"serve", "--db", dsn, "--nats", w.nats.URL()}, common, payArgs(i))...)
+				slices.Concat([]string{"serve", "--db", dsn, "--nats", w.nats.URL()}, verify, common, payArgs(i))...)
 			if err != nil {
 				return w, err
 			}

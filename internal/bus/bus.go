@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/tiffin-dev/tiffin/internal/dirlock"
 	"github.com/tiffin-dev/tiffin/internal/event"
 	"github.com/tiffin-dev/tiffin/internal/fault"
 )
@@ -146,8 +147,13 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 	}
 	var err error
 	if cfg.URL == "" {
-		if b.unlock, err = lockStore(cfg.StoreDir); err != nil {
-			return nil, err
+		// nats-server does not guard its store itself, and two servers on one store corrupt
+		// it: another server, or `tiffin dlq` while a server runs, is refused.
+		if b.unlock, err = dirlock.Lock(cfg.StoreDir); err != nil {
+			if errors.Is(err, dirlock.ErrLocked) {
+				return nil, fmt.Errorf("%w: %w", ErrStoreLocked, err)
+			}
+			return nil, fmt.Errorf("bus: %w", err)
 		}
 		if b.srv, err = startEmbedded(cfg, b.log); err != nil {
 			b.unlock()

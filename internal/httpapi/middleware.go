@@ -118,7 +118,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			WriteProblem(w, http.StatusUnauthorized, "Authorization header must be 'Bearer <token>'")
 			return
 		}
-		p, err := s.cfg.Keys.Verify(strings.TrimSpace(token))
+		p, err := s.cfg.Keys.Verify(r.Context(), strings.TrimSpace(token))
 		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="tiffin", error="invalid_token"`)
 			WriteProblem(w, http.StatusUnauthorized, "invalid or expired bearer token")

@@ -22,14 +22,16 @@ import (
 	"github.com/tiffin-dev/tiffin/internal/auth"
 	"github.com/tiffin-dev/tiffin/internal/fault"
 	"github.com/tiffin-dev/tiffin/internal/telemetry"
+	"github.com/tiffin-dev/tiffin/internal/web"
 )
 
 // Config configures the edge. The zero value works apart from Keys, which is required.
 type Config struct {
 	// Version is reported in the OpenAPI document. Default "dev".
 	Version string
-	// Keys verifies bearer tokens.
-	Keys *auth.Keys
+	// Keys verifies bearer tokens: an auth.Verifier of configured public keys, or the dev
+	// key pair (auth.Keys).
+	Keys Verifier
 	// Metrics records request metrics and is served at /metrics. Default: a fresh registry.
 	Metrics *telemetry.Metrics
 	// Logger receives access-level errors. Default: slog.Default().
@@ -57,6 +59,11 @@ type Config struct {
 	Classify func(error) error
 	// RetryAfter is the Retry-After of every 503. Default 1s.
 	RetryAfter time.Duration
+}
+
+// Verifier checks a bearer token and says whose it is; every refusal wraps auth.ErrInvalidToken.
+type Verifier interface {
+	Verify(ctx context.Context, token string) (auth.Principal, error)
 }
 
 // Server holds the mux and the huma API that services register their routes on.
@@ -102,7 +109,7 @@ func New(cfg Config) *Server {
 	hc := huma.DefaultConfig("tiffin", cfg.Version)
 	hc.Info.Description = "tiffin: an open-source food-delivery platform. Errors are RFC 9457 problem+json."
 	hc.OpenAPIPath = "/v1/openapi"
-	hc.DocsPath = "/v1/docs"
+	hc.DocsPath = "" // the reference is served from the binary (web.Docs), not from a CDN
 	hc.SchemasPath = "/v1/schemas"
 	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		"bearer": {Type: "http", Scheme: "bearer", BearerFormat: "JWT"},
@@ -113,6 +120,7 @@ func New(cfg Config) *Server {
 	api := humago.New(mux, hc)
 	s := &Server{cfg: cfg, mux: mux, api: api, logger: cfg.Logger.With("svc", "api")}
 	s.streams, s.endStreams = context.WithCancel(context.Background())
+	web.Docs(mux, hc.OpenAPIPath+".yaml")
 
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -167,9 +175,6 @@ func (s *Server) API() huma.API { return s.api }
 
 // Mux is the underlying mux, for plain handlers such as event streams.
 func (s *Server) Mux() *http.ServeMux { return s.mux }
-
-// Keys verifies tokens for handlers outside huma.
-func (s *Server) Keys() *auth.Keys { return s.cfg.Keys }
 
 // Logger is the edge's logger.
 func (s *Server) Logger() *slog.Logger { return s.logger }

@@ -91,7 +91,7 @@ func (f *fakeAPI) principal(w http.ResponseWriter, r *http.Request, roles ...aut
 		http.Error(w, "no token", http.StatusUnauthorized)
 		return auth.Principal{}, false
 	}
-	p, err := f.keys.Verify(tok)
+	p, err := f.keys.Verify(r.Context(), tok)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusUnauthorized)
 		return auth.Principal{}, false

@@ -60,7 +60,14 @@ type Config struct {
 	// HTTPClient talks to the server. Default: a shared client with 20s request timeout and
 	// 64 idle connections per host.
 	HTTPClient *http.Client
+	// ReadyWithin bounds how long Run waits for the server to answer /readyz before it gives
+	// up with an error. Default 0: until ctx ends (the server in the same process starts).
+	ReadyWithin time.Duration
 }
+
+// ErrTokenRejected is returned by Run when the server answers the simulator's token with 401:
+// Keys is not the key the server verifies with.
+var ErrTokenRejected = errors.New("the server rejected the simulator's token: is --data the server's data directory?")
 
 // Defaults.
 const (
@@ -176,7 +183,8 @@ func Run(ctx context.Context, cfg Config) error { return New(cfg).Run(ctx) }
 func (s *Sim) Stats() Stats { return s.stats.snapshot() }
 
 // Run waits for the server to be ready, seeds the city and plays it until ctx ends. It returns
-// nil when ctx ends and an error only for a configuration it cannot run with.
+// nil when ctx ends and an error only for a configuration it cannot run with: no server ready
+// within ReadyWithin, or a server that refuses its token (ErrTokenRejected).
 func (s *Sim) Run(ctx context.Context) error {
 	if s.cfg.BaseURL == "" {
 		return errors.New("sim: Config.BaseURL is required")
@@ -185,7 +193,13 @@ func (s *Sim) Run(ctx context.Context) error {
 		return errors.New("sim: Config.Keys is required")
 	}
 	if err := s.waitReady(ctx); err != nil {
-		return nil // ctx ended
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	if err := s.checkToken(ctx); err != nil {
+		return err
 	}
 	s.log.Info("seeding city", "url", s.cfg.BaseURL, "restaurants", len(s.world.restaurants),
 		"couriers", len(s.world.couriers), "customers", len(s.world.customers))
@@ -227,13 +241,30 @@ func (s *Sim) rng(stream uint64, i int) *rand.Rand {
 	return rand.New(rand.NewPCG(s.cfg.Seed, stream<<32|uint64(i)))
 }
 
-// waitReady polls /readyz with exponential backoff until it answers 200 or ctx ends.
+// waitReady polls /readyz with exponential backoff until it answers 200, ctx ends, or
+// ReadyWithin (when set) has passed.
 func (s *Sim) waitReady(ctx context.Context) error {
+	var deadline time.Time
+	if s.cfg.ReadyWithin > 0 {
+		deadline = time.Now().Add(s.cfg.ReadyWithin)
+	}
 	wait := 100 * time.Millisecond
 	for attempt := 0; ; attempt++ {
-		r, err := s.api.send(ctx, "", http.MethodGet, "/readyz", nil, nil)
+		rctx, cancel := ctx, context.CancelFunc(func() {})
+		if !deadline.IsZero() {
+			rctx, cancel = context.WithDeadline(ctx, deadline)
+		}
+		r, err := s.api.send(rctx, "", http.MethodGet, "/readyz", nil, nil)
+		cancel()
 		if err == nil && r.Status == http.StatusOK {
 			return nil
+		}
+		if !deadline.IsZero() && time.Now().Add(wait).After(deadline) {
+			why := fmt.Sprintf("answered %d", r.Status)
+			if err != nil {
+				why = err.Error()
+			}
+			return fmt.Errorf("sim: no tiffin server ready at %s within %v (%s): is it running, and is --url right?", s.cfg.BaseURL, s.cfg.ReadyWithin, why)
 		}
 		if attempt == 5 {
 			s.log.Info("waiting for server to be ready", "url", s.cfg.BaseURL, "status", r.Status, "err", err)
@@ -243,6 +274,16 @@ func (s *Sim) waitReady(ctx context.Context) error {
 		}
 		wait = min(wait*2, 5*time.Second)
 	}
+}
+
+// checkToken asks the server something as ops, once: a 401 means it verifies with another key
+// than the simulator signs with, and nothing the simulator would do could succeed.
+func (s *Sim) checkToken(ctx context.Context) error {
+	r, err := s.as(ctx, opsPrincipal, http.MethodGet, "/v1/ops/audit?limit=1", nil, nil)
+	if err == nil && r.Status == http.StatusUnauthorized {
+		return fmt.Errorf("sim: %w (%s answered 401)", ErrTokenRejected, s.cfg.BaseURL)
+	}
+	return nil // another answer, or none: seeding finds out and retries
 }
 
 func (s *Sim) runSummary(ctx context.Context) {

@@ -111,8 +111,8 @@ func (db *DB) Dialect() Dialect { return db.dialect }
 func (db *DB) OutboxSignal() <-chan struct{} { return db.outbox }
 
 // Open connects to dsn and migrates the schema to the newest version. A dsn starting with
-// postgres:// or postgresql:// selects PostgreSQL; anything else is a SQLite file path
-// (optionally prefixed with sqlite:// or file:).
+// postgres:// or postgresql:// selects PostgreSQL; a SQLite file path (optionally prefixed with
+// sqlite:// or file:) selects SQLite; anything else is refused (see ParseDSN).
 func Open(ctx context.Context, dsn string) (*DB, error) {
 	return OpenConfig(ctx, dsn, Config{})
 }
@@ -131,8 +131,34 @@ func OpenConfig(ctx context.Context, dsn string, cfg Config) (*DB, error) {
 	return db, nil
 }
 
+// ParseDSN says which engine dsn selects: PostgreSQL for a postgres:// or postgresql:// URL,
+// SQLite for a file path, optionally prefixed with sqlite:// or file:. Another scheme
+// (mysql://...), or what looks like a PostgreSQL URL but is not one (postgres//host), is
+// refused rather than taken for a SQLite file of that name.
+func ParseDSN(dsn string) (Dialect, error) {
+	want := "want a postgres:// or postgresql:// URL, or a SQLite file path"
+	switch {
+	case strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://"):
+		return Postgres, nil
+	case strings.TrimSpace(dsn) == "":
+		return "", fmt.Errorf("store: empty database: %s", want)
+	case strings.HasPrefix(dsn, "sqlite://") || strings.HasPrefix(dsn, "file:"):
+		return SQLite, nil
+	case strings.HasPrefix(strings.ToLower(dsn), "postgres"):
+		return "", fmt.Errorf("store: database %q looks like a PostgreSQL URL but is not one: %s, e.g. postgres://user@host:5432/tiffin", dsn, want)
+	}
+	if i := strings.Index(dsn, ":"); i > 0 && !strings.ContainsAny(dsn[:i], "/\\.") {
+		return "", fmt.Errorf("store: database %q: scheme %q is not supported: %s", dsn, dsn[:i], want)
+	}
+	return SQLite, nil
+}
+
 func connect(ctx context.Context, dsn string, cfg Config) (*DB, error) {
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+	dialect, err := ParseDSN(dsn)
+	if err != nil {
+		return nil, err
+	}
+	if dialect == Postgres {
 		pcfg, err := pgxpool.ParseConfig(dsn)
 		if err != nil {
 			return nil, fmt.Errorf("store: open postgres: %w", err)

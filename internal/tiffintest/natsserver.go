@@ -32,10 +32,7 @@ func SystemNATS(tb testing.TB) (url, version string) {
 	}
 	if bin == "" {
 		msg := fmt.Sprintf("\n*** nats-server NOT FOUND (set %s or put it on PATH)\n*** tests against an operator's NATS server SKIPPED.\n", NATSServerEnv)
-		if os.Getenv("TIFFIN_REQUIRE_NATS_SERVER") == "1" {
-			tb.Fatal(msg)
-		}
-		tb.Skip(msg)
+		skipLoudly(tb, "nats-server", "TIFFIN_REQUIRE_NATS_SERVER", msg)
 	}
 	out, err := exec.Command(bin, "--version").Output()
 	if err != nil {

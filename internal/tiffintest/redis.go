@@ -38,10 +38,7 @@ func Redis(tb testing.TB) (url, prefix string) {
 	if err != nil {
 		client.Close()
 		msg := fmt.Sprintf("\n*** Redis NOT AVAILABLE at %s: %v\n*** Redis tests SKIPPED. Set %s or run .ci/run, which starts a server.\n", u, err, RedisEnv)
-		if os.Getenv(RequireRedisEnv) == "1" {
-			tb.Fatal(msg)
-		}
-		tb.Skip(msg)
+		skipLoudly(tb, "redis", RequireRedisEnv, msg)
 	}
 	prefix = fmt.Sprintf("tiffintest:%d:%d:", time.Now().UnixNano(), rand.IntN(1_000_000))
 	tb.Cleanup(func() {

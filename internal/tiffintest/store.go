@@ -77,10 +77,7 @@ func DSN(tb testing.TB, d store.Dialect) string {
 			admin.Close()
 		}
 		msg := fmt.Sprintf("\n*** PostgreSQL NOT AVAILABLE at %s: %v\n*** PostgreSQL tests SKIPPED. Set %s or run .ci/run, which starts a server.\n", base, err, PostgresEnv)
-		if os.Getenv(RequirePostgresEnv) == "1" {
-			tb.Fatal(msg)
-		}
-		tb.Skip(msg)
+		skipLoudly(tb, "postgres", RequirePostgresEnv, msg)
 	}
 	schema := fmt.Sprintf("t_%d_%d", time.Now().UnixNano(), rand.IntN(1_000_000))
 	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
