@@ -17,14 +17,15 @@ func (c *Config) devKey() bool {
 	return len(c.Auth.Keys) == 0 && len(c.Auth.PublicKeyFiles) == 0 && c.Auth.JWKSURL == ""
 }
 
-// usesDataDir reports whether the process keeps anything in DataDir: the dev key, the SQLite
-// database, or the embedded NATS store. A database that is neither is refused.
+// usesDataDir reports whether the process writes state to DataDir: the SQLite database or the
+// embedded NATS store. (The dev key alone is only read once it exists, and replicas on one
+// PostgreSQL and one NATS may share it.) A database that is neither is refused.
 func (c *Config) usesDataDir() (bool, error) {
 	d, err := store.ParseDSN(c.DB)
 	if err != nil {
 		return false, fmt.Errorf("app: %w", err)
 	}
-	return c.devKey() || c.NATS == "" || d == store.SQLite, nil
+	return c.NATS == "" || d == store.SQLite, nil
 }
 
 // lockData gives this process the data directory, when it uses one: a second process on it
