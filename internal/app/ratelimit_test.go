@@ -35,7 +35,9 @@ type burstResult struct {
 	elapsed  time.Duration
 }
 
-func (b *burstResult) String() string { return fmt.Sprintf("%v in %v", b.statuses, b.elapsed.Round(time.Millisecond)) }
+func (b *burstResult) String() string {
+	return fmt.Sprintf("%v in %v", b.statuses, b.elapsed.Round(time.Millisecond))
+}
 
 // burst sends n requests from 64 workers as fast as the app takes them. Every answer is
 // checked: a 429 is problem+json with a whole-seconds Retry-After and both RateLimit fields,
