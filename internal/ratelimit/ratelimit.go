@@ -88,6 +88,16 @@ func ParseRate(s string) (Rate, error) {
 	return r, nil
 }
 
+// UnmarshalText reads ParseRate's syntax (for flags).
+func (r *Rate) UnmarshalText(b []byte) error {
+	v, err := ParseRate(string(b))
+	if err != nil {
+		return err
+	}
+	*r = v
+	return nil
+}
+
 // Decision is a bucket's answer.
 type Decision struct {
 	// Allowed reports whether the event may go ahead.
