@@ -46,8 +46,8 @@ func TestSlowFlood(t *testing.T) {
 	// The flood comes from one address here, as it would from many in an attack: with the rate
 	// limits on, this address's anonymous requests past 200 would be refused at once (429),
 	// which TestBurstFromOneClient covers. This test is about what the read deadline does to
-	// the requests the limits let in, so they are off.
-	a := apptest.Start(t, store.SQLite, func(c *app.Config) { c.ReadTimeout = deadline; c.RateLimits.Off = true })
+	// the requests the limits let in, so they stay off (apptest's default).
+	a := apptest.Start(t, store.SQLite, func(c *app.Config) { c.ReadTimeout = deadline })
 	m := seed(t, a, "r-1", "owner-1")
 	customer := a.Token(auth.Customer, "cust-flood")
 	addr := strings.TrimPrefix(a.URL, "http://")
@@ -175,8 +175,8 @@ func grepMetric(scrape, substr string) string {
 func TestMetricsOnTheEdge(t *testing.T) {
 	t.Parallel()
 	// 3,000 requests from one address at once are refused by the rate limits past a point
-	// (TestBurstFromOneClient); here they are off, so that all 3,000 reach the mux.
-	a := apptest.Start(t, store.SQLite, func(c *app.Config) { c.RateLimits.Off = true })
+	// (TestBurstFromOneClient); here they stay off (apptest's default), so all 3,000 reach the mux.
+	a := apptest.Start(t, store.SQLite, nil)
 	for _, tt := range []struct {
 		path, token string
 		status      int

@@ -28,6 +28,10 @@ var (
 	limitField  = regexp.MustCompile(`^"[a-z-]+";r=\d+;t=\d+$`)
 )
 
+// limitsOn turns on the edge's rate limits and stream caps, at their defaults (apptest turns
+// them off).
+func limitsOn(c *app.Config) { c.RateLimits.Off = false }
+
 // burstResult counts a burst's answers by status.
 type burstResult struct {
 	mu       sync.Mutex
@@ -132,7 +136,7 @@ func newRequest(t *testing.T, method, url, token, body string, hdr ...string) *h
 // within the bucket (its burst and what refills meanwhile); nothing answers 5xx.
 func TestBurstFromOneClient(t *testing.T) {
 	t.Parallel()
-	a := apptest.Start(t, store.SQLite, nil)
+	a := apptest.Start(t, store.SQLite, limitsOn)
 	seed(t, a, "r-1", "owner-1")
 	customer := a.Token(auth.Customer, "cust-burst")
 	for _, tt := range []struct {
@@ -161,7 +165,7 @@ func TestBurstFromOneClient(t *testing.T) {
 // met before the handler runs): the orders in the store are the 201s.
 func TestOrderBurst(t *testing.T) {
 	t.Parallel()
-	a := apptest.Start(t, store.SQLite, nil)
+	a := apptest.Start(t, store.SQLite, limitsOn)
 	m := seed(t, a, "r-1", "owner-1")
 	customer := a.Token(auth.Customer, "cust-orders")
 	body := fmt.Sprintf(`{"restaurant_id":"r-1","items":[{"menu_item_id":%q,"quantity":1}],"delivery":{"lat":12.9352,"lng":77.6245}}`, m.Items[0].ID)
@@ -189,7 +193,7 @@ func TestOrderBurst(t *testing.T) {
 // internal/httpapi TestLimitsByAddress.)
 func TestBadTokenBurst(t *testing.T) {
 	t.Parallel()
-	a := apptest.Start(t, store.SQLite, nil)
+	a := apptest.Start(t, store.SQLite, limitsOn)
 	res := burst(t, 2000, func(i int) *http.Request {
 		return newRequest(t, "GET", a.URL+"/v1/orders", fmt.Sprint("forged-", i), "")
 	})
@@ -212,7 +216,7 @@ func TestBadTokenBurst(t *testing.T) {
 // is the one applied and advertised.
 func TestRateLimitsOffAndConfigured(t *testing.T) {
 	t.Parallel()
-	off := apptest.Start(t, store.SQLite, func(c *app.Config) { c.RateLimits.Off = true })
+	off := apptest.Start(t, store.SQLite, nil) // apptest's default
 	res := burstChecked(t, 500, func(int) *http.Request { return newRequest(t, "GET", off.URL+"/healthz", "", "") },
 		func(t *testing.T, resp *http.Response, _ []byte) {
 			if resp.Header.Get("RateLimit") != "" {
@@ -223,6 +227,7 @@ func TestRateLimitsOffAndConfigured(t *testing.T) {
 		t.Errorf("limits off: 500 requests answered %v, want 500 200s", res)
 	}
 	tight := apptest.Start(t, store.SQLite, func(c *app.Config) {
+		c.RateLimits.Off = false
 		c.RateLimits.Principal = ratelimit.Rate{N: 3, Per: time.Minute, Burst: 3}
 	})
 	tok := tight.Token(auth.Courier, "k-1")
@@ -246,6 +251,7 @@ func TestRateLimitsSharedByReplicas(t *testing.T) {
 	url, prefix := tiffintest.Redis(t)
 	tweak := func(c *app.Config) {
 		c.Redis, c.RedisPrefix = url, prefix
+		c.RateLimits.Off = false
 		c.RateLimits.Principal = ratelimit.Rate{N: 1, Per: time.Minute, Burst: 10}
 	}
 	a := apptest.Start(t, store.SQLite, tweak)
@@ -278,7 +284,7 @@ func TestRateLimitsSharedByReplicas(t *testing.T) {
 // frees their slots.
 func TestStreamCaps(t *testing.T) {
 	t.Parallel()
-	a := apptest.Start(t, store.SQLite, nil)
+	a := apptest.Start(t, store.SQLite, limitsOn)
 	m := seed(t, a, "r-1", "owner-1")
 	customer := a.Token(auth.Customer, "cust-streams")
 	r := a.Do("POST", "/v1/orders", customer, orderBody("r-1", m.Items[0].ID, 1), "Idempotency-Key", "streams-1")
