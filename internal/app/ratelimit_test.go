@@ -365,3 +365,21 @@ func TestStreamCaps(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestSimUnderDefaultLimits: the simulator at its defaults (20 restaurants, 50 couriers sending
+// GPS fixes four times a second, 200 customers), all from one address through the default
+// limits, for 10 s: not one request is refused 429.
+func TestSimUnderDefaultLimits(t *testing.T) {
+	t.Parallel()
+	a := apptest.Start(t, store.SQLite, func(c *app.Config) { c.RateLimits.Off = false; c.Sim = true })
+	time.Sleep(10 * time.Second)
+	scrape := a.Metrics()
+	if limited := grepMetric(scrape, `code="429"`); limited != "" {
+		t.Errorf("the simulator met rate limits:\n%s", limited)
+	}
+	if fixes := grepMetric(scrape, `route="/v1/courier/locations"`); fixes == "" {
+		t.Errorf("the simulator posted no GPS fixes in 10 s:\n%s", grepMetric(scrape, ""))
+	} else {
+		t.Logf("requests served:\n%s", grepMetric(scrape, ""))
+	}
+}
