@@ -20,8 +20,8 @@ type Limits struct {
 	// Off turns every rate limit and stream cap off (benchmarks that are meant to saturate).
 	Off bool
 	// IP is every request's bucket per client address (an IPv6 client's /64). Default
-	// 1000/s, burst 2000: an office or the simulator's 50 couriers (about 300 requests a
-	// second) behind one address stay well under it.
+	// 1000/s, burst 2000: an office, or the simulator's 50 couriers, 20 restaurants and 200
+	// customers (about 100 requests a second) behind one address stay well under it.
 	IP ratelimit.Rate
 	// Anonymous is requests without a token, per client address. Default 100/s, burst 200.
 	Anonymous ratelimit.Rate
