@@ -40,6 +40,7 @@ func options() []kong.Option {
 		kong.Name("tiffin"),
 		kong.Description("tiffin: an open-source food-delivery platform backend."),
 		kong.DefaultEnvars("TIFFIN"),
+		rateLimitVars(),
 	}
 }
 

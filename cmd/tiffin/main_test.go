@@ -7,6 +7,9 @@ import (
 	"time"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/tiffin-dev/tiffin/internal/httpapi"
+	"github.com/tiffin-dev/tiffin/internal/ratelimit"
 )
 
 func parse(t *testing.T, args ...string) (*cli, string) {
@@ -130,5 +133,33 @@ func TestDispatchFlags(t *testing.T) {
 		if err := c.Serve.checkDispatch("serve"); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%v: %v, want an error saying %q", tt.args, err, tt.want)
 		}
+	}
+}
+
+// TestRateLimitFlags: the rate limit flags default to the edge's defaults, take N/UNIT:BURST
+// or off, and --no-rate-limit turns everything off.
+func TestRateLimitFlags(t *testing.T) {
+	c, _ := parse(t, "dev")
+	l := c.Dev.config(c.Log).RateLimits
+	if l.Off || l.IP != httpapi.DefaultIPRate || l.Orders != httpapi.DefaultOrdersRate || l.BadTokens != httpapi.DefaultBadTokensRate ||
+		l.StreamsPerPrincipal != httpapi.DefaultStreamsPerPrincipal || l.StreamsPerObject != httpapi.DefaultStreamsPerObject {
+		t.Errorf("defaults: %+v", l)
+	}
+	c, _ = parse(t, "dev", "--rate-limit-orders", "5/m:2", "--rate-limit-ip", "off", "--trusted-proxies", "10.0.0.0/8,::1/128", "--max-streams-per-order", "4")
+	l = c.Dev.config(c.Log).RateLimits
+	if l.Orders != (ratelimit.Rate{N: 5, Per: time.Minute, Burst: 2}) || !l.IP.Off() || len(l.TrustedProxies) != 2 || l.StreamsPerObject != 4 {
+		t.Errorf("set: %+v", l)
+	}
+	c, _ = parse(t, "dev", "--no-rate-limit")
+	if !c.Dev.config(c.Log).RateLimits.Off {
+		t.Error("--no-rate-limit left the limits on")
+	}
+	var cl cli
+	p, err := kong.New(&cl, options()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Parse([]string{"dev", "--rate-limit-orders", "lots"}); err == nil || !strings.Contains(err.Error(), "--rate-limit-orders") {
+		t.Errorf("--rate-limit-orders lots: got %v, want an error naming the flag", err)
 	}
 }

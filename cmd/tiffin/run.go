@@ -6,14 +6,19 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/alecthomas/kong"
+
 	"github.com/tiffin-dev/tiffin/internal/app"
 	"github.com/tiffin-dev/tiffin/internal/auth"
 	"github.com/tiffin-dev/tiffin/internal/dispatch/plan"
+	"github.com/tiffin-dev/tiffin/internal/httpapi"
+	"github.com/tiffin-dev/tiffin/internal/ratelimit"
 	"github.com/tiffin-dev/tiffin/internal/sim"
 	"github.com/tiffin-dev/tiffin/internal/store"
 	"github.com/tiffin-dev/tiffin/internal/telemetry"
@@ -55,6 +60,40 @@ type common struct {
 	ShutdownGrace       time.Duration `default:"10s" help:"On shutdown, how long requests in flight may run before they are cut off."`
 	Redis               string        `help:"Redis URL (redis://host:6379/0) keeping the last copies of menus, restaurant lists and orders read, shared by replicas, to answer from while the database is unreachable (default: in-process memory)."`
 	RedisPrefix         string        `default:"tiffin:" help:"Prefix of every Redis key tiffin writes."`
+	rateLimitFlags
+}
+
+// rateLimitFlags are the edge's rate limits and stream caps (httpapi.Limits).
+type rateLimitFlags struct {
+	RateLimit              bool           `default:"true" negatable:"" help:"Rate limits and event stream caps at the edge; --no-rate-limit turns them all off (benchmarks meant to saturate the server)."`
+	RateLimitIP            ratelimit.Rate `name:"rate-limit-ip" default:"${rate_limit_ip}" help:"Requests per client address, as N/UNIT:BURST (UNIT s, m or h), or off. With --redis, counted across replicas."`
+	RateLimitAnonymous     ratelimit.Rate `default:"${rate_limit_anonymous}" help:"Requests without a token per client address (N/UNIT:BURST or off)."`
+	RateLimitPrincipal     ratelimit.Rate `default:"${rate_limit_principal}" help:"Requests per principal, i.e. a token's role and subject (N/UNIT:BURST or off)."`
+	RateLimitOrders        ratelimit.Rate `default:"${rate_limit_orders}" help:"Orders placed (POST /v1/orders) per principal (N/UNIT:BURST or off)."`
+	RateLimitBadTokens     ratelimit.Rate `default:"${rate_limit_bad_tokens}" help:"Requests refused 401 for their token per client address; past it, requests with a token get 429 before it is verified (N/UNIT:BURST or off)."`
+	MaxStreamsPerPrincipal int            `default:"${max_streams_per_principal}" help:"Event streams one principal may have open at once (per process)."`
+	MaxStreamsPerOrder     int            `default:"${max_streams_per_order}" help:"Event streams open at once on one order (per process)."`
+	TrustedProxies         []netip.Prefix `help:"Addresses (CIDR, e.g. 10.0.0.0/8,::1/128) of proxies whose X-Forwarded-For names the client; without them clients are counted by the socket's address."`
+}
+
+// limits are the flags as the edge's Limits.
+func (f rateLimitFlags) limits() httpapi.Limits {
+	return httpapi.Limits{
+		Off: !f.RateLimit, IP: f.RateLimitIP, Anonymous: f.RateLimitAnonymous, Principal: f.RateLimitPrincipal,
+		Orders: f.RateLimitOrders, BadTokens: f.RateLimitBadTokens, StreamsPerPrincipal: f.MaxStreamsPerPrincipal,
+		StreamsPerObject: f.MaxStreamsPerOrder, TrustedProxies: f.TrustedProxies,
+	}
+}
+
+// rateLimitVars are the rate limit flags' defaults, httpapi's.
+func rateLimitVars() kong.Vars {
+	return kong.Vars{
+		"rate_limit_ip": httpapi.DefaultIPRate.String(), "rate_limit_anonymous": httpapi.DefaultAnonymousRate.String(),
+		"rate_limit_principal": httpapi.DefaultPrincipalRate.String(), "rate_limit_orders": httpapi.DefaultOrdersRate.String(),
+		"rate_limit_bad_tokens":     httpapi.DefaultBadTokensRate.String(),
+		"max_streams_per_principal": fmt.Sprint(httpapi.DefaultStreamsPerPrincipal),
+		"max_streams_per_order":     fmt.Sprint(httpapi.DefaultStreamsPerObject),
+	}
 }
 
 func (c common) config(log logFlags) app.Config {
@@ -63,7 +102,7 @@ func (c common) config(log logFlags) app.Config {
 		PayDeclineRate: c.PayDeclineRate, PayFailureRate: c.PayFailureRate, PayLatency: c.PayLatency,
 		RestaurantTimeout: c.RestaurantTimeout, CaptureAt: c.CaptureAt, PaymentConcurrency: c.PaymentConcurrency, MaxOrderValue: c.MaxOrderValue, OfferTTL: c.OfferTTL,
 		Dispatch: c.Dispatch, DispatchRound: c.DispatchRound, MaxBundle: c.MaxBundle,
-		ShutdownGrace: c.ShutdownGrace, Logger: log.logger(), Redis: c.Redis, RedisPrefix: c.RedisPrefix,
+		ShutdownGrace: c.ShutdownGrace, Logger: log.logger(), Redis: c.Redis, RedisPrefix: c.RedisPrefix, RateLimits: c.limits(),
 		StripeKey: c.StripeKey, StripeURL: c.StripeURL, StripePaymentMethod: c.StripePaymentMethod,
 	}
 }

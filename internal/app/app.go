@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -40,6 +41,7 @@ import (
 	"github.com/tiffin-dev/tiffin/internal/mailcatch"
 	"github.com/tiffin-dev/tiffin/internal/order"
 	"github.com/tiffin-dev/tiffin/internal/payment"
+	"github.com/tiffin-dev/tiffin/internal/ratelimit"
 	"github.com/tiffin-dev/tiffin/internal/sim"
 	"github.com/tiffin-dev/tiffin/internal/store"
 	"github.com/tiffin-dev/tiffin/internal/telemetry"
@@ -79,6 +81,12 @@ type Config struct {
 	Redis string
 	// RedisPrefix starts every key the app writes in Redis. Default "tiffin:".
 	RedisPrefix string
+	// RateLimits are the edge's rate limits and stream caps; httpapi.Limits documents each
+	// default, and RateLimits.Off turns them all off (benchmarks meant to saturate). With Redis
+	// set, the rate limits' buckets are kept there (under RedisPrefix+"rl:"), shared by every
+	// replica; each process falls back to its own while Redis is unreachable. Stream caps are
+	// per process.
+	RateLimits httpapi.Limits
 	// Services to run. Default AllServices. Routes of services not run are not served.
 	Services []string
 	// NoRelay leaves the outbox unpublished: committed events wait in the store and nothing
@@ -335,6 +343,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	a.srv = httpapi.New(httpapi.Config{
 		Version: cfg.Version, Keys: a.keys, Metrics: a.metrics, Logger: cfg.Logger, Ready: a.ready,
 		Classify: a.db.Classify, ReadTimeout: cfg.ReadTimeout, MetricsApart: cfg.MetricsAddr != "",
+		Access: maps.Clone(Access), Limits: a.limits(),
 	})
 	deadLetters := dlq.New(a.bus, cfg.Logger)
 	a.deadLetters = deadLetters
@@ -422,6 +431,9 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 			}
 			a.runners = append(a.runners, runner{"jobs", q.Run})
 		}
+	}
+	if u := a.srv.Undeclared(); len(u) > 0 {
+		return nil, fmt.Errorf("app: routes without a row in app.Access: %v", u)
 	}
 	return a, nil
 }
@@ -531,6 +543,9 @@ func (a *App) URL() string {
 // keys tokens are verified with.
 func (a *App) Keys() *auth.Keys { return a.devKeys }
 
+// Routes lists every route the edge serves ("GET /v1/orders/{id}"), sorted.
+func (a *App) Routes() []string { return a.srv.Routes() }
+
 // DB is the app's store.
 func (a *App) DB() *store.DB { return a.db }
 
@@ -559,6 +574,26 @@ func (a *App) openCopies(ctx context.Context) error {
 		a.logger.Warn("redis unreachable: reads have no kept copies to fall back on until it answers", "err", err)
 	}
 	return nil
+}
+
+// limits are the edge's limits: cfg.RateLimits, with buckets in Redis when the app uses one.
+func (a *App) limits() httpapi.Limits {
+	l := a.cfg.RateLimits
+	if a.redis != nil && l.Limiter == nil && !l.Off {
+		log := a.logger.With("svc", "api")
+		prefix := a.cfg.RedisPrefix
+		if prefix == "" {
+			prefix = "tiffin:"
+		}
+		l.Limiter = &ratelimit.Fallback{
+			Primary:   ratelimit.NewRedis(a.redis.Client(), prefix+"rl:"),
+			Secondary: ratelimit.NewLocal(nil),
+			OnError: func(err error) {
+				log.Warn("redis unreachable: rate limits counted per process until it answers", "err", err)
+			},
+		}
+	}
+	return l
 }
 
 // ready reports every dependency that can't serve, each as a fault.Down, database first: the

@@ -43,6 +43,10 @@ func TestSlowFlood(t *testing.T) {
 		n = 1000
 	}
 	const deadline = 3 * time.Second
+	// The flood comes from one address here, as it would from many in an attack: with the rate
+	// limits on, this address's anonymous requests past 200 would be refused at once (429),
+	// which TestBurstFromOneClient covers. This test is about what the read deadline does to
+	// the requests the limits let in, so they stay off (apptest's default).
 	a := apptest.Start(t, store.SQLite, func(c *app.Config) { c.ReadTimeout = deadline })
 	m := seed(t, a, "r-1", "owner-1")
 	customer := a.Token(auth.Customer, "cust-flood")
@@ -170,6 +174,8 @@ func grepMetric(scrape, substr string) string {
 // with its pattern; 3,000 requests with invented methods grow a scrape by one series.
 func TestMetricsOnTheEdge(t *testing.T) {
 	t.Parallel()
+	// 3,000 requests from one address at once are refused by the rate limits past a point
+	// (TestBurstFromOneClient); here they stay off (apptest's default), so all 3,000 reach the mux.
 	a := apptest.Start(t, store.SQLite, nil)
 	for _, tt := range []struct {
 		path, token string

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/tiffin-dev/tiffin/internal/httpapi"
 )
 
 // running is an app under test with extra routes, run until stop.
@@ -18,7 +20,7 @@ type running struct {
 
 // runApp runs only the HTTP edge (and the relay) with the given grace, after register has added
 // test routes to its mux.
-func runApp(t *testing.T, grace time.Duration, register func(*http.ServeMux)) *running {
+func runApp(t *testing.T, grace time.Duration, register func(*httpapi.Mux)) *running {
 	t.Helper()
 	a, err := New(context.Background(), Config{
 		Addr: "127.0.0.1:0", DataDir: t.TempDir(), Services: []string{"api"}, ShutdownGrace: grace,
@@ -28,6 +30,9 @@ func runApp(t *testing.T, grace time.Duration, register func(*http.ServeMux)) *r
 		t.Fatal(err)
 	}
 	register(a.srv.Mux())
+	for _, p := range a.srv.Undeclared() {
+		a.srv.Declare(p) // the test's own routes: anyone may call them
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{App: a, cancel: cancel, done: make(chan error, 1)}
 	go func() { r.done <- a.Run(ctx) }()
@@ -82,7 +87,7 @@ func TestShutdownDrainsInFlightRequests(t *testing.T) {
 	t.Parallel()
 	started, streaming := make(chan struct{}), make(chan struct{})
 	const work = time.Second
-	a := runApp(t, 10*time.Second, func(mux *http.ServeMux) {
+	a := runApp(t, 10*time.Second, func(mux *httpapi.Mux) {
 		mux.HandleFunc("GET /test/slow", func(w http.ResponseWriter, r *http.Request) {
 			close(started)
 			select {
@@ -126,7 +131,7 @@ func TestShutdownNeverHangs(t *testing.T) {
 	longStarted, cancelled, stuck := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
-	a := runApp(t, grace, func(mux *http.ServeMux) {
+	a := runApp(t, grace, func(mux *httpapi.Mux) {
 		mux.HandleFunc("GET /test/long", func(w http.ResponseWriter, r *http.Request) {
 			close(longStarted)
 			select {

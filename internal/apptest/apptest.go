@@ -41,7 +41,7 @@ func Start(tb testing.TB, d store.Dialect, tweak func(*app.Config)) *App {
 }
 
 // StartServing is Start without waiting for readiness: the app may be serving degraded (its
-// broker away, say).
+// broker away, say). The edge's rate limits are off unless tweak turns them on.
 func StartServing(tb testing.TB, d store.Dialect, tweak func(*app.Config)) *App {
 	tb.Helper()
 	cfg := app.Config{
@@ -49,6 +49,10 @@ func StartServing(tb testing.TB, d store.Dialect, tweak func(*app.Config)) *App 
 		DataDir: tb.TempDir(),
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
+	// Tests poll in tight loops and place many orders as one customer, as no client should:
+	// the edge's rate limits and stream caps are off unless a test turns them on
+	// (c.RateLimits.Off = false), as the limits' own tests do.
+	cfg.RateLimits.Off = true
 	if os.Getenv("TIFFIN_TEST_LOG") != "" {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}

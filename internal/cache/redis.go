@@ -66,6 +66,9 @@ func (r *Redis) Ping(ctx context.Context) error {
 	return nil
 }
 
+// Client is the Redis client, for others sharing the connection (the edge's rate limits).
+func (r *Redis) Client() *redis.Client { return r.client }
+
 // Close closes the client's connections.
 func (r *Redis) Close() error { return r.client.Close() }
 

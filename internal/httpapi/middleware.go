@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/tiffin-dev/tiffin/internal/auth"
 )
 
 type statusRecorder struct {
@@ -101,31 +99,6 @@ func (s *Server) limit(next http.Handler) http.Handler {
 
 func isStream(r *http.Request) bool {
 	return strings.HasSuffix(r.URL.Path, "/events") || strings.Contains(r.Header.Get("Accept"), "text/event-stream")
-}
-
-// authenticate puts the bearer token's principal in the request context. A request without a
-// token passes through anonymous (routes decide whether that is enough); a bad token is a 401.
-func (s *Server) authenticate(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := r.Header.Get("Authorization")
-		if h == "" {
-			next.ServeHTTP(w, r)
-			return
-		}
-		token, ok := strings.CutPrefix(h, "Bearer ")
-		if !ok {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="tiffin"`)
-			WriteProblem(w, http.StatusUnauthorized, "Authorization header must be 'Bearer <token>'")
-			return
-		}
-		p, err := s.cfg.Keys.Verify(r.Context(), strings.TrimSpace(token))
-		if err != nil {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="tiffin", error="invalid_token"`)
-			WriteProblem(w, http.StatusUnauthorized, "invalid or expired bearer token")
-			return
-		}
-		next.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
-	})
 }
 
 func (s *Server) recoverer(next http.Handler) http.Handler {

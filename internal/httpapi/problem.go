@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -138,6 +139,7 @@ var Public []auth.Role
 // principal. Errors are mapped by Status, with field errors kept as problem details.
 func Handle[I, O any](s *Server, op huma.Operation, roles []auth.Role,
 	h func(ctx context.Context, p auth.Principal, in *I) (*O, error)) {
+	s.checkDeclared(strings.ToUpper(op.Method)+" "+op.Path, roles)
 	if len(roles) > 0 {
 		op.Security = []map[string][]string{{"bearer": {}}}
 		if op.Metadata == nil {

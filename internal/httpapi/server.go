@@ -59,6 +59,13 @@ type Config struct {
 	Classify func(error) error
 	// RetryAfter is the Retry-After of every 503. Default 1s.
 	RetryAfter time.Duration
+	// Access is the route x role table the edge enforces before any handler runs (the app's
+	// is app.Access). Every route registered must have a row: Handle panics on a route
+	// without one or whose roles differ from its row, a plain route without one answers 403
+	// to everyone, and Undeclared lists them. Default nil: no table, each Handle's roles only.
+	Access Access
+	// Limits are the rate limits and stream caps; see Limits for the defaults.
+	Limits Limits
 }
 
 // Verifier checks a bearer token and says whose it is; every refusal wraps auth.ErrInvalidToken.
@@ -69,13 +76,15 @@ type Verifier interface {
 // Server holds the mux and the huma API that services register their routes on.
 type Server struct {
 	cfg    Config
-	mux    *http.ServeMux
+	mux    *Mux
 	api    huma.API
 	logger *slog.Logger
 
 	// streams ends, through EndStreams, the contexts of event streams in flight.
 	streams    context.Context
 	endStreams context.CancelFunc
+
+	streamSlots streamSlots
 }
 
 // New builds the edge with /healthz, /readyz, /metrics and /v1/openapi.json in place.
@@ -104,8 +113,9 @@ func New(cfg Config) *Server {
 	if cfg.RetryAfter <= 0 {
 		cfg.RetryAfter = time.Second
 	}
+	cfg.Limits.setDefaults()
 	installBoundedErrors()
-	mux := http.NewServeMux()
+	mux := &Mux{ServeMux: http.NewServeMux()}
 	hc := huma.DefaultConfig("tiffin", cfg.Version)
 	hc.Info.Description = "tiffin: an open-source food-delivery platform. Errors are RFC 9457 problem+json."
 	hc.OpenAPIPath = "/v1/openapi"
@@ -173,8 +183,9 @@ func schemaName(t reflect.Type, hint string) string {
 // API is the huma API that services register operations on (use Handle).
 func (s *Server) API() huma.API { return s.api }
 
-// Mux is the underlying mux, for plain handlers such as event streams.
-func (s *Server) Mux() *http.ServeMux { return s.mux }
+// Mux is the underlying mux, for plain handlers such as event streams; each needs a row in
+// Config.Access.
+func (s *Server) Mux() *Mux { return s.mux }
 
 // Logger is the edge's logger.
 func (s *Server) Logger() *slog.Logger { return s.logger }
@@ -186,7 +197,7 @@ func (s *Server) EndStreams() { s.endStreams() }
 
 // Handler returns the mux wrapped in the edge middleware.
 func (s *Server) Handler() http.Handler {
-	return s.recoverer(s.instrument(s.limit(s.authenticate(http.HandlerFunc(s.routed)))))
+	return s.recoverer(s.instrument(s.limit(s.guard(http.HandlerFunc(s.routed)))))
 }
 
 // routed serves r on the mux. It notes the pattern the mux matched for instrument (the mux

@@ -36,8 +36,14 @@ var docsPage = template.Must(template.New("docs").Parse(`<!doctype html>
 </html>
 `))
 
+// Mux is where pages are registered: an *http.ServeMux, or the edge's mux.
+type Mux interface {
+	Handle(pattern string, handler http.Handler)
+	HandleFunc(pattern string, handler func(http.ResponseWriter, *http.Request))
+}
+
 // Docs serves the API reference at DocsPath on mux, rendering the OpenAPI document at openAPI.
-func Docs(mux *http.ServeMux, openAPI string) {
+func Docs(mux Mux, openAPI string) {
 	elements, _ := fs.Sub(assets, "assets/elements") // a literal path of the embedded FS: cannot fail
 	files := http.StripPrefix(DocsPath+"/assets/", http.FileServerFS(elements))
 	mux.Handle("GET "+DocsPath+"/assets/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -53,7 +59,7 @@ func Docs(mux *http.ServeMux, openAPI string) {
 }
 
 // Home serves the home page at / (exactly) on mux.
-func Home(mux *http.ServeMux) {
+func Home(mux Mux) {
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Content-Security-Policy", csp)
