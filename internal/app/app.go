@@ -337,6 +337,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		Classify: a.db.Classify, ReadTimeout: cfg.ReadTimeout, MetricsApart: cfg.MetricsAddr != "",
 	})
 	deadLetters := dlq.New(a.bus, cfg.Logger)
+	deadLetters.AuditIn(a.db)
 	a.deadLetters = deadLetters
 	deadLetters.Register(a.srv)
 	customer.New(a.db, customer.Config{}).Register(a.srv)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/tiffin-dev/tiffin/internal/bus"
 	"github.com/tiffin-dev/tiffin/internal/fault"
+	"github.com/tiffin-dev/tiffin/internal/store"
 )
 
 // SourceBus is the source of dead letters kept by the bus (a JetStream consumer gave up).
@@ -85,7 +86,11 @@ type Service struct {
 	bus     *bus.Bus
 	log     *slog.Logger
 	sources []Source
+	audit   *store.DB // where redrives are audited (AuditIn); nil: not audited (the CLI on a store)
 }
+
+// AuditIn has every redrive through the ops routes recorded in db's audit log.
+func (s *Service) AuditIn(db *store.DB) { s.audit = db }
 
 // New returns the dead-letter service of b. A nil logger discards.
 func New(b *bus.Bus, logger *slog.Logger) *Service {
