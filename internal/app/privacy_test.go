@@ -3,11 +3,12 @@ package app_test
 import (
 	"encoding/json"
 	"fmt"
-	"log/slog"
+	"io"
 	"net/http"
-	"regexp"
+	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -176,7 +177,23 @@ func TestViewsMinimised(t *testing.T) {
 	for _, d := range tiffintest.Backends {
 		t.Run(string(d), func(t *testing.T) {
 			t.Parallel()
-			a := apptest.Start(t, d, nil)
+			a := apptest.Start(t, d, func(c *app.Config) { c.WebhooksAllowLoopback = true })
+			// The restaurant's webhook endpoint and an integrator's (ops) hear the same events.
+			hooks := map[string]*bodies{}
+			for _, owner := range []string{"restaurant", "ops"} {
+				b := &bodies{}
+				srv := httptest.NewServer(b)
+				t.Cleanup(srv.Close)
+				tok := a.Token(auth.Restaurant, "owner-priv")
+				if owner == "ops" {
+					tok = a.Token(auth.Ops, "integrator-1")
+				}
+				r := a.Do("POST", "/v1/webhooks", tok, map[string]any{"url": srv.URL + "/hooks", "events": []string{"order.accepted", "order.delivered"}})
+				if r.Status != http.StatusCreated {
+					t.Fatalf("register %s webhook: got %d %s", owner, r.Status, r.Body)
+				}
+				hooks[owner] = b
+			}
 			runJourney(t, a, func(j *journey, step string) {
 				id := j.orderID
 				// The restaurant: what it needs to cook, never the customer.
@@ -252,6 +269,28 @@ func TestViewsMinimised(t *testing.T) {
 				}
 			}
 
+			// Webhooks: the restaurant's events carry nothing of the customer; ops' carry its ID.
+			tiffintest.Eventually(t, 20*time.Second, func() (bool, string) {
+				nr, no := len(hooks["restaurant"].all()), len(hooks["ops"].all())
+				return nr >= 2 && no >= 2, fmt.Sprintf("restaurant got %d events, ops %d, want 2 each", nr, no)
+			})
+			for _, body := range hooks["restaurant"].all() {
+				var v any
+				if err := json.Unmarshal(body, &v); err != nil {
+					t.Fatalf("restaurant webhook body %s: %v", body, err)
+				}
+				for _, k := range customerKeys {
+					if slices.Contains(keysIn(v), k) {
+						t.Errorf("restaurant webhook event has %q: %s", k, body)
+					}
+				}
+			}
+			for _, body := range hooks["ops"].all() {
+				if !strings.Contains(string(body), `"customer_id":"cust-priv"`) {
+					t.Errorf("ops webhook event lacks the customer's ID: %s", body)
+				}
+			}
+
 			// Every answer is nosniff, anonymous ones too; anonymous public reads may be cached.
 			for _, path := range []string{"/healthz", "/v1/restaurants/r-priv", "/v1/nowhere"} {
 				r := a.Do("GET", path, "", nil)
@@ -266,8 +305,22 @@ func TestViewsMinimised(t *testing.T) {
 	}
 }
 
-var (
-	_ = slog.LevelDebug
-	_ = regexp.MustCompile
-	_ app.Config
-)
+// bodies is a webhook receiver keeping every body it is sent.
+type bodies struct {
+	mu  sync.Mutex
+	got [][]byte
+}
+
+func (b *bodies) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	b.mu.Lock()
+	b.got = append(b.got, body)
+	b.mu.Unlock()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (b *bodies) all() [][]byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.got)
+}
