@@ -1,12 +1,14 @@
 package app_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/tiffin-dev/tiffin/internal/apptest"
 	"github.com/tiffin-dev/tiffin/internal/auth"
+	"github.com/tiffin-dev/tiffin/internal/store"
 	"github.com/tiffin-dev/tiffin/internal/tiffintest"
 )
 
@@ -30,8 +32,26 @@ func TestCustomerExportAndErasure(t *testing.T) {
 	for _, d := range tiffintest.Backends {
 		t.Run(string(d), func(t *testing.T) {
 			t.Parallel()
-			a := apptest.Start(t, d, nil)
+			a := carrierApp(t, d)
 			j := runJourney(t, a, func(*journey, string) {})
+			// A carrier order too, ended: its shipment's booking named the customer.
+			var m menu
+			a.Do("GET", "/v1/restaurants/r-priv/menu", "", nil).JSON(t, &m)
+			var shipped order
+			r := a.Do("POST", "/v1/orders", j.ops, map[string]any{"restaurant_id": "r-priv", "customer_id": "cust-priv",
+				"fulfilment": "carrier", "items": []map[string]any{{"menu_item_id": m.Items[0].ID, "quantity": 1}}}, "Idempotency-Key", "priv-carrier")
+			if r.Status != http.StatusCreated {
+				t.Fatalf("carrier order: got %d %s", r.Status, r.Body)
+			}
+			r.JSON(t, &shipped)
+			waitStatus(t, a, j.ops, shipped.ID, "paid")
+			if r := a.Do("POST", "/v1/orders/"+shipped.ID+"/accept", j.restaurant, nil); r.Status != http.StatusOK {
+				t.Fatalf("accept carrier order: got %d %s", r.Status, r.Body)
+			}
+			waitShipment(t, a, j.ops, shipped.ID, "requested", func(shipment) bool { return true })
+			if r := a.Do("POST", "/v1/orders/"+shipped.ID+"/cancel", j.ops, nil); r.Status != http.StatusOK {
+				t.Fatalf("cancel carrier order: got %d %s", r.Status, r.Body)
+			}
 
 			var x struct {
 				Customer map[string]any `json:"customer"`
@@ -45,7 +65,7 @@ func TestCustomerExportAndErasure(t *testing.T) {
 				} `json:"orders"`
 				Notifications []any `json:"notifications"`
 			}
-			r := a.Do("GET", "/v1/customers/me/export", j.customer, nil)
+			r = a.Do("GET", "/v1/customers/me/export", j.customer, nil)
 			if r.Status != http.StatusOK {
 				t.Fatalf("export: got %d %s", r.Status, r.Body)
 			}
@@ -55,10 +75,10 @@ func TestCustomerExportAndErasure(t *testing.T) {
 				}
 			}
 			r.JSON(t, &x)
-			if len(x.Orders) != 1 || x.Orders[0].Delivery == nil || len(x.Orders[0].Items) == 0 || len(x.Orders[0].History) == 0 || len(x.Notifications) == 0 {
+			if len(x.Orders) != 2 || x.Orders[0].Delivery == nil || len(x.Orders[0].Items) == 0 || len(x.Orders[0].History) == 0 || len(x.Notifications) == 0 {
 				t.Errorf("export: %d orders (%+v), %d notifications; want the order whole and its notifications", len(x.Orders), x.Orders, len(x.Notifications))
 			}
-			total := x.Orders[0].Total
+			totals := []int64{x.Orders[0].Total, x.Orders[1].Total}
 			for _, tok := range []string{j.ops, j.restaurant, j.courier} {
 				if r := a.Do("GET", "/v1/customers/me/export", tok, nil); r.Status != http.StatusForbidden {
 					t.Errorf("export with another role: got %d, want 403", r.Status)
@@ -67,8 +87,6 @@ func TestCustomerExportAndErasure(t *testing.T) {
 
 			// Refused while an order is in progress.
 			busy := a.Token(auth.Customer, "cust-busy")
-			var m menu
-			a.Do("GET", "/v1/restaurants/r-priv/menu", "", nil).JSON(t, &m)
 			if r := a.Do("POST", "/v1/orders", busy, orderBody("r-priv", m.Items[0].ID, 1), "Idempotency-Key", "busy-1"); r.Status != http.StatusCreated {
 				t.Fatalf("place busy: got %d %s", r.Status, r.Body)
 			}
@@ -86,8 +104,8 @@ func TestCustomerExportAndErasure(t *testing.T) {
 				t.Fatalf("erase: got %d %s", r.Status, r.Body)
 			}
 			r.JSON(t, &first)
-			if first.Orders != 1 || first.ErasedAt == "" {
-				t.Errorf("erase: %+v, want 1 order and a time", first)
+			if first.Orders != 2 || first.ErasedAt == "" {
+				t.Errorf("erase: %+v, want 2 orders and a time", first)
 			}
 			a.Do("DELETE", "/v1/customers/me", j.customer, nil).JSON(t, &again)
 			r = a.Do("POST", "/v1/ops/customers/cust-priv/erase", j.ops, nil)
@@ -114,7 +132,8 @@ func TestCustomerExportAndErasure(t *testing.T) {
 			noPersonal(t, "export after erasure", r)
 			x.Orders = nil
 			r.JSON(t, &x)
-			if x.ErasedAt == "" || len(x.Orders) != 1 || x.Orders[0].Total != total || x.Orders[0].Delivery != nil || len(x.Notifications) != 0 {
+			if x.ErasedAt == "" || len(x.Orders) != 2 || x.Orders[0].Total != totals[0] || x.Orders[1].Total != totals[1] ||
+				x.Orders[0].Delivery != nil || len(x.Notifications) != 0 {
 				t.Errorf("export after erasure: %s; want erased_at, the order with its total and no drop-off, no notifications", r.Body)
 			}
 			for _, tok := range []string{j.customer, j.ops, j.restaurant, j.courier} {
@@ -129,6 +148,8 @@ func TestCustomerExportAndErasure(t *testing.T) {
 				t.Errorf("checkout retried after erasure: got %d %s, want the replayed answer", r.Status, r.Body)
 			}
 			noPersonal(t, "replayed checkout after erasure", r)
+			// And nothing is left in the store: every text of every row of every table.
+			storeHolds(t, a, append(privateValues(), privPostcode))
 
 			// The erased customer's token reads nobody else's data.
 			var other order
@@ -140,5 +161,60 @@ func TestCustomerExportAndErasure(t *testing.T) {
 				t.Errorf("erased customer reads another's profile: got %d, want 404", r.Status)
 			}
 		})
+	}
+}
+
+// storeHolds fails for any of values found in any column of any row of the app's database.
+func storeHolds(t *testing.T, a *apptest.App, values []string) {
+	t.Helper()
+	db := a.DB()
+	list := `SELECT name FROM sqlite_master WHERE type = 'table'`
+	if db.Dialect() == store.Postgres {
+		list = `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()`
+	}
+	rows, err := db.Query(list)
+	if err != nil {
+		t.Fatalf("list tables: %v", err)
+	}
+	var tables []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatalf("list tables: %v", err)
+		}
+		tables = append(tables, name)
+	}
+	rows.Close()
+	if len(tables) < 20 {
+		t.Fatalf("found %d tables: %v", len(tables), tables)
+	}
+	for _, table := range tables {
+		rows, err := db.Query(`SELECT * FROM ` + table)
+		if err != nil {
+			t.Fatalf("read %s: %v", table, err)
+		}
+		cols, _ := rows.Columns()
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				t.Fatalf("read %s: %v", table, err)
+			}
+			for i, v := range vals {
+				text := fmt.Sprint(v)
+				if b, ok := v.([]byte); ok {
+					text = string(b)
+				}
+				for _, s := range values {
+					if strings.Contains(text, s) {
+						t.Errorf("after erasure %s.%s still holds %q: %.300s", table, cols[i], s, text)
+					}
+				}
+			}
+		}
+		rows.Close()
 	}
 }

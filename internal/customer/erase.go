@@ -36,9 +36,10 @@ const endedStatuses = `'delivered', 'rejected', 'cancelled', 'failed'`
 // Erase anonymises customer id on behalf of p (the customer itself, or ops): the profile's
 // name, e-mail, phone, language, address and preferences are blanked; its orders keep their
 // items, money and history but lose their drop-off point, postal address and reason; its
-// deliveries their drop-off; its notifications and the messages that carried them are
-// deleted; stored checkout answers lose the drop-off and address. Orders, payments and money
-// records stay for accounting. It is recorded in the audit log (without personal data) and is
+// deliveries lose their drop-off and its shipments their booking request (recipient and
+// address); its notifications and the messages that carried them are deleted; stored checkout
+// answers lose the drop-off and address. Orders, payments and money records stay for
+// accounting. Every request is recorded in the audit log (without personal data). Erasure is
 // idempotent: erasing again changes nothing more and answers the first erasure's time.
 func (s *Service) Erase(ctx context.Context, p auth.Principal, id string) (Erasure, error) {
 	switch {
@@ -106,6 +107,10 @@ func (s *Service) erase(ctx context.Context, tx *store.Tx, actor, id string, sel
 	if _, err := tx.Write(ctx, `UPDATE deliveries SET dropoff_lat = 0, dropoff_lng = 0
 		WHERE order_id IN (SELECT id FROM orders WHERE customer_id = $1)`, id); err != nil {
 		return Erasure{}, fmt.Errorf("anonymise deliveries: %w", err)
+	}
+	if _, err := tx.Write(ctx, `UPDATE shipments SET request = ''
+		WHERE order_id IN (SELECT id FROM orders WHERE customer_id = $1)`, id); err != nil {
+		return Erasure{}, fmt.Errorf("anonymise shipments: %w", err)
 	}
 	inbox := "customer:" + id
 	if _, err := tx.Write(ctx, `DELETE FROM notifications WHERE recipient = $1`, inbox); err != nil {
