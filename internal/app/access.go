@@ -10,6 +10,7 @@ var (
 	anyone       = httpapi.Anyone
 	everyRole    = []auth.Role{auth.Customer, auth.Restaurant, auth.Courier, auth.Ops}
 	customers    = []auth.Role{auth.Customer, auth.Ops}
+	customerOnly = []auth.Role{auth.Customer}
 	restaurants  = []auth.Role{auth.Restaurant, auth.Ops}
 	couriersOps  = []auth.Role{auth.Courier, auth.Ops}
 	couriersOnly = []auth.Role{auth.Courier}
@@ -68,10 +69,13 @@ var Access = httpapi.Access{
 	"POST /v1/courier/locations":                 couriersOnly,
 
 	// Customers' profiles and the audit log.
-	"PUT /v1/customers/{id}": opsOnly,
-	"GET /v1/customers/{id}": customers,
-	"GET /v1/customers":      opsOnly,
-	"GET /v1/ops/audit":      opsOnly,
+	"PUT /v1/customers/{id}":            opsOnly,
+	"GET /v1/customers/{id}":            customers,
+	"GET /v1/customers":                 opsOnly,
+	"GET /v1/customers/me/export":       customerOnly,
+	"DELETE /v1/customers/me":           customerOnly,
+	"POST /v1/ops/customers/{id}/erase": opsOnly,
+	"GET /v1/ops/audit":                 opsOnly,
 
 	// Notifications and webhooks.
 	"GET /v1/notifications":            everyRole,

@@ -346,6 +346,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		Access: maps.Clone(Access), Limits: a.limits(),
 	})
 	deadLetters := dlq.New(a.bus, cfg.Logger)
+	deadLetters.AuditIn(a.db)
 	a.deadLetters = deadLetters
 	deadLetters.Register(a.srv)
 	customer.New(a.db, customer.Config{}).Register(a.srv)

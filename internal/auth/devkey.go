@@ -58,7 +58,7 @@ func KeyPath(dir string) string {
 // Load reads the dev signing key from dir/KeyFile; a directory without one is ErrNoKey.
 func Load(dir string) (*Keys, error) {
 	path := KeyPath(dir)
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile(path) // #nosec G304 -- the dev key in the data directory the operator names (--data)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("auth: %w at %s", ErrNoKey, path)
 	}
@@ -95,7 +95,7 @@ func LoadOrCreate(dir string) (*Keys, error) {
 	if err != nil {
 		return nil, fmt.Errorf("auth: encode key: %w", err)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("auth: create %s: %w", dir, err)
 	}
 	f, err := os.OpenFile(KeyPath(dir), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)

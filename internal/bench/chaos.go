@@ -343,7 +343,7 @@ func newWorld(ctx context.Context, cfg ChaosConfig, backend string, payFailure f
 		}
 		// serve holds no signing key: it verifies the run's tokens with the key's public half.
 		pub := filepath.Join(dir, "jwt-public.pem")
-		if err := os.WriteFile(pub, w.keys.PublicPEM(), 0o644); err != nil {
+		if err := os.WriteFile(pub, w.keys.PublicPEM(), 0o644); err != nil { // #nosec G306 -- a public key (no secret) for the bench's serve replicas
 			return w, err
 		}
 		verify := []string{"--jwt-public-key", pub, "--jwt-issuer", auth.DevIssuer, "--jwt-audience", auth.DevAudience}
@@ -577,7 +577,7 @@ func runScenario(ctx context.Context, cfg ChaosConfig, sc, backend string) (res 
 // the kill to a moment of its choosing; what it returns runs right after the kill.
 func killLoop(ctx context.Context, cfg ChaosConfig, w *world, mu *sync.Mutex, n int, aim func(replica int) (after func())) (int, time.Duration, error) {
 	slot := cfg.Duration / time.Duration(n+1)
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7)) // #nosec G404 -- the benchmark's load randomness; no secret
 	var worst time.Duration
 	kills := 0
 	began := time.Now()

@@ -118,7 +118,7 @@ func ChaosDatabase(ctx context.Context, cfg ChaosDatabaseConfig) (ChaosDatabaseR
 	var wg sync.WaitGroup
 	workers := make([]*chaosWorker, cfg.Clients)
 	for i := range workers {
-		workers[i] = &chaosWorker{chaos: ch, id: i, token: tokens[i], rng: rand.New(rand.NewPCG(uint64(i), 0xdb))}
+		workers[i] = &chaosWorker{chaos: ch, id: i, token: tokens[i], rng: rand.New(rand.NewPCG(uint64(i), 0xdb))} // #nosec G404 -- the benchmark's load randomness; no secret
 		wg.Go(func() { workers[i].loop(lctx) })
 	}
 	progress := func(what string) {

@@ -325,7 +325,7 @@ func (l *load) progress(finished <-chan struct{}, start, from time.Time) {
 // worker places orders back to back until end and returns the latencies of those started at
 // or after from that succeeded.
 func (l *load) worker(ctx context.Context, w int, from, end time.Time) []time.Duration {
-	rng := rand.New(rand.NewPCG(uint64(w), 0x7fff_1ffe))
+	rng := rand.New(rand.NewPCG(uint64(w), 0x7fff_1ffe)) // #nosec G115 G404 -- the benchmark's load randomness; no secret
 	var samples []time.Duration
 	for n := 0; ctx.Err() == nil; n++ {
 		t0 := time.Now()

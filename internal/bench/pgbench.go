@@ -62,14 +62,14 @@ func runPgbench(ctx context.Context, pgbench string, s *schema, concurrency int,
 	}
 	defer os.RemoveAll(dir)
 	script := filepath.Join(dir, "script.sql")
-	if err := os.WriteFile(script, []byte(yardstickScript), 0o644); err != nil {
+	if err := os.WriteFile(script, []byte(yardstickScript), 0o644); err != nil { // #nosec G306 -- a file the benchmark writes or reads under its own output directory
 		return Result{}, err
 	}
 	d = pgbenchDuration(d)
 	args := []string{"-n", "-c", strconv.Itoa(concurrency), "-j", "2", "-T", strconv.Itoa(int(d.Seconds())),
 		"-f", script, "-l", "--log-prefix", filepath.Join(dir, "pgbench")}
 	args = append(args, connArgs(s)...)
-	cmd := exec.CommandContext(ctx, pgbench, args...)
+	cmd := exec.CommandContext(ctx, pgbench, args...) // #nosec G204 -- pgbench from PATH with the bench's own arguments
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), pgEnv(s)...)
 	var stdout, stderr bytes.Buffer
@@ -131,7 +131,7 @@ func pgEnv(s *schema) []string {
 }
 
 func readPgbenchLog(path string) ([]time.Duration, int, error) {
-	f, err := os.Open(path)
+	f, err := os.Open(path) // #nosec G304 -- a file the benchmark writes or reads under its own output directory
 	if err != nil {
 		return nil, 0, err
 	}

@@ -178,7 +178,7 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 	}
 	if !b.nc.IsConnected() {
 		b.log.Warn("the NATS server does not answer: serving without it until it does; events wait in the outbox", "url", cfg.URL)
-		go b.ensureStreamsWhenConnected()
+		go b.ensureStreamsWhenConnected() // #nosec G118 -- the stream setup outlives the constructor's context on purpose; it ends when the bus closes (b.closed)
 		return b, nil
 	}
 	if err := b.ensureStreams(ctx); err != nil {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/tiffin-dev/tiffin/internal/audit"
 	"github.com/tiffin-dev/tiffin/internal/auth"
 	"github.com/tiffin-dev/tiffin/internal/cache"
 	"github.com/tiffin-dev/tiffin/internal/event"
@@ -195,7 +196,13 @@ func bumpMenu(ctx context.Context, tx *store.Tx, p auth.Principal, restaurantID 
 	if err != nil {
 		return err
 	}
-	return canWrite(p, owner)
+	if err := canWrite(p, owner); err != nil {
+		return err
+	}
+	if p.Role != auth.Ops {
+		return nil // an owner's writes of its own menu are not someone else's data
+	}
+	return audit.Record(ctx, tx, string(p.Role)+":"+p.Subject, "menu.write", "restaurant:"+restaurantID, nil, store.Time(now))
 }
 
 func validateItems(items []ItemInput) error {

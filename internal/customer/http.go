@@ -61,6 +61,45 @@ func (s *Service) Register(srv *httpapi.Server) {
 	})
 
 	httpapi.Handle(srv, huma.Operation{
+		OperationID: "export-me", Method: http.MethodGet, Path: "/v1/customers/me/export", Tags: tags,
+		Summary:     "export everything tiffin holds about you",
+		Description: "The customer's profile, orders (items, money, history, drop-offs) and in-app notifications, as JSON.",
+	}, []auth.Role{auth.Customer}, func(ctx context.Context, p auth.Principal, _ *struct{}) (*exportOutput, error) {
+		x, err := s.Export(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		return &exportOutput{Body: x}, nil
+	})
+
+	httpapi.Handle(srv, huma.Operation{
+		OperationID: "erase-me", Method: http.MethodDelete, Path: "/v1/customers/me", Tags: tags,
+		Summary: "erase your personal data",
+		Description: "Blanks the profile and takes the drop-offs, addresses and notes out of your orders, which stay " +
+			"(without them) for accounting; deletes your notifications. Idempotent. 409 while an order is in progress.",
+		Errors: []int{http.StatusConflict},
+	}, []auth.Role{auth.Customer}, func(ctx context.Context, p auth.Principal, _ *struct{}) (*erasureOutput, error) {
+		e, err := s.Erase(ctx, p, p.Subject)
+		if err != nil {
+			return nil, err
+		}
+		return &erasureOutput{Body: e}, nil
+	})
+
+	httpapi.Handle(srv, huma.Operation{
+		OperationID: "erase-customer", Method: http.MethodPost, Path: "/v1/ops/customers/{id}/erase", Tags: []string{"ops"},
+		Summary:     "erase a customer's personal data",
+		Description: "As DELETE /v1/customers/me, on ops' behalf; recorded in the audit log. Unknown customer 404.",
+		Errors:      []int{http.StatusNotFound, http.StatusConflict},
+	}, ops, func(ctx context.Context, p auth.Principal, in *idInput) (*erasureOutput, error) {
+		e, err := s.Erase(ctx, p, in.ID)
+		if err != nil {
+			return nil, err
+		}
+		return &erasureOutput{Body: e}, nil
+	})
+
+	httpapi.Handle(srv, huma.Operation{
 		OperationID: "list-audit-log", Method: http.MethodGet, Path: "/v1/ops/audit", Tags: []string{"ops"},
 		Summary: "read the audit log, newest first",
 	}, ops, func(ctx context.Context, p auth.Principal, in *auditInput) (*auditOutput, error) {
@@ -113,4 +152,12 @@ type auditOutput struct {
 		Entries []audit.Entry `json:"entries"`
 		Next    int64         `json:"next,omitempty" doc:"Pass as before for the next (older) page; absent on the last."`
 	}
+}
+
+type exportOutput struct {
+	Body Export
+}
+
+type erasureOutput struct {
+	Body Erasure
 }

@@ -16,16 +16,16 @@ import (
 // process ends. If another process holds it, the error wraps ErrLocked and names that
 // process's pid.
 func Lock(dir string) (unlock func(), err error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("lock %s: %w", dir, err)
 	}
 	path := filepath.Join(dir, FileName)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600) // #nosec G304 -- the lock file in the data directory the operator names
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", dir, err)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		holder, _ := os.ReadFile(path)
+		holder, _ := os.ReadFile(path) // #nosec G304 -- the lock file in the data directory the operator names
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
 			if pid := string(bytes.TrimSpace(holder)); pid != "" {

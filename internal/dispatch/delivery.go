@@ -87,7 +87,7 @@ type Route struct {
 type Stop struct {
 	OrderID string `json:"order_id"`
 	Status  string `json:"status" enum:"assigned,picked_up,delivered,cancelled"`
-	Dropoff Point  `json:"dropoff"`
+	Dropoff *Point `json:"dropoff,omitempty" doc:"The exact drop-off while the courier carries the order (assigned, picked up); gone once it is delivered or cancelled."`
 }
 
 // Delivery is an order's delivery as its courier sees it.

@@ -88,7 +88,7 @@ func TestOfferAndAccept(t *testing.T) {
 			t.Fatalf("accept: status %d, want 200", got)
 		}
 		wantRoute := Route{RouteID: offer.OfferID, CourierID: "near", RestaurantID: "rest1", Pickup: point(koramangala),
-			PickupAt: want.PickupAt, Pay: want.Pay, Stops: []Stop{{OrderID: "o1", Status: Assigned, Dropoff: point(indiranagar)}}}
+			PickupAt: want.PickupAt, Pay: want.Pay, Stops: []Stop{{OrderID: "o1", Status: Assigned, Dropoff: ptr(point(indiranagar))}}}
 		if diff := cmp.Diff(wantRoute, route, cmpopts.EquateApproxTime(5*time.Second)); diff != "" {
 			t.Errorf("accepted route (-want +got):\n%s", diff)
 		}

@@ -290,3 +290,5 @@ func (f *fixture) metric(name, label, value string) *dto.Metric {
 	}
 	return nil
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -404,8 +404,12 @@ func (s *Service) route(ctx context.Context, q store.Querier, courierID, routeID
 	defer rows.Close()
 	for rows.Next() {
 		var st Stop
-		if err := rows.Scan(&st.OrderID, &st.Status, &st.Dropoff.Lat, &st.Dropoff.Lng); err != nil {
+		var at Point
+		if err := rows.Scan(&st.OrderID, &st.Status, &at.Lat, &at.Lng); err != nil {
 			return Route{}, fmt.Errorf("dispatch: read route %s: %w", routeID, err)
+		}
+		if st.Status == Assigned || st.Status == PickedUp {
+			st.Dropoff = &at // the courier carries it: the address only then (docs/security.md, API3)
 		}
 		r.Stops = append(r.Stops, st)
 	}

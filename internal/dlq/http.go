@@ -3,12 +3,15 @@ package dlq
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/tiffin-dev/tiffin/internal/audit"
 	"github.com/tiffin-dev/tiffin/internal/auth"
 	"github.com/tiffin-dev/tiffin/internal/fault"
 	"github.com/tiffin-dev/tiffin/internal/httpapi"
+	"github.com/tiffin-dev/tiffin/internal/store"
 )
 
 type listInput struct {
@@ -67,7 +70,7 @@ func (s *Service) Register(srv *httpapi.Server) {
 		Summary:     "redrive dead letters: publish each again for its consumer, then remove it",
 		Description: `Body {"ids": ["bus-42", ...]} or {"all": true}. IDs not held are listed in not_found, so a retried request is harmless.`,
 		Errors:      []int{http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
-	}, ops, func(ctx context.Context, _ auth.Principal, in *redriveInput) (*redriveOutput, error) {
+	}, ops, func(ctx context.Context, p auth.Principal, in *redriveInput) (*redriveOutput, error) {
 		var res RedriveResult
 		var err error
 		switch {
@@ -83,6 +86,21 @@ func (s *Service) Register(srv *httpapi.Server) {
 		if err != nil {
 			return nil, err
 		}
+		if err := s.recordRedrive(ctx, p, in.Body, res); err != nil {
+			return nil, err
+		}
 		return &redriveOutput{Body: res}, nil
+	})
+}
+
+// recordRedrive writes a redrive to the audit log: who asked for which dead letters, and
+// which were redriven.
+func (s *Service) recordRedrive(ctx context.Context, p auth.Principal, req RedriveRequest, res RedriveResult) error {
+	if s.audit == nil {
+		return nil
+	}
+	detail := map[string]any{"all": req.All, "ids": req.IDs, "redriven": res.Redriven, "not_found": res.NotFound, "failed": len(res.Failed)}
+	return s.audit.InTx(ctx, func(tx *store.Tx) error {
+		return audit.Record(ctx, tx, string(p.Role)+":"+p.Subject, "dlq.redrive", "dlq", detail, time.Now())
 	})
 }

@@ -197,7 +197,7 @@ func (s *Server) EndStreams() { s.endStreams() }
 
 // Handler returns the mux wrapped in the edge middleware.
 func (s *Server) Handler() http.Handler {
-	return s.recoverer(s.instrument(s.limit(s.guard(http.HandlerFunc(s.routed)))))
+	return secureHeaders(s.recoverer(s.instrument(s.limit(s.guard(http.HandlerFunc(s.routed))))))
 }
 
 // routed serves r on the mux. It notes the pattern the mux matched for instrument (the mux

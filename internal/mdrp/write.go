@@ -42,7 +42,7 @@ func WriteSolution(dir string, inst *Instance, sol *Solution) error {
 			return fmt.Errorf("write solution: route %d: %s", i, why)
 		}
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o755); err != nil { // #nosec G301 -- benchmark results and scripts, meant to be read and shared: 0755/0644 on purpose
 		return fmt.Errorf("write solution: %w", err)
 	}
 	files := []struct {
@@ -55,7 +55,7 @@ func WriteSolution(dir string, inst *Instance, sol *Solution) error {
 	}
 	var errs []error
 	for _, f := range files {
-		if err := os.WriteFile(filepath.Join(dir, f.name), f.data, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, f.name), f.data, 0o644); err != nil { // #nosec G306 -- benchmark results and scripts, meant to be read and shared: 0755/0644 on purpose
 			errs = append(errs, err)
 		}
 	}

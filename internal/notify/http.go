@@ -32,37 +32,62 @@ func (s *Service) notifyEndpoints(ctx context.Context, tx *store.Tx, e event.Env
 		return nil
 	}
 	rows, err := tx.QueryContext(ctx,
-		`SELECT id, events FROM webhook_endpoints WHERE enabled = 1 AND (owner = $1 OR owner LIKE 'ops:%')`,
+		`SELECT id, events, owner FROM webhook_endpoints WHERE enabled = 1 AND (owner = $1 OR owner LIKE 'ops:%')`,
 		"restaurant:"+o.owner)
 	if err != nil {
 		return fmt.Errorf("webhook endpoints: %w", err)
 	}
-	var ids []string
+	type endpoint struct{ id, owner string }
+	var eps []endpoint
 	for rows.Next() {
-		var id, events string
-		if err := rows.Scan(&id, &events); err != nil {
+		var ep endpoint
+		var events string
+		if err := rows.Scan(&ep.id, &events, &ep.owner); err != nil {
 			rows.Close()
 			return err
 		}
 		var want []string
 		if json.Unmarshal([]byte(events), &want) == nil && slices.Contains(want, string(e.Type)) {
-			ids = append(ids, id)
+			eps = append(eps, ep)
 		}
 	}
 	rows.Close()
-	if err := rows.Err(); err != nil || len(ids) == 0 {
+	if err := rows.Err(); err != nil || len(eps) == 0 {
 		return err
 	}
-	body, err := json.Marshal(map[string]any{"type": e.Type, "id": e.ID, "timestamp": e.Time, "data": e.Data})
+	full, err := json.Marshal(map[string]any{"type": e.Type, "id": e.ID, "timestamp": e.Time, "data": e.Data})
 	if err != nil {
 		return err
 	}
-	for _, id := range ids {
-		if err := s.write(ctx, tx, e, Webhook, id, string(e.Type), orderID, body, now); err != nil {
+	minimal, err := json.Marshal(map[string]any{"type": e.Type, "id": e.ID, "timestamp": e.Time, "data": restaurantData(e.Data)})
+	if err != nil {
+		return err
+	}
+	for _, ep := range eps {
+		body := minimal
+		if strings.HasPrefix(ep.owner, "ops:") {
+			body = full
+		}
+		if err := s.write(ctx, tx, e, Webhook, ep.id, string(e.Type), orderID, body, now); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// restaurantData is an event's data as a restaurant's endpoint is sent it: without the
+// customer's ID (docs/security.md, API3); what a restaurant needs to cook is the order itself.
+func restaurantData(data json.RawMessage) json.RawMessage {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(data, &m) != nil {
+		return data
+	}
+	delete(m, "customer_id")
+	out, err := json.Marshal(m)
+	if err != nil {
+		return data
+	}
+	return out
 }
 
 // Endpoint is a registered webhook endpoint.

@@ -18,19 +18,21 @@ import (
 type OrderJSON struct {
 	ID           string           `json:"id"`
 	Status       Status           `json:"status"`
-	CustomerID   string           `json:"customer_id"`
+	Code         string           `json:"code" doc:"A short code for the order, to call out at the counter: the last six characters of its ID."`
+	CustomerID   string           `json:"customer_id,omitempty" doc:"The customer and ops only."`
 	RestaurantID string           `json:"restaurant_id"`
 	Items        []ItemJSON       `json:"items"`
 	Subtotal     int64            `json:"subtotal"`
 	DeliveryFee  int64            `json:"delivery_fee"`
 	Total        int64            `json:"total"`
 	Currency     string           `json:"currency"`
-	Delivery     LatLngJSON       `json:"delivery"`
+	Delivery     *LatLngJSON      `json:"delivery,omitempty" doc:"The exact drop-off point: the customer and ops; its courier only while carrying the order; never the restaurant."`
 	Fulfilment   string           `json:"fulfilment" enum:"courier,carrier" doc:"courier: the platform's couriers; carrier: an outside carrier."`
-	Address      *Address         `json:"address,omitempty" doc:"The postal address a carrier order ships to."`
+	Address      *Address         `json:"address,omitempty" doc:"The postal address a carrier order ships to: the customer and ops; its courier only while carrying the order."`
 	CourierID    string           `json:"courier_id,omitempty"`
 	Reason       string           `json:"reason,omitempty"`
-	PlacedBy     string           `json:"placed_by"`
+	PlacedBy     string           `json:"placed_by,omitempty" doc:"Ops: who placed the order (role:subject). The customer: customer, or support when an operator placed it. Not shown to restaurants and couriers."`
+	PickupAt     *time.Time       `json:"pickup_at,omitempty" doc:"When the courier is planned to pick the order up (the time to have it ready), once one is assigned."`
 	CreatedAt    time.Time        `json:"created_at"`
 	UpdatedAt    time.Time        `json:"updated_at"`
 	History      []TransitionJSON `json:"history"`
@@ -54,23 +56,6 @@ type LatLngJSON struct {
 type TransitionJSON struct {
 	Status Status    `json:"status"`
 	At     time.Time `json:"at"`
-}
-
-func toJSON(o Order) OrderJSON {
-	j := OrderJSON{
-		ID: o.ID, Status: o.Status, CustomerID: o.CustomerID, RestaurantID: o.RestaurantID,
-		Subtotal: o.Subtotal, DeliveryFee: o.DeliveryFee, Total: o.Total, Currency: o.Currency,
-		Delivery: LatLngJSON{o.Delivery.Lat, o.Delivery.Lng}, CourierID: o.CourierID, Reason: o.Reason,
-		PlacedBy: o.PlacedBy, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt, Fulfilment: o.Fulfilment, Address: o.Address,
-		Items: []ItemJSON{}, History: []TransitionJSON{},
-	}
-	for _, it := range o.Items {
-		j.Items = append(j.Items, ItemJSON{it.MenuItemID, it.Name, it.UnitPrice, it.Quantity})
-	}
-	for _, t := range o.History {
-		j.History = append(j.History, TransitionJSON{t.Status, t.At})
-	}
-	return j
 }
 
 type placeInput struct {
@@ -151,7 +136,7 @@ func (s *Service) Register(srv *httpapi.Server) {
 		for _, l := range in.Body.Items {
 			req.Items = append(req.Items, LineInput{MenuItemID: l.MenuItemID, Quantity: l.Quantity})
 		}
-		res, err := s.Place(ctx, p, in.IdempotencyKey, req, func(o Order) ([]byte, error) { return json.Marshal(toJSON(o)) })
+		res, err := s.Place(ctx, p, in.IdempotencyKey, req, func(o Order) ([]byte, error) { return json.Marshal(view(p, o)) })
 		if err != nil {
 			return nil, err
 		}
@@ -173,7 +158,7 @@ func (s *Service) Register(srv *httpapi.Server) {
 		if err != nil {
 			return nil, err
 		}
-		return &orderOutput{Status: http.StatusOK, Body: toJSON(o), StaleHeaders: httpapi.Stale(o.Stale)}, nil
+		return &orderOutput{Status: http.StatusOK, Body: view(p, o), StaleHeaders: httpapi.Stale(o.Stale)}, nil
 	})
 
 	httpapi.Handle(srv, huma.Operation{
@@ -187,7 +172,7 @@ func (s *Service) Register(srv *httpapi.Server) {
 		out := &listOutput{}
 		out.Body.Orders = make([]OrderJSON, 0, len(orders))
 		for _, o := range orders {
-			out.Body.Orders = append(out.Body.Orders, toJSON(o))
+			out.Body.Orders = append(out.Body.Orders, view(p, o))
 		}
 		out.Body.NextCursor = next
 		return out, nil
@@ -201,7 +186,7 @@ func (s *Service) Register(srv *httpapi.Server) {
 		if err != nil {
 			return nil, err
 		}
-		return &orderOutput{Status: http.StatusOK, Body: toJSON(o)}, nil
+		return &orderOutput{Status: http.StatusOK, Body: view(p, o)}, nil
 	})
 
 	for _, a := range []RestaurantAction{Accept, Reject, MarkPreparing, MarkReady} {
@@ -213,7 +198,7 @@ func (s *Service) Register(srv *httpapi.Server) {
 			if err != nil {
 				return nil, err
 			}
-			return &orderOutput{Status: http.StatusOK, Body: toJSON(o)}, nil
+			return &orderOutput{Status: http.StatusOK, Body: view(p, o)}, nil
 		})
 	}
 
@@ -237,7 +222,7 @@ func (s *Service) Register(srv *httpapi.Server) {
 			if err != nil {
 				return nil, err
 			}
-			return &orderOutput{Status: http.StatusOK, Body: toJSON(o)}, nil
+			return &orderOutput{Status: http.StatusOK, Body: view(p, o)}, nil
 		})
 	}
 }

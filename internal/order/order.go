@@ -42,6 +42,7 @@ type Order struct {
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 	DeadlineAt   time.Time
+	PickupAt     time.Time // the assigned courier's planned pickup; zero before one is assigned
 	History      []Transition
 	// Stale marks the last copy of the order read, answered by Get because the store could
 	// not be reached.

@@ -19,7 +19,7 @@ import (
 // store.Querier is what both *store.DB (reads) and *store.Tx (reads inside a write) offer.
 const orderColumns = `o.id, o.customer_id, o.restaurant_id, o.region, o.status, o.subtotal, o.delivery_fee,
 	o.total, o.currency, o.delivery_lat, o.delivery_lng, o.placed_by, o.reason, o.version, o.created_at,
-	o.updated_at, o.deadline_at, d.courier_id, r.owner_id, o.fulfilment, o.delivery_address`
+	o.updated_at, o.deadline_at, d.courier_id, r.owner_id, o.fulfilment, o.delivery_address, d.planned_pickup_at`
 
 const orderFrom = ` FROM orders o LEFT JOIN deliveries d ON d.order_id = o.id
 	AND d.status IN ('assigned', 'at_restaurant', 'picked_up', 'at_customer', 'delivered')
@@ -30,12 +30,12 @@ type rowScanner interface{ Scan(dest ...any) error }
 func scanOrder(r rowScanner) (Order, error) {
 	var o Order
 	var created, updated int64
-	var deadline sql.NullInt64
+	var deadline, pickup sql.NullInt64
 	var courier, owner sql.NullString
 	var status, address string
 	err := r.Scan(&o.ID, &o.CustomerID, &o.RestaurantID, &o.Region, &status, &o.Subtotal, &o.DeliveryFee,
 		&o.Total, &o.Currency, &o.Delivery.Lat, &o.Delivery.Lng, &o.PlacedBy, &o.Reason, &o.Version, &created,
-		&updated, &deadline, &courier, &owner, &o.Fulfilment, &address)
+		&updated, &deadline, &courier, &owner, &o.Fulfilment, &address, &pickup)
 	if err != nil {
 		return Order{}, err
 	}
@@ -49,6 +49,9 @@ func scanOrder(r rowScanner) (Order, error) {
 	o.owner = owner.String
 	if deadline.Valid {
 		o.DeadlineAt = store.Time(deadline.Int64)
+	}
+	if pickup.Valid {
+		o.PickupAt = store.Time(pickup.Int64)
 	}
 	return o, nil
 }

@@ -71,7 +71,7 @@ type Fake struct {
 // NewFake returns the fake provider whose ledger is kept in db.
 func NewFake(db *store.DB, cfg FakeConfig) *Fake {
 	return &Fake{
-		db: db, cfg: cfg, rnd: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
+		db: db, cfg: cfg, rnd: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)), // #nosec G404 -- a fake provider's seeded failures and references; moves no money, no secret
 		calls: map[Op]int{}, effects: map[Op]int{},
 	}
 }
@@ -143,7 +143,7 @@ const accountColumns = `ref, authorized, captured, refunded, voided, declined`
 // Authorize implements Provider.
 func (f *Fake) Authorize(ctx context.Context, key string, a Amount) (string, error) {
 	out, err := f.do(ctx, Call{Op: Authorize, Key: key, Value: a.Value}, func(ctx context.Context, tx *store.Tx, now int64) (Outcome, error) {
-		ref := fmt.Sprintf("pi_%016x_%s", rand.Uint64(), a.OrderID)
+		ref := fmt.Sprintf("pi_%016x_%s", rand.Uint64(), a.OrderID) // #nosec G404 -- a fake provider's seeded failures and references; moves no money, no secret
 		declined := a.Value <= 0 || f.decline()
 		var authorized int64
 		if !declined {

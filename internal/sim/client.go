@@ -119,7 +119,7 @@ func (c *client) call(ctx context.Context, token, method, path string, in any, h
 		if i == attempts-1 {
 			break
 		}
-		d := wait + rand.N(wait/2)
+		d := wait + rand.N(wait/2) // #nosec G404 -- the simulator's seeded, reproducible randomness; no secret
 		if ra := retryAfter(r); ra > 0 {
 			d = ra
 		}

@@ -48,7 +48,7 @@ func (s *Sim) runCustomers(ctx context.Context, live []simRestaurant, rng *rand.
 			return
 		}
 		ci := rng.IntN(len(s.world.customers))
-		orng := rand.New(rand.NewPCG(rng.Uint64(), rng.Uint64()))
+		orng := rand.New(rand.NewPCG(rng.Uint64(), rng.Uint64())) // #nosec G404 -- the simulator's seeded, reproducible randomness; no secret
 		select {
 		case sem <- struct{}{}:
 		default:

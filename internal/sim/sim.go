@@ -238,7 +238,7 @@ const (
 )
 
 func (s *Sim) rng(stream uint64, i int) *rand.Rand {
-	return rand.New(rand.NewPCG(s.cfg.Seed, stream<<32|uint64(i)))
+	return rand.New(rand.NewPCG(s.cfg.Seed, stream<<32|uint64(i))) // #nosec G115 G404 -- the simulator's seeded, reproducible randomness; no secret
 }
 
 // waitReady polls /readyz with exponential backoff until it answers 200, ctx ends, or

@@ -104,8 +104,8 @@ func (db *DB) Classify(err error) error {
 // readContext bounds a read whose rows are read after the call that starts it returns, so it
 // can't be cancelled on return: its deadline releases it.
 func (db *DB) readContext(ctx context.Context) context.Context {
-	ctx, cancel := context.WithTimeout(ctx, db.readTimeout)
-	_ = cancel // released by the deadline; cancelling on return would close the rows
+	ctx, cancel := context.WithTimeout(ctx, db.readTimeout) // #nosec G118 -- released by its deadline: cancelling on return would close the rows the caller reads
+	_ = cancel                                              // released by the deadline; cancelling on return would close the rows
 	return ctx
 }
 

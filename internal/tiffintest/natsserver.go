@@ -34,7 +34,7 @@ func SystemNATS(tb testing.TB) (url, version string) {
 		msg := fmt.Sprintf("\n*** nats-server NOT FOUND (set %s or put it on PATH)\n*** tests against an operator's NATS server SKIPPED.\n", NATSServerEnv)
 		skipLoudly(tb, "nats-server", "TIFFIN_REQUIRE_NATS_SERVER", msg)
 	}
-	out, err := exec.Command(bin, "--version").Output()
+	out, err := exec.Command(bin, "--version").Output() // #nosec G204 G702 -- a test helper running nats-server from PATH with arguments it chose
 	if err != nil {
 		tb.Fatalf("%s --version: %v", bin, err)
 	}
@@ -45,7 +45,7 @@ func SystemNATS(tb testing.TB) (url, version string) {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	cmd := exec.Command(bin, "-js", "-a", "127.0.0.1", "-p", fmt.Sprint(port), "-sd", tb.TempDir())
+	cmd := exec.Command(bin, "-js", "-a", "127.0.0.1", "-p", fmt.Sprint(port), "-sd", tb.TempDir()) // #nosec G204 G702 -- a test helper running nats-server from PATH with arguments it chose
 	cmd.Stdout, cmd.Stderr = tb.Output(), tb.Output()
 	if err := cmd.Start(); err != nil {
 		tb.Fatalf("start %s: %v", bin, err)

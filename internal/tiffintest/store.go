@@ -79,7 +79,7 @@ func DSN(tb testing.TB, d store.Dialect) string {
 		msg := fmt.Sprintf("\n*** PostgreSQL NOT AVAILABLE at %s: %v\n*** PostgreSQL tests SKIPPED. Set %s or run .ci/run, which starts a server.\n", base, err, PostgresEnv)
 		skipLoudly(tb, "postgres", RequirePostgresEnv, msg)
 	}
-	schema := fmt.Sprintf("t_%d_%d", time.Now().UnixNano(), rand.IntN(1_000_000))
+	schema := fmt.Sprintf("t_%d_%d", time.Now().UnixNano(), rand.IntN(1_000_000)) // #nosec G404 -- a unique name for a test's schema or key prefix; no secret
 	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
 		admin.Close()
 		tb.Fatalf("create schema: %v", err)

@@ -47,14 +47,14 @@ func (s *Solver) auction(rows int, scan func(i int32) best2, skip []float64, eps
 				continue
 			}
 			if j >= 0 {
-				b := scan(int32(i))
+				b := scan(int32(i)) // #nosec G115 -- an index into one planning round's couriers or rows, bounded far below 2^31
 				if s.xcost[i]-s.v[j] <= b.u1+eps {
 					continue
 				}
 				s.y[j] = unassigned
 			}
 			s.x[i] = unassigned
-			stack = append(stack, int32(i))
+			stack = append(stack, int32(i)) // #nosec G115 -- an index into one planning round's couriers or rows, bounded far below 2^31
 		}
 		bids := auctionBids * rows
 		for ; len(stack) > 0 && bids > 0; bids-- {

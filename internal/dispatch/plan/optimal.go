@@ -73,7 +73,7 @@ func (r *round) row(b bundle) *row {
 		if !ok {
 			continue
 		}
-		out.pairs = append(out.pairs, pair{int32(ci), a.Cost + r.position(b, ci)})
+		out.pairs = append(out.pairs, pair{int32(ci), a.Cost + r.position(b, ci)}) // #nosec G115 -- an index into one planning round's couriers or rows, bounded far below 2^31
 	}
 	return out
 }

@@ -34,9 +34,9 @@ func formatMoney(minor int64, code, lang string) string {
 		style = defaultNumberStyle
 	}
 
-	abs := uint64(minor)
+	abs := uint64(minor) // #nosec G115 -- replaced below when minor < 0
 	if minor < 0 {
-		abs = uint64(-(minor + 1)) + 1 // safe for math.MinInt64
+		abs = uint64(-(minor + 1)) + 1 // #nosec G115 -- -(minor+1) >= 0 for every negative int64, math.MinInt64 included
 	}
 	digits := strconv.FormatUint(abs, 10)
 	if len(digits) <= scale {
