@@ -16,7 +16,6 @@ import (
 	"github.com/tiffin-dev/tiffin/internal/auth"
 	"github.com/tiffin-dev/tiffin/internal/dispatch/plan"
 	"github.com/tiffin-dev/tiffin/internal/sim"
-	"github.com/tiffin-dev/tiffin/internal/store"
 	"github.com/tiffin-dev/tiffin/internal/telemetry"
 )
 
@@ -239,16 +238,11 @@ func serve(ctx context.Context, cfg app.Config) error {
 }
 
 type migrateCmd struct {
-	Data string `default:"data" help:"Data directory (for the default SQLite database)."`
-	DB   string `help:"Database: a postgres:// URL or a SQLite path (default DATA/tiffin.db)."`
+	storeFlags
 }
 
 func (m *migrateCmd) Run(ctx context.Context) error {
-	dsn := m.DB
-	if dsn == "" {
-		dsn = m.Data + "/tiffin.db"
-	}
-	db, err := store.Open(ctx, dsn)
+	db, err := m.open(ctx)
 	if err != nil {
 		return err
 	}

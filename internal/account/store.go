@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"time"
 
@@ -12,6 +13,10 @@ import (
 	"github.com/tiffin-dev/tiffin/internal/fault"
 	"github.com/tiffin-dev/tiffin/internal/store"
 )
+
+// subjectPattern is what client-chosen IDs match (docs/contract.md): a subject names a
+// restaurant owner or an operator in the rows other services keep.
+var subjectPattern = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,64}$`)
 
 // Account is a local account as stored.
 type Account struct {
@@ -50,8 +55,8 @@ func Add(ctx context.Context, db *store.DB, username string, role auth.Role, sub
 	if !slices.Contains(Roles, role) {
 		return fault.Field("role", string(role), "want ops or restaurant")
 	}
-	if subject == "" || len(subject) > 64 {
-		return fault.Field("subject", subject, "want 1 to 64 characters")
+	if !subjectPattern.MatchString(subject) {
+		return fault.Field("subject", subject, "want 1 to 64 letters, digits, '_', '.', ':' or '-'")
 	}
 	if err := CheckPassword(password); err != nil {
 		return fault.Field("password", nil, "%v", err)

@@ -39,6 +39,7 @@ CREATE TABLE login_throttle (
     locked_until BIGINT NOT NULL DEFAULT 0,
     last_failure BIGINT NOT NULL DEFAULT 0
 );
+CREATE INDEX login_throttle_last_failure ON login_throttle (last_failure);
 
 -- +goose Down
 DROP TABLE login_throttle;
