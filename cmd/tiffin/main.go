@@ -26,6 +26,7 @@ type cli struct {
 	Serve   serveCmd   `cmd:"" help:"Run chosen services against external PostgreSQL and NATS."`
 	Migrate migrateCmd `cmd:"" help:"Apply database migrations and exit."`
 	Token   tokenCmd   `cmd:"" help:"Print a signed bearer token for a role and subject (dev key pair)."`
+	Account accountCmd `cmd:"" help:"Add or disable local accounts (ops and restaurant staff) in the store."`
 	Sim     simCmd     `cmd:"" help:"Drive a running tiffin server through its public API as a whole city."`
 	DLQ     dlqCmd     `cmd:"" name:"dlq" help:"List, show and redrive dead letters, through a running server (--url) or on the NATS store."`
 	Bench   benchCmd   `cmd:"" help:"Benchmarks."`

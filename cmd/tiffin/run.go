@@ -14,13 +14,13 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"github.com/tiffin-dev/tiffin/internal/account"
 	"github.com/tiffin-dev/tiffin/internal/app"
 	"github.com/tiffin-dev/tiffin/internal/auth"
 	"github.com/tiffin-dev/tiffin/internal/dispatch/plan"
 	"github.com/tiffin-dev/tiffin/internal/httpapi"
 	"github.com/tiffin-dev/tiffin/internal/ratelimit"
 	"github.com/tiffin-dev/tiffin/internal/sim"
-	"github.com/tiffin-dev/tiffin/internal/store"
 	"github.com/tiffin-dev/tiffin/internal/telemetry"
 )
 
@@ -60,6 +60,8 @@ type common struct {
 	ShutdownGrace       time.Duration `default:"10s" help:"On shutdown, how long requests in flight may run before they are cut off."`
 	Redis               string        `help:"Redis URL (redis://host:6379/0) keeping the last copies of menus, restaurant lists and orders read, shared by replicas, to answer from while the database is unreachable (default: in-process memory)."`
 	RedisPrefix         string        `default:"tiffin:" help:"Prefix of every Redis key tiffin writes."`
+	AccessTokenTTL      time.Duration `default:"15m" help:"Lifetime of the access tokens local accounts log in for."`
+	RefreshTokenTTL     time.Duration `default:"720h" help:"Lifetime of local accounts' refresh tokens (each refresh starts it again)."`
 	rateLimitFlags
 }
 
@@ -104,6 +106,7 @@ func (c common) config(log logFlags) app.Config {
 		Dispatch: c.Dispatch, DispatchRound: c.DispatchRound, MaxBundle: c.MaxBundle,
 		ShutdownGrace: c.ShutdownGrace, Logger: log.logger(), Redis: c.Redis, RedisPrefix: c.RedisPrefix, RateLimits: c.limits(),
 		StripeKey: c.StripeKey, StripeURL: c.StripeURL, StripePaymentMethod: c.StripePaymentMethod,
+		Accounts: account.Config{AccessTTL: c.AccessTokenTTL, RefreshTTL: c.RefreshTokenTTL},
 	}
 }
 
@@ -210,12 +213,13 @@ type serveCmd struct {
 
 // authFlags say how serve verifies bearer tokens; it holds no signing key.
 type authFlags struct {
-	JWTPublicKey   []string      `name:"jwt-public-key" sep:"none" placeholder:"FILE" help:"PEM file of a public key bearer tokens are signed with; several keys: several PEM blocks in one file, or the flag repeated. A block's kid header is the key ID tokens name (default: its RFC 7638 thumbprint)."`
-	JWKSURL        string        `name:"jwks-url" placeholder:"URL" help:"An identity provider's JSON Web Key Set: fetched at start, every --jwks-refresh and when a token names an unknown key ID (at most every 30s)."`
-	JWKSRefresh    time.Duration `name:"jwks-refresh" default:"15m" help:"How often the JWKS is fetched again."`
-	JWTIssuer      string        `name:"jwt-issuer" help:"The iss every token must carry (required)."`
-	JWTAudience    string        `name:"jwt-audience" help:"An aud every token must carry (required)."`
-	JWTMaxLifetime time.Duration `name:"jwt-max-lifetime" default:"24h" help:"Tokens meant to live longer (exp - iat) are refused."`
+	JWTPublicKey       []string      `name:"jwt-public-key" sep:"none" placeholder:"FILE" help:"PEM file of a public key bearer tokens are signed with; several keys: several PEM blocks in one file, or the flag repeated. A block's kid header is the key ID tokens name (default: its RFC 7638 thumbprint)."`
+	JWKSURL            string        `name:"jwks-url" placeholder:"URL" help:"An identity provider's JSON Web Key Set: fetched at start, every --jwks-refresh and when a token names an unknown key ID (at most every 30s)."`
+	JWKSRefresh        time.Duration `name:"jwks-refresh" default:"15m" help:"How often the JWKS is fetched again."`
+	JWTIssuer          string        `name:"jwt-issuer" help:"The iss every token must carry (required)."`
+	JWTAudience        string        `name:"jwt-audience" help:"An aud every token must carry (required)."`
+	JWTMaxLifetime     time.Duration `name:"jwt-max-lifetime" default:"24h" help:"Tokens meant to live longer (exp - iat) are refused."`
+	AccountsSigningKey string        `name:"accounts-signing-key" placeholder:"FILE" help:"PEM private key (Ed25519 or ECDSA P-256) that local accounts' access tokens are signed with, for --jwt-issuer and --jwt-audience; its public half is trusted too. Without it, there are no local logins (POST /v1/auth/login answers 404)."`
 }
 
 // authConfig checks the flags and says how tokens are verified.
@@ -255,6 +259,10 @@ func (s *serveCmd) Run(ctx context.Context, log *logFlags) error {
 	cfg.DB, cfg.NATS = s.DB, s.NATS
 	cfg.Services = strings.Split(s.Services, ",")
 	cfg.Auth = authCfg
+	cfg.AccountsSigningKey = s.AccountsSigningKey
+	if s.AccountsSigningKey != "" && s.AccessTokenTTL > s.JWTMaxLifetime {
+		return fmt.Errorf("serve: --access-token-ttl %v is longer than --jwt-max-lifetime %v: its tokens would be refused", s.AccessTokenTTL, s.JWTMaxLifetime)
+	}
 	s.carrierFlags.apply(&cfg)
 	s.mailFlags.apply(&cfg)
 	return serve(ctx, cfg)
@@ -269,16 +277,11 @@ func serve(ctx context.Context, cfg app.Config) error {
 }
 
 type migrateCmd struct {
-	Data string `default:"data" help:"Data directory (for the default SQLite database)."`
-	DB   string `help:"Database: a postgres:// URL or a SQLite path (default DATA/tiffin.db)."`
+	storeFlags
 }
 
 func (m *migrateCmd) Run(ctx context.Context) error {
-	dsn := m.DB
-	if dsn == "" {
-		dsn = m.Data + "/tiffin.db"
-	}
-	db, err := store.Open(ctx, dsn)
+	db, err := m.open(ctx)
 	if err != nil {
 		return err
 	}

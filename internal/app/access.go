@@ -75,7 +75,11 @@ var Access = httpapi.Access{
 	"GET /v1/customers/me/export":       customerOnly,
 	"DELETE /v1/customers/me":           customerOnly,
 	"POST /v1/ops/customers/{id}/erase": opsOnly,
-	"GET /v1/ops/audit":                 opsOnly,
+	// Local accounts: the credentials are in the body.
+	"POST /v1/auth/login":   anyone,
+	"POST /v1/auth/refresh": anyone,
+	"POST /v1/auth/logout":  anyone,
+	"GET /v1/ops/audit":     opsOnly,
 
 	// Notifications and webhooks.
 	"GET /v1/notifications":            everyRole,

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sony/gobreaker/v2"
 
+	"github.com/tiffin-dev/tiffin/internal/account"
 	"github.com/tiffin-dev/tiffin/internal/auth"
 	"github.com/tiffin-dev/tiffin/internal/bus"
 	"github.com/tiffin-dev/tiffin/internal/cache"
@@ -101,6 +102,15 @@ type Config struct {
 	// signing key (tiffin serve). Without keys, the dev key pair in DataDir (auth.KeyFile,
 	// created on first use) signs and verifies, and `tiffin token --data DIR` mints with it.
 	Auth auth.Config
+	// AccountsSigningKey is a PEM file holding the private key (Ed25519 or ECDSA P-256) that
+	// local accounts' access tokens are signed with, for Auth's issuer and audience (tiffin
+	// serve --accounts-signing-key); its public half joins the keys tokens are verified with.
+	// With the dev key pair, local accounts sign with it instead. With neither, the login
+	// routes answer 404: the process never makes a signing key of its own.
+	AccountsSigningKey string
+	// Accounts tunes local accounts (token lifetimes, throttling, argon2id costs, clock); the
+	// app sets its Signer, Metrics and Logger.
+	Accounts account.Config
 	// HomePage serves a small page at / linking the API docs (tiffin dev).
 	HomePage bool
 
@@ -243,6 +253,7 @@ type App struct {
 	bus     *bus.Bus
 	keys    httpapi.Verifier // verifies bearer tokens
 	devKeys *auth.Keys       // the dev key pair; nil when Config.Auth names keys
+	signer  *auth.Signer     // signs local accounts' access tokens; nil: no local accounts
 	unlock  func()           // releases the data directory
 	metrics *telemetry.Metrics
 	leases  *lease.Elector
@@ -350,6 +361,9 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	a.deadLetters = deadLetters
 	deadLetters.Register(a.srv)
 	customer.New(a.db, customer.Config{}).Register(a.srv)
+	if err := a.registerAccounts(); err != nil {
+		return nil, err
+	}
 	if cfg.HomePage {
 		web.Home(a.srv.Mux())
 	}

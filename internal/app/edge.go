@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/tiffin-dev/tiffin/internal/auth"
@@ -56,7 +57,10 @@ func (a *App) openAuth(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		a.keys, a.devKeys = keys, keys
+		if a.cfg.AccountsSigningKey != "" {
+			return errors.New("app: an accounts signing key needs the issuer and audience of configured keys (serve); dev signs local accounts' tokens with the dev key")
+		}
+		a.keys, a.devKeys, a.signer = keys, keys, keys.Signer()
 		return nil
 	}
 	if a.cfg.Sim {
@@ -65,6 +69,14 @@ func (a *App) openAuth(ctx context.Context) error {
 	c := a.cfg.Auth
 	if c.Logger == nil {
 		c.Logger = a.logger.With("svc", "auth")
+	}
+	if a.cfg.AccountsSigningKey != "" {
+		signer, err := auth.LoadSigner(a.cfg.AccountsSigningKey, c.Issuer, c.Audience)
+		if err != nil {
+			return fmt.Errorf("app: accounts signing key: %w", err)
+		}
+		a.signer = signer
+		c.Keys = append(slices.Clone(c.Keys), signer.Public())
 	}
 	v, err := auth.NewVerifier(ctx, c)
 	if err != nil {

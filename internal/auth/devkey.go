@@ -11,8 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"time"
-
-	"github.com/golang-jwt/jwt/v5"
 )
 
 // KeyFile is the name of the dev signing key inside the data directory.
@@ -31,7 +29,7 @@ var ErrNoKey = errors.New("no dev signing key")
 // a Verifier of its public key would, with no lifetime maximum. Production (`tiffin serve`)
 // never holds one: it verifies with a Verifier of configured public keys.
 type Keys struct {
-	priv     ed25519.PrivateKey
+	signer   *Signer
 	pub      PublicKey
 	now      func() time.Time
 	verifier *Verifier
@@ -39,8 +37,9 @@ type Keys struct {
 
 // NewKeys wraps a key pair.
 func NewKeys(priv ed25519.PrivateKey) *Keys {
-	pub := priv.Public().(ed25519.PublicKey)
-	k := &Keys{priv: priv, pub: PublicKey{ID: thumbprint(pub), Alg: "EdDSA", Key: pub}, now: time.Now}
+	k := &Keys{now: time.Now}
+	k.signer, _ = NewSigner(priv, DevIssuer, DevAudience, func() time.Time { return k.now() }) // an Ed25519 key always suits
+	k.pub = k.signer.Public()
 	k.verifier = newVerifier(Config{
 		Issuer: DevIssuer, Audience: DevAudience, MaxLifetime: -1, Now: func() time.Time { return k.now() },
 	}, []PublicKey{k.pub})
@@ -127,31 +126,11 @@ func (k *Keys) PublicPEM() []byte {
 
 // Issue signs a token for p that expires after ttl, naming the key by its ID.
 func (k *Keys) Issue(p Principal, ttl time.Duration) (string, error) {
-	if p.Subject == "" {
-		return "", errors.New("auth: empty subject")
-	}
-	if _, err := ParseRole(string(p.Role)); err != nil {
-		return "", err
-	}
-	now := k.now()
-	c := claims{
-		Role: string(p.Role),
-		RegisteredClaims: jwt.RegisteredClaims{
-			Issuer:    DevIssuer,
-			Subject:   p.Subject,
-			Audience:  jwt.ClaimStrings{DevAudience},
-			IssuedAt:  jwt.NewNumericDate(now),
-			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
-		},
-	}
-	t := jwt.NewWithClaims(jwt.SigningMethodEdDSA, c)
-	t.Header["kid"] = k.pub.ID
-	s, err := t.SignedString(k.priv)
-	if err != nil {
-		return "", fmt.Errorf("auth: sign: %w", err)
-	}
-	return s, nil
+	return k.signer.Issue(p, ttl)
 }
+
+// Signer is the key pair's signer: dev's local accounts sign their access tokens with it.
+func (k *Keys) Signer() *Signer { return k.signer }
 
 // Verify checks a token signed with the key pair (see Verifier.Verify).
 func (k *Keys) Verify(ctx context.Context, token string) (Principal, error) {

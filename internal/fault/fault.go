@@ -9,6 +9,7 @@ package fault
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // The kinds. Their own messages are what a client is told of an error of the kind that
@@ -20,6 +21,9 @@ var (
 	Forbidden   = errors.New("forbidden")
 	Gone        = errors.New("gone")
 	Unavailable = errors.New("unavailable")
+	// Unauthenticated is credentials refused: a login's username and password, a refresh
+	// token. httpapi answers 401.
+	Unauthenticated = errors.New("unauthenticated")
 )
 
 // Busy is a Conflict that passes on its own: what the request needs is held by work still
@@ -73,7 +77,7 @@ func Public(err error) string {
 	if msg, ok := public(err); ok {
 		return msg
 	}
-	for _, kind := range []error{NotFound, Conflict, Invalid, Forbidden, Gone, Unavailable} {
+	for _, kind := range []error{NotFound, Conflict, Invalid, Forbidden, Gone, Unavailable, Unauthenticated} {
 		if errors.Is(err, kind) {
 			return kind.Error()
 		}
@@ -90,6 +94,8 @@ func public(err error) (string, bool) {
 		return e.Msg, true
 	case *FieldError:
 		return e.Error(), true
+	case *Throttled:
+		return e.Msg, true
 	case interface{ Unwrap() error }:
 		return public(e.Unwrap())
 	case interface{ Unwrap() []error }:
@@ -101,6 +107,15 @@ func public(err error) (string, bool) {
 	}
 	return "", false
 }
+
+// Throttled is a request refused for now because its caller tried too often (failed logins);
+// RetryAfter says when trying again may succeed. httpapi answers 429 with Retry-After and Msg.
+type Throttled struct {
+	RetryAfter time.Duration
+	Msg        string
+}
+
+func (e *Throttled) Error() string { return e.Msg }
 
 // Down is a dependency (the database, say) that can't be reached. It is an Unavailable: the
 // request may succeed if retried later. Dependency alone is safe to show clients; Error adds

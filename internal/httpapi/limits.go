@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -105,6 +106,7 @@ func (s *Server) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		lim := &s.cfg.Limits
 		ip := s.clientIP(r)
+		r = r.WithContext(context.WithValue(r.Context(), clientIPKey{}, ip))
 		if !s.take(w, r, "ip", "ip:"+ip, lim.IP, 1) {
 			return
 		}
@@ -288,4 +290,13 @@ func (s *Server) Streams() int {
 		}
 	}
 	return n
+}
+
+type clientIPKey struct{}
+
+// ClientIP is the address the edge counts the request of ctx by (see clientIP: a trusted
+// proxy's X-Forwarded-For, an IPv6 client's /64), or "" outside a request the edge guarded.
+func ClientIP(ctx context.Context) string {
+	ip, _ := ctx.Value(clientIPKey{}).(string)
+	return ip
 }

@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -53,9 +56,12 @@ func Stale(stale bool) StaleHeaders {
 func Status(err error) (int, string) {
 	var se huma.StatusError
 	var down *fault.Down
+	var throttled *fault.Throttled
 	switch {
 	case errors.As(err, &se):
 		return se.GetStatus(), se.Error()
+	case errors.As(err, &throttled):
+		return http.StatusTooManyRequests, throttled.Msg
 	case errors.As(err, &down):
 		return http.StatusServiceUnavailable, down.Dependency + " unreachable, retry later"
 	case errors.Is(err, fault.NotFound):
@@ -66,6 +72,8 @@ func Status(err error) (int, string) {
 		return http.StatusUnprocessableEntity, fault.Public(err)
 	case errors.Is(err, fault.Forbidden):
 		return http.StatusForbidden, fault.Public(err)
+	case errors.Is(err, fault.Unauthenticated):
+		return http.StatusUnauthorized, fault.Public(err)
 	case errors.Is(err, fault.Gone):
 		return http.StatusGone, fault.Public(err)
 	case errors.Is(err, fault.Unavailable):
@@ -91,10 +99,15 @@ func (s *Server) toHuma(ctx context.Context, err error) error {
 	}
 	err = s.cfg.Classify(err)
 	status, msg := Status(err)
+	var throttled *fault.Throttled
 	switch {
 	case status == http.StatusServiceUnavailable:
 		s.logUnavailable(ctx, err)
 		return huma.ErrorWithHeaders(huma.NewError(status, msg), http.Header{"Retry-After": {s.retryAfter()}})
+	case status == http.StatusTooManyRequests && errors.As(err, &throttled):
+		return huma.ErrorWithHeaders(huma.NewError(status, msg), http.Header{"Retry-After": {seconds(throttled.RetryAfter)}})
+	case status == http.StatusUnauthorized:
+		return huma.ErrorWithHeaders(huma.NewError(status, msg), http.Header{"WWW-Authenticate": {`Bearer realm="tiffin"`}})
 	case retryLater(status, err):
 		return huma.ErrorWithHeaders(huma.NewError(status, msg), http.Header{"Retry-After": {s.retryAfter()}})
 	case status >= 500:
@@ -117,10 +130,13 @@ func (s *Server) toHuma(ctx context.Context, err error) error {
 func (s *Server) WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	err = s.cfg.Classify(err)
 	status, msg := Status(err)
+	var throttled *fault.Throttled
 	switch {
 	case status == http.StatusServiceUnavailable:
 		s.logUnavailable(r.Context(), err)
 		w.Header().Set("Retry-After", s.retryAfter())
+	case status == http.StatusTooManyRequests && errors.As(err, &throttled):
+		w.Header().Set("Retry-After", seconds(throttled.RetryAfter))
 	case retryLater(status, err):
 		w.Header().Set("Retry-After", s.retryAfter())
 	case status >= 500:
@@ -214,4 +230,9 @@ func (s *Server) logRefused(ctx context.Context, status int, msg string, err err
 	if err.Error() != msg {
 		s.logger.DebugContext(ctx, "request refused", "status", status, "told", msg, "err", err)
 	}
+}
+
+// seconds is d as a Retry-After value: whole seconds, rounded up, at least 1.
+func seconds(d time.Duration) string {
+	return strconv.Itoa(max(1, int(math.Ceil(d.Seconds()))))
 }

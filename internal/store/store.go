@@ -228,7 +228,9 @@ func (db *DB) Migrate(ctx context.Context) error {
 	if db.dialect == SQLite {
 		gd = goose.DialectSQLite3
 	}
-	var opts []goose.ProviderOption
+	// A migration numbered below one already applied (branches merged in another order than
+	// they were numbered: 00015 applied before 00014 lands) is applied, not refused.
+	opts := []goose.ProviderOption{goose.WithAllowOutofOrder(true)}
 	if db.dialect == Postgres {
 		// Replicas starting together must not migrate at once: an advisory lock serialises them.
 		locker, err := lock.NewPostgresSessionLocker()
