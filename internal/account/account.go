@@ -120,11 +120,13 @@ func (c *Config) defaults() {
 
 // Service logs local accounts in and keeps their refresh tokens.
 type Service struct {
-	db       *store.DB
-	cfg      Config
-	log      *slog.Logger
-	hashing  chan struct{}
-	dummy    func() string // a hash under cfg.Params, checked for unknown usernames
+	db      *store.DB
+	cfg     Config
+	log     *slog.Logger
+	hashing chan struct{}
+	dummy   func() string // a hash under cfg.Params, checked for unknown usernames
+	// checked, when set (tests), sees the parameters of every hash a login checks.
+	checked  func(Params)
 	logins   *prometheus.CounterVec
 	lockouts *prometheus.CounterVec
 	reuses   prometheus.Counter
@@ -241,7 +243,11 @@ func (s *Service) check(ctx context.Context, password, hash string) (bool, Param
 		return false, Params{}, ctx.Err()
 	}
 	defer func() { <-s.hashing }()
-	return CheckHash(password, hash)
+	ok, p, err := CheckHash(password, hash)
+	if s.checked != nil {
+		s.checked(p)
+	}
+	return ok, p, err
 }
 
 // rehash stores password under the current parameters, for a hash made under older ones.
