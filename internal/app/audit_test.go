@@ -19,6 +19,9 @@ var notOpsMutations = map[string]string{
 	"decline-offer":          "courier only",
 	"erase-me":               "the customer's own (audited too: TestCustomerExportAndErasure)",
 	"carrier-webhook":        "the carrier, by signature; the shipment's history records it",
+	"login":                  "authentication, not an action on anything: counted by tiffin_logins_total and tiffin_login_lockouts_total",
+	"refresh":                "authentication: counted, a reused token logged and its family revoked (TestRefreshRotation)",
+	"logout":                 "authentication: revokes the caller's own refresh tokens",
 }
 
 // TestOpsMutationsAudited calls every route an operator changes state with, as ops, and finds
