@@ -41,6 +41,7 @@ type common struct {
 	MetricsAddr         string        `help:"Serve /metrics on this address (HOST:PORT) only, to anyone who reaches it: keep it on the operators' network. Without it, /metrics is on --addr for ops tokens only."`
 	ReadTimeout         time.Duration `default:"30s" help:"How long a client may take to send a whole request, headers and body; it is cut off then."`
 	MaxConns            int           `default:"4096" help:"Most connections the HTTP edge keeps open; past it, new ones wait to be accepted. Keep it under the file descriptor limit (ulimit -n)."`
+	MaxConnsPerAddr     int           `default:"256" help:"Most connections one client address keeps open at the edge (past it, a new one is closed at once); --trusted-proxies are not capped; -1 or --no-rate-limit: no cap."`
 	Data                string        `default:"data" help:"Data directory: SQLite database, embedded NATS store, dev signing key."`
 	H3Resolution        int           `name:"h3-resolution" env:"TIFFIN_H3_RESOLUTION" default:"5" help:"H3 resolution of regions."`
 	PayDeclineRate      float64       `default:"0" help:"Share of authorizations the fake payment provider declines (0..1)."`
@@ -100,7 +101,7 @@ func rateLimitVars() kong.Vars {
 
 func (c common) config(log logFlags) app.Config {
 	return app.Config{
-		Addr: c.Addr, MetricsAddr: c.MetricsAddr, ReadTimeout: c.ReadTimeout, MaxConns: c.MaxConns, DataDir: c.Data, H3Resolution: c.H3Resolution, Version: version,
+		Addr: c.Addr, MetricsAddr: c.MetricsAddr, ReadTimeout: c.ReadTimeout, MaxConns: c.MaxConns, MaxConnsPerAddr: c.MaxConnsPerAddr, DataDir: c.Data, H3Resolution: c.H3Resolution, Version: version,
 		PayDeclineRate: c.PayDeclineRate, PayFailureRate: c.PayFailureRate, PayLatency: c.PayLatency,
 		RestaurantTimeout: c.RestaurantTimeout, CaptureAt: c.CaptureAt, PaymentConcurrency: c.PaymentConcurrency, MaxOrderValue: c.MaxOrderValue, OfferTTL: c.OfferTTL,
 		Dispatch: c.Dispatch, DispatchRound: c.DispatchRound, MaxBundle: c.MaxBundle,

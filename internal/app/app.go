@@ -12,6 +12,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/netip"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -69,6 +70,11 @@ type Config struct {
 	// one closes. Keep it under the process's file descriptor limit, less what the store, the
 	// bus and the data directory need. Default DefaultMaxConns.
 	MaxConns int
+	// MaxConnsPerAddr caps the edge's open connections from one client address (0: no cap),
+	// so that one client cannot hold every one of MaxConns; the RateLimits' trusted proxies
+	// are not capped, and RateLimits.Off turns it off too. Default DefaultMaxConnsPerAddr;
+	// negative: no cap.
+	MaxConnsPerAddr int
 	// DataDir holds the SQLite database, the embedded NATS store and the dev signing key.
 	// Default "data".
 	DataDir string
@@ -231,6 +237,9 @@ func (c *Config) defaults() {
 	}
 	if c.ReadTimeout <= 0 {
 		c.ReadTimeout = httpapi.DefaultReadTimeout
+	}
+	if c.MaxConnsPerAddr == 0 {
+		c.MaxConnsPerAddr = DefaultMaxConnsPerAddr
 	}
 	if c.MaxConns <= 0 {
 		c.MaxConns = DefaultMaxConns
@@ -414,7 +423,18 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("app: listen on %s: %w", cfg.Addr, err)
 		}
-		capped := connlimit.Listen(ln, cfg.MaxConns)
+		perAddr := max(0, cfg.MaxConnsPerAddr)
+		if cfg.RateLimits.Off {
+			perAddr = 0 // a per-client limit like the others: off with them
+		}
+		capped := connlimit.Listen(ln, cfg.MaxConns).PerAddress(perAddr, func(a netip.Addr) bool {
+			for _, p := range cfg.RateLimits.TrustedProxies {
+				if p.Contains(a) {
+					return true
+				}
+			}
+			return false
+		})
 		a.ln = capped
 		a.metrics.GaugeFunc("tiffin_http_connections", "Connections open on the HTTP edge (at most --max-conns).", func() float64 {
 			return float64(capped.Open())
@@ -537,6 +557,11 @@ func (a *App) startInstance(ctx context.Context) {
 // DefaultMaxConns is Config.MaxConns's default: well under the 20,000 file descriptors a
 // process of ours may usually open, and far above what one process serves well.
 const DefaultMaxConns = 4096
+
+// DefaultMaxConnsPerAddr is Config.MaxConnsPerAddr's default: far more than a browser (6 per
+// host) or a mobile client keeps, a sixteenth of DefaultMaxConns, so sixteen clients at least
+// must join to fill the edge.
+const DefaultMaxConnsPerAddr = 256
 
 // MetricsURL is the base URL /metrics is served on when Config.MetricsAddr is set, else "".
 func (a *App) MetricsURL() string {

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -244,5 +245,44 @@ func TestMetricsApart(t *testing.T) {
 	}
 	if r := a.Do("GET", "/healthz", "", nil); r.Status != http.StatusOK {
 		t.Errorf("GET /healthz: got %d, want 200", r.Status)
+	}
+}
+
+// TestConnectionsPerAddress: one client address holding its cap of connections open cannot
+// take the edge from others: its next connection is closed at once, while a client at another
+// address is served.
+func TestConnectionsPerAddress(t *testing.T) {
+	t.Parallel()
+	a := apptest.Start(t, store.SQLite, func(c *app.Config) {
+		c.RateLimits.Off = false
+		c.MaxConnsPerAddr = 4
+	})
+	host := strings.TrimPrefix(a.URL, "http://")
+	dialFrom := func(ip string) net.Conn {
+		t.Helper()
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+		c, err := d.Dial("tcp", host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	for range 4 {
+		c := dialFrom("127.0.0.2")
+		c.Write([]byte("GET /v1/restaurants HTTP/1.1\r\nHost: x\r\n")) // headers never finished
+	}
+	extra := dialFrom("127.0.0.2")
+	extra.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := extra.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("a fifth connection from one address: read %v, want it closed at once", err)
+	}
+	other := dialFrom("127.0.0.3")
+	start := time.Now()
+	other.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprintf(other, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	line, err := bufio.NewReader(other).ReadString('\n')
+	if err != nil || !strings.Contains(line, " 200 ") {
+		t.Fatalf("another address while the first holds its cap: %q, %v (after %v)", line, err, time.Since(start))
 	}
 }

@@ -2,10 +2,13 @@ package auth
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -178,6 +181,10 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) 
 func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (Principal, time.Time, error) {
 	var c claims
 	_, err := v.parser.ParseWithClaims(token, &c, func(t *jwt.Token) (any, error) {
+		if _, ok := t.Header["crit"]; ok {
+			// RFC 7515 4.1.11: extensions named critical must be understood; tiffin knows none.
+			return nil, errors.New("critical header extensions are not supported")
+		}
 		kid, ok := t.Header["kid"].(string)
 		if !ok && t.Header["kid"] != nil {
 			return nil, errors.New("kid is not a string")
@@ -197,6 +204,9 @@ func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (Pri
 	if err != nil {
 		return Principal{}, time.Time{}, err
 	}
+	if err := numericDates(token); err != nil {
+		return Principal{}, time.Time{}, err
+	}
 	exp := c.ExpiresAt.Time
 	if v.maxLifetime > 0 {
 		if c.IssuedAt != nil && exp.Sub(c.IssuedAt.Time) > v.maxLifetime {
@@ -207,11 +217,16 @@ func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (Pri
 		}
 	}
 	role, err := ParseRole(c.Role)
-	if err != nil || c.Subject == "" {
+	if err != nil || !SubjectPattern.MatchString(c.Subject) {
 		return Principal{}, time.Time{}, errors.New("bad role or subject")
 	}
 	return Principal{Subject: c.Subject, Role: role}, exp, nil
 }
+
+// SubjectPattern is the one rule a token's subject follows, whoever signed it: the IDs tiffin
+// stores (customers, restaurant owners, couriers, operators) are 1-64 of A-Z a-z 0-9 _ . : -,
+// so a subject that could not be stored, logged or shown safely never gets past the edge.
+var SubjectPattern = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,64}$`)
 
 // lookup returns the keys kid names (every key when kid is ""): the configured ones first,
 // then the JWKS's, fetched again for a kid neither has.
@@ -229,4 +244,28 @@ func clip(s string) string {
 		return s[:64] + "…"
 	}
 	return strings.ToValidUTF8(s, "?")
+}
+
+// numericDates checks that the token's exp, iat and nbf are JSON numbers, as RFC 7519 4.1.4
+// has them: the JWT library also takes a string holding a number ("exp": "1796000000").
+// token has passed the signature check, so its payload is well-formed base64url JSON.
+func numericDates(token string) error {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return errors.New("not a signed JWT")
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return fmt.Errorf("payload: %w", err)
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return fmt.Errorf("payload: %w", err)
+	}
+	for _, name := range []string{"exp", "iat", "nbf"} {
+		if v, ok := fields[name]; ok && (len(v) == 0 || v[0] == '"') {
+			return fmt.Errorf("%s is not a number", name)
+		}
+	}
+	return nil
 }

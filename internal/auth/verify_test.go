@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -110,6 +111,13 @@ func TestVerifierRefusesForgeries(t *testing.T) {
 		"unknown role":                  sign(t, jwt.SigningMethodEdDSA, priv, kid, claims(func(c jwt.MapClaims) { c["role"] = "admin" })),
 		"no subject":                    sign(t, jwt.SigningMethodEdDSA, priv, kid, claims(func(c jwt.MapClaims) { delete(c, "sub") })),
 		"tampered":                      good[:len(good)-4] + "AAAA",
+		"subject with a NUL":            sign(t, jwt.SigningMethodEdDSA, priv, kid, claims(func(c jwt.MapClaims) { c["sub"] = "a\x00b" })),
+		"subject with a newline":        sign(t, jwt.SigningMethodEdDSA, priv, kid, claims(func(c jwt.MapClaims) { c["sub"] = "a\nb" })),
+		"subject of 5,000 bytes":        sign(t, jwt.SigningMethodEdDSA, priv, kid, claims(func(c jwt.MapClaims) { c["sub"] = strings.Repeat("x", 5000) })),
+		"subject with a path":           sign(t, jwt.SigningMethodEdDSA, priv, kid, claims(func(c jwt.MapClaims) { c["sub"] = "../../x" })),
+		"subject with SQL":              sign(t, jwt.SigningMethodEdDSA, priv, kid, claims(func(c jwt.MapClaims) { c["sub"] = "'; drop table orders;--" })),
+		"exp as a string":               sign(t, jwt.SigningMethodEdDSA, priv, kid, claims(func(c jwt.MapClaims) { c["exp"] = fmt.Sprint(now.Add(time.Hour).Unix()) })),
+		"critical extension":            critical(t, priv, kid, claims(nil)),
 		"garbage":                       "a.b.c",
 		"empty":                         "",
 	} {
@@ -396,4 +404,17 @@ func FuzzParsePublicKeys(f *testing.F) {
 			}
 		}
 	})
+}
+
+// critical signs c with a header naming a critical extension ("crit", RFC 7515 4.1.11).
+func critical(t *testing.T, priv ed25519.PrivateKey, kid string, c jwt.MapClaims) string {
+	t.Helper()
+	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, c)
+	tok.Header["kid"] = kid
+	tok.Header["crit"] = []string{"x"}
+	s, err := tok.SignedString(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

@@ -6,6 +6,7 @@ package connlimit
 
 import (
 	"net"
+	"net/netip"
 	"sync"
 )
 
@@ -15,6 +16,21 @@ type Listener struct {
 	slots chan struct{} // one token per open connection
 	done  chan struct{} // closed by Close: Accept stops waiting for a slot
 	once  sync.Once
+
+	// Per client address (PerAddress): at most perAddr open from one address, unless exempt.
+	perAddr int
+	exempt  func(netip.Addr) bool
+	mu      sync.Mutex
+	byAddr  map[netip.Addr]int
+}
+
+// PerAddress caps the connections one client address may hold open at n (0: no cap), so that
+// one client cannot take every slot and make everyone else wait; a connection past it is
+// closed as soon as it is accepted. Addresses exempt reports (proxies that carry many
+// clients' connections) are not capped. It returns l, and must be called before Accept.
+func (l *Listener) PerAddress(n int, exempt func(netip.Addr) bool) *Listener {
+	l.perAddr, l.exempt, l.byAddr = n, exempt, make(map[netip.Addr]int)
+	return l
 }
 
 // Listen caps ln at limit open connections (limit < 1 is taken as 1).
@@ -30,12 +46,55 @@ func (l *Listener) Accept() (net.Conn, error) {
 	case <-l.done:
 		return nil, net.ErrClosed
 	}
-	c, err := l.Listener.Accept()
-	if err != nil {
-		<-l.slots
-		return nil, err
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			<-l.slots
+			return nil, err
+		}
+		addr, counted := l.take(c)
+		if counted && addr == (netip.Addr{}) {
+			c.Close() // over its address's cap: the slot stays ours for the next one
+			continue
+		}
+		return &conn{Conn: c, free: func() {
+			if counted {
+				l.release(addr)
+			}
+			<-l.slots
+		}}, nil
 	}
-	return &conn{Conn: c, free: func() { <-l.slots }}, nil
+}
+
+// take counts c against its client address. counted is false when addresses are not capped
+// (or c's is exempt or unknown); addr is the zero Addr when c is over the cap.
+func (l *Listener) take(c net.Conn) (addr netip.Addr, counted bool) {
+	if l.perAddr <= 0 {
+		return netip.Addr{}, false
+	}
+	ap, err := netip.ParseAddrPort(c.RemoteAddr().String())
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	addr = ap.Addr().Unmap()
+	if l.exempt != nil && l.exempt(addr) {
+		return netip.Addr{}, false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.byAddr[addr] >= l.perAddr {
+		return netip.Addr{}, true
+	}
+	l.byAddr[addr]++
+	return addr, true
+}
+
+func (l *Listener) release(addr netip.Addr) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.byAddr[addr]--; l.byAddr[addr] <= 0 {
+		delete(l.byAddr, addr)
+	}
 }
 
 // Close closes the listener; an Accept waiting for a slot returns net.ErrClosed.

@@ -170,7 +170,7 @@ func (s *Sim) answerOffer(ctx context.Context, k *rider, o offer, answer string)
 	path := "/v1/courier/offers/" + url.PathEscape(o.OfferID) + "/" + answer
 	r, err := s.as(ctx, k.me, http.MethodPost, path, nil, nil)
 	if err == nil && r.ok() {
-		k.log.Debug("offer "+answer+"ed", "offer", o.OfferID, "order", o.OrderID)
+		k.log.Debug("offer answered", "answer", answer, "offer", o.OfferID, "order", o.OrderID)
 		return true
 	}
 	if err == nil && (r.Status == http.StatusGone || r.Status == http.StatusConflict) {

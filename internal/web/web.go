@@ -8,6 +8,7 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"strings"
 )
 
 //go:embed assets/home.html assets/elements/web-components.min.js assets/elements/styles.min.css assets/elements/LICENSE assets/elements/web-components.min.js.LICENSE.txt
@@ -47,6 +48,10 @@ func Docs(mux Mux, openAPI string) {
 	elements, _ := fs.Sub(assets, "assets/elements") // a literal path of the embedded FS: cannot fail
 	files := http.StripPrefix(DocsPath+"/assets/", http.FileServerFS(elements))
 	mux.Handle("GET "+DocsPath+"/assets/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/") {
+			http.NotFound(w, r) // files only: no directory listing
+			return
+		}
 		w.Header().Set("Cache-Control", "public, max-age=86400")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		files.ServeHTTP(w, r)

@@ -50,6 +50,9 @@ func TestDocsOffline(t *testing.T) {
 	if code, _, _ := get(t, mux, "/"); code != http.StatusNotFound {
 		t.Errorf("/ without the home page: got %d, want 404", code)
 	}
+	if code, _, body := get(t, mux, "/v1/docs/assets/"); code != http.StatusNotFound {
+		t.Errorf("/v1/docs/assets/: got %d, want 404 (no directory listing):\n%s", code, body)
+	}
 }
 
 // TestHome: / answers a page linking the reference; other paths stay unrouted.
