@@ -29,8 +29,13 @@ var (
 )
 
 // limitsOn turns on the edge's rate limits and stream caps, at their defaults (apptest turns
-// them off).
-func limitsOn(c *app.Config) { c.RateLimits.Off = false }
+// them off), without the cap on connections per address: these tests send hundreds of
+// requests and streams at once from one address to reach the limits they test, and the
+// connection cap, tested on its own (TestConnectionsPerAddress), would close them first.
+func limitsOn(c *app.Config) {
+	c.RateLimits.Off = false
+	c.MaxConnsPerAddr = -1
+}
 
 // burstResult counts a burst's answers by status.
 type burstResult struct {
