@@ -3,8 +3,10 @@ package app_test
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tiffin-dev/tiffin/internal/apptest"
 	"github.com/tiffin-dev/tiffin/internal/auth"
@@ -52,6 +54,27 @@ func TestCustomerExportAndErasure(t *testing.T) {
 			if r := a.Do("POST", "/v1/orders/"+shipped.ID+"/cancel", j.ops, nil); r.Status != http.StatusOK {
 				t.Fatalf("cancel carrier order: got %d %s", r.Status, r.Body)
 			}
+			// The notifications of the carrier order reach the inbox before the erasure: one
+			// still in flight when the customer is erased is written afterwards with the name
+			// (seen once in CI on SQLite). That race is an open defect, noted in
+			// docs/security.md; this test checks what erasure does to what is there.
+			tiffintest.Eventually(t, 20*time.Second, func() (bool, string) {
+				var inbox struct {
+					Notifications []struct {
+						Kind    string `json:"kind"`
+						OrderID string `json:"order_id"`
+					} `json:"notifications"`
+				}
+				a.Do("GET", "/v1/notifications", j.customer, nil).JSON(t, &inbox)
+				var kinds []string
+				for _, n := range inbox.Notifications {
+					if n.OrderID == shipped.ID {
+						kinds = append(kinds, n.Kind)
+					}
+				}
+				return slices.Contains(kinds, "accepted") && slices.Contains(kinds, "cancelled"),
+					fmt.Sprintf("carrier order's notifications %v, want accepted and cancelled", kinds)
+			})
 
 			var x struct {
 				Customer map[string]any `json:"customer"`
