@@ -26,14 +26,7 @@ func TestStockReservationsBackfill(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			dsn := tiffintest.DSN(t, d)
-			driver, gd := "pgx", goose.DialectPostgres
-			if d == store.SQLite {
-				driver, gd = "sqlite", goose.DialectSQLite3
-			}
-			raw, err := sql.Open(driver, dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
+			raw, gd := openRaw(t, d, dsn)
 			p, err := goose.NewProvider(gd, raw, os.DirFS("migrations/"+string(d)))
 			if err != nil {
 				t.Fatal(err)
@@ -105,14 +98,7 @@ func TestMigrationOutOfOrder(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			dsn := tiffintest.DSN(t, d)
-			driver, gd := "pgx", goose.DialectPostgres
-			if d == store.SQLite {
-				driver, gd = "sqlite", goose.DialectSQLite3
-			}
-			raw, err := sql.Open(driver, dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
+			raw, gd := openRaw(t, d, dsn)
 			defer raw.Close()
 			// Every migration but 00013, the last one below 00015 on this branch.
 			all := os.DirFS("migrations/" + string(d))
@@ -152,4 +138,18 @@ func TestMigrationOutOfOrder(t *testing.T) {
 			}
 		})
 	}
+}
+
+// openRaw opens dsn without migrating it, and names the goose dialect of d.
+func openRaw(t *testing.T, d store.Dialect, dsn string) (*sql.DB, goose.Dialect) {
+	t.Helper()
+	driver, gd := "pgx", goose.DialectPostgres
+	if d == store.SQLite {
+		driver, gd = "sqlite", goose.DialectSQLite3
+	}
+	raw, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw, gd
 }
